@@ -1,0 +1,193 @@
+//! Validated configuration: the second phase after clap. Touches no network.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::cli::{Format, LevelArg, RunArgs, Selection};
+use crate::error::UsageError;
+use crate::scenario::model::Level;
+use crate::scenario::parse::LoadedScenario;
+
+/// Which scenarios a command works on.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub max_level: Level,
+    pub tags: Vec<String>,
+    pub texts: Vec<String>,
+}
+
+impl Filter {
+    pub fn selects(&self, s: &LoadedScenario) -> bool {
+        s.scenario.level <= self.max_level
+            && (self.tags.is_empty() || s.scenario.tags.iter().any(|t| self.tags.contains(t)))
+            && (self.texts.is_empty()
+                || self
+                    .texts
+                    .iter()
+                    .any(|t| s.id.contains(t.as_str()) || s.scenario.name.contains(t.as_str())))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LibraryConfig {
+    pub roots: Vec<PathBuf>,
+    pub filter: Filter,
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetConfig {
+    Embedded,
+    Remote {
+        url: String,
+        api_key: Option<String>,
+        allow_writes: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub library: LibraryConfig,
+    pub target: TargetConfig,
+    pub vars: IndexMap<String, Value>,
+    pub format: Format,
+    pub report: Option<(PathBuf, Format)>,
+    pub jobs: Option<usize>,
+    pub seed: u64,
+    pub snapshots: PathBuf,
+    pub update_snapshots: bool,
+    pub openapi: Option<String>,
+    pub quiet: bool,
+}
+
+/// The scenario library next to the working directory, or the one of this
+/// checkout.
+fn default_root() -> PathBuf {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() {
+        return here;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    if repo.is_dir() {
+        repo
+    } else {
+        here
+    }
+}
+
+pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
+    let roots = if sel.paths.is_empty() {
+        vec![default_root()]
+    } else {
+        sel.paths.clone()
+    };
+    for r in &roots {
+        if !r.exists() {
+            return Err(UsageError(format!(
+                "scenario path {} does not exist",
+                r.display()
+            )));
+        }
+    }
+    let max_level = match sel.level {
+        Some(LevelArg::Documented) => Level::Documented,
+        Some(LevelArg::Inferred) => Level::Inferred,
+        Some(LevelArg::Fake) | None => Level::Fake,
+    };
+    Ok(LibraryConfig {
+        roots,
+        filter: Filter {
+            max_level,
+            tags: sel.tags.clone(),
+            texts: sel.filters.clone(),
+        },
+    })
+}
+
+fn format_of(path: &Path) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("xml") => Format::Junit,
+        Some("json") => Format::Json,
+        _ => Format::Human,
+    }
+}
+
+pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
+    let library = resolve_library(&args.selection)?;
+    let mut vars = IndexMap::new();
+    for v in &args.vars {
+        let (name, value) = v
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--var `{v}` must be NAME=VALUE")))?;
+        let name = name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(UsageError(format!(
+                "--var `{v}`: the name may hold only letters, digits, `_` and `.`"
+            )));
+        }
+        vars.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    let target = match &args.target {
+        None => {
+            if args.allow_writes
+                || args.api_key.is_some() && std::env::var_os("NUMORA_API_KEY").is_none()
+            {
+                return Err(UsageError(
+                    "--api-key and --allow-writes only apply with --target".into(),
+                ));
+            }
+            if !cfg!(feature = "embedded") {
+                return Err(UsageError(
+                    "this build has no embedded fake (feature `embedded`); pass --target URL"
+                        .into(),
+                ));
+            }
+            TargetConfig::Embedded
+        }
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(UsageError(format!(
+                    "--target `{url}` must be an http:// or https:// URL"
+                )));
+            }
+            TargetConfig::Remote {
+                url: url.clone(),
+                api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+                allow_writes: args.allow_writes,
+            }
+        }
+    };
+    if args.jobs == Some(0) {
+        return Err(UsageError("--jobs must be at least 1".into()));
+    }
+    let snapshots = args.snapshots.clone().unwrap_or_else(|| {
+        let root = &library.roots[0];
+        let base = if root.is_file() {
+            root.parent().and_then(Path::parent)
+        } else {
+            root.parent()
+        };
+        base.unwrap_or(Path::new(".")).join("snapshots")
+    });
+    Ok(RunConfig {
+        report: args.report.clone().map(|p| {
+            let f = args.report_format.unwrap_or_else(|| format_of(&p));
+            (p, f)
+        }),
+        library,
+        target,
+        vars,
+        format: args.format,
+        jobs: args.jobs,
+        seed: args.seed,
+        snapshots,
+        update_snapshots: args.update_snapshots,
+        openapi: args.openapi.clone(),
+        quiet: args.quiet,
+    })
+}

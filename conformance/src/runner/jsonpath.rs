@@ -1,0 +1,165 @@
+//! A small JSON path: `$`, `.name`, `['name']`, `[3]`, `[-1]`, `[*]`.
+//!
+//! Enough for response bodies, and small enough that its behaviour is
+//! obvious from this file. A path with a wildcard selects a list.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(i64),
+    Wildcard,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    segments: Vec<Segment>,
+}
+
+/// What a path selects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// Nothing there (a missing key or index, or a walk through a scalar).
+    Missing,
+    /// One value.
+    One(Value),
+    /// A wildcard path: every match, in document order.
+    Many(Vec<Value>),
+}
+
+impl Selection {
+    /// The selected value, with a wildcard's matches as an array.
+    pub fn value(&self) -> Option<Value> {
+        match self {
+            Selection::Missing => None,
+            Selection::One(v) => Some(v.clone()),
+            Selection::Many(v) => Some(Value::Array(v.clone())),
+        }
+    }
+}
+
+impl Path {
+    pub fn parse(text: &str) -> Result<Path, String> {
+        let err = |why: &str| format!("bad JSON path `{text}`: {why}");
+        let rest = text
+            .strip_prefix('$')
+            .ok_or_else(|| err("must start with `$`"))?;
+        let chars: Vec<char> = rest.chars().collect();
+        let mut segments = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '.' => {
+                    let start = i + 1;
+                    let mut end = start;
+                    while end < chars.len() && chars[end] != '.' && chars[end] != '[' {
+                        end += 1;
+                    }
+                    if end == start {
+                        return Err(err("empty name after `.`"));
+                    }
+                    let name: String = chars[start..end].iter().collect();
+                    segments.push(if name == "*" {
+                        Segment::Wildcard
+                    } else {
+                        Segment::Key(name)
+                    });
+                    i = end;
+                }
+                '[' => {
+                    let close = chars[i..]
+                        .iter()
+                        .position(|c| *c == ']')
+                        .map(|p| p + i)
+                        .ok_or_else(|| err("missing `]`"))?;
+                    let inner: String = chars[i + 1..close].iter().collect();
+                    let inner = inner.trim();
+                    if inner == "*" {
+                        segments.push(Segment::Wildcard);
+                    } else if let Some(q) = inner
+                        .strip_prefix('\'')
+                        .and_then(|s| s.strip_suffix('\''))
+                        .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+                    {
+                        segments.push(Segment::Key(q.to_owned()));
+                    } else {
+                        let n: i64 = inner
+                            .parse()
+                            .map_err(|_| err("index must be a number, `*` or a quoted name"))?;
+                        segments.push(Segment::Index(n));
+                    }
+                    i = close + 1;
+                }
+                c => return Err(err(&format!("unexpected `{c}`; use `.name` or `[0]`"))),
+            }
+        }
+        Ok(Path { segments })
+    }
+
+    pub fn select(&self, root: &Value) -> Selection {
+        let wildcard = self.segments.contains(&Segment::Wildcard);
+        let mut current = vec![root];
+        for seg in &self.segments {
+            let mut next = Vec::new();
+            for v in current {
+                match (seg, v) {
+                    (Segment::Key(k), Value::Object(m)) => next.extend(m.get(k)),
+                    (Segment::Index(n), Value::Array(a)) => {
+                        let idx = if *n < 0 { a.len() as i64 + *n } else { *n };
+                        if idx >= 0 {
+                            next.extend(a.get(idx as usize));
+                        }
+                    }
+                    (Segment::Wildcard, Value::Array(a)) => next.extend(a.iter()),
+                    (Segment::Wildcard, Value::Object(m)) => next.extend(m.values()),
+                    _ => {}
+                }
+            }
+            current = next;
+        }
+        if wildcard {
+            Selection::Many(current.into_iter().cloned().collect())
+        } else {
+            match current.first() {
+                Some(v) => Selection::One((*v).clone()),
+                None => Selection::Missing,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sel(path: &str, v: &Value) -> Selection {
+        Path::parse(path).unwrap().select(v)
+    }
+
+    #[test]
+    fn walks_keys_indexes_and_wildcards() {
+        let v =
+            json!({"data": [{"id": "a", "x.y": 1}, {"id": "b"}], "meta": {"next_cursor": null}});
+        assert_eq!(sel("$", &v), Selection::One(v.clone()));
+        assert_eq!(sel("$.data[1].id", &v), Selection::One(json!("b")));
+        assert_eq!(sel("$.data[-1].id", &v), Selection::One(json!("b")));
+        assert_eq!(sel("$.data[0]['x.y']", &v), Selection::One(json!(1)));
+        assert_eq!(
+            sel("$.data[*].id", &v),
+            Selection::Many(vec![json!("a"), json!("b")])
+        );
+        assert_eq!(sel("$.meta.next_cursor", &v), Selection::One(Value::Null));
+        assert_eq!(sel("$.meta.missing", &v), Selection::Missing);
+        assert_eq!(sel("$.data[5]", &v), Selection::Missing);
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        assert!(Path::parse("data.id").is_err());
+        assert!(Path::parse("$.data[").is_err());
+        assert!(Path::parse("$..x").is_err());
+        assert!(Path::parse("$.a[x]").is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! Running scenarios against a target. Returns results; never prints
+//! (progress goes to an [`Events`] sink, reports are written by `report`).
+
+pub mod expect;
+pub mod jsonpath;
+pub mod result;
+pub mod snapshot;
+pub mod step;
+pub mod wait;
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::scenario::model::Level;
+use crate::scenario::parse::LoadedScenario;
+use crate::target::Target;
+use result::{Outcome, RunReport, ScenarioResult, StepResult};
+use snapshot::SnapshotConfig;
+
+/// Options of a run that are not about the target.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Scenarios run at once.
+    pub jobs: usize,
+    /// `--var name=value`.
+    pub vars: IndexMap<String, Value>,
+    pub snapshots: SnapshotConfig,
+}
+
+/// Progress notifications, for a live display on stderr.
+pub trait Events: Send + Sync {
+    fn scenario_finished(&self, _result: &ScenarioResult) {}
+}
+
+/// An [`Events`] sink that ignores everything.
+#[derive(Debug)]
+pub struct Quiet;
+impl Events for Quiet {}
+
+/// Why a scenario cannot run on this target, if it cannot.
+pub fn skip_reason(
+    s: &LoadedScenario,
+    target: &Target,
+    vars: &IndexMap<String, Value>,
+) -> Option<String> {
+    let caps = target.capabilities;
+    if s.needs_control() && !caps.control {
+        return Some("needs the control API of the fake; the target has none".into());
+    }
+    if s.sends_writes() && !caps.writes {
+        return Some("sends writes (POST/PUT/PATCH/DELETE); pass --allow-writes to run it against this target".into());
+    }
+    if !caps.control {
+        let missing: Vec<&str> = s
+            .scenario
+            .requires
+            .vars
+            .iter()
+            .filter(|v| !vars.contains_key(*v))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let flags: Vec<String> = missing.iter().map(|v| format!("--var {v}=…")).collect();
+            return Some(format!("needs {}", flags.join(" ")));
+        }
+    }
+    None
+}
+
+fn skeleton(s: &LoadedScenario, outcome: Outcome) -> ScenarioResult {
+    ScenarioResult {
+        id: s.id.clone(),
+        name: s.scenario.name.clone(),
+        file: s.path.display().to_string(),
+        source: s.scenario.source.clone(),
+        level: s.scenario.level,
+        tags: s.scenario.tags.clone(),
+        outcome,
+        steps: Vec::new(),
+    }
+}
+
+/// Run one scenario in its own session (a fresh workspace on a fake).
+pub async fn run_scenario(
+    s: &LoadedScenario,
+    target: &Target,
+    opts: &RunOptions,
+) -> ScenarioResult {
+    if let Some(reason) = skip_reason(s, target, &opts.vars) {
+        return skeleton(s, Outcome::Skipped(reason));
+    }
+    let mut result = skeleton(s, Outcome::Passed);
+    let session = match target
+        .open(s.scenario.seed, s.scenario.fixtures.as_ref())
+        .await
+    {
+        Ok(session) => session,
+        Err(e) => {
+            result.outcome = Outcome::Failed;
+            result.steps.push(StepResult {
+                index: 0,
+                kind: "setup",
+                name: Some("open a session".into()),
+                location: s.step_location(0),
+                request: None,
+                response: None,
+                assertions: Vec::new(),
+                error: Some(e),
+                notes: Vec::new(),
+            });
+            return result;
+        }
+    };
+    let mut vars = session.builtin_vars();
+    for (k, v) in &s.scenario.vars {
+        vars.insert(k.clone(), v.clone());
+    }
+    for (k, v) in &opts.vars {
+        vars.insert(k.clone(), v.clone());
+    }
+    let file = s.path.display().to_string();
+    let mut ctx = step::StepContext {
+        target,
+        session: &session,
+        vars,
+        snapshot: Some((&opts.snapshots, s.id.as_str(), file.as_str())),
+    };
+    for (i, st) in s.scenario.steps.iter().enumerate() {
+        let r = step::run_step(i, st, s.step_location(i), &mut ctx).await;
+        let failed = !r.passed();
+        result.steps.push(r);
+        if failed {
+            result.outcome = Outcome::Failed;
+            break;
+        }
+    }
+    if let Some(ws) = &session.workspace {
+        // Best effort: a workspace left behind only costs the fake memory.
+        let _ = session
+            .control(
+                crate::scenario::model::Method::Delete,
+                &format!("/_mock/workspaces/{ws}"),
+                None,
+            )
+            .await;
+    }
+    result
+}
+
+/// Run scenarios, `jobs` at a time; results come back in input order.
+pub async fn run_all(
+    scenarios: Vec<LoadedScenario>,
+    target: Arc<Target>,
+    opts: Arc<RunOptions>,
+    events: Arc<dyn Events>,
+) -> RunReport {
+    let limit = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut handles = Vec::new();
+    for s in scenarios {
+        let (target, opts, events, limit) =
+            (target.clone(), opts.clone(), events.clone(), limit.clone());
+        handles.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let r = run_scenario(&s, &target, &opts).await;
+            events.scenario_finished(&r);
+            r
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        match h.await {
+            Ok(r) => out.push(r),
+            Err(e) => out.push(ScenarioResult {
+                id: "<panic>".into(),
+                name: "a scenario task panicked".into(),
+                file: String::new(),
+                source: String::new(),
+                level: Level::Fake,
+                tags: Vec::new(),
+                outcome: Outcome::Failed,
+                steps: vec![StepResult {
+                    index: 0,
+                    kind: "setup",
+                    name: None,
+                    location: crate::scenario::location::Location {
+                        file: Default::default(),
+                        line: 0,
+                        column: 0,
+                    },
+                    request: None,
+                    response: None,
+                    assertions: Vec::new(),
+                    error: Some(e.to_string()),
+                    notes: Vec::new(),
+                }],
+            }),
+        }
+    }
+    RunReport {
+        target: target.label.clone(),
+        scenarios: out,
+    }
+}

@@ -1,0 +1,30 @@
+//! The fake, started in-process when no `--target` is given.
+//!
+//! This is the only file of the harness that names the fake's crate, and it
+//! uses only the fake's public handle: start, URL, key, stop on drop. All
+//! checks go over HTTP, exactly as against a real deployment, so the
+//! harness stays able to find the fake's bugs.
+
+use super::{Capabilities, Target};
+
+/// Start the fake on an ephemeral loopback port.
+pub async fn start(seed: u64, openapi: Option<String>) -> Result<Target, String> {
+    let handle = mock_server::MockServer::builder()
+        .seed(seed)
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the embedded fake: {e}"))?;
+    let url = handle.url();
+    let api_key = handle.api_key();
+    Ok(Target::new(
+        "embedded fake".to_owned(),
+        url,
+        Some(api_key),
+        Capabilities {
+            control: true,
+            writes: true,
+        },
+        openapi,
+        Some(Box::new(handle)),
+    ))
+}

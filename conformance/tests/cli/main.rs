@@ -1,0 +1,7 @@
+//! Black-box tests of the harness: the binary's contract (exit codes,
+//! output), the no-writes promise, and proof that the checks can fail.
+
+mod broken;
+mod no_writes;
+mod run;
+mod util;

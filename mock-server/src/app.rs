@@ -1,0 +1,188 @@
+//! The HTTP surface: axum routes that turn requests into [`Call`]s for the
+//! world, and [`Reply`]s back into responses.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+
+use crate::call::{Call, Reply};
+use crate::numora::{self, NumoraError};
+use crate::world::{lock, Registry};
+
+/// The largest request body read at all (uploads are capped at 30 MB inside).
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// The largest JSON body accepted.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub control: bool,
+    pub admin_token: Option<String>,
+}
+
+/// The whole router: `/v1`, `/api/data/v9.2`, `/_mock` (unless disabled) and `/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/v1", any(numora_entry))
+        .route("/v1/{*rest}", any(numora_entry))
+        .route("/api/data/v9.2", any(dataverse_entry))
+        .route("/api/data/v9.2/", any(dataverse_entry))
+        .route("/api/data/v9.2/{*rest}", any(dataverse_entry));
+    if state.control {
+        router = router.nest("/_mock", crate::control::routes());
+    }
+    router.fallback(fallback).with_state(state)
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::DOCUMENT,
+    )
+        .into_response()
+}
+
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let request_id = state.registry.next_id("req_");
+    let error = NumoraError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ));
+    Reply::json(error.status(), &error.body(&request_id))
+        .with_header(HeaderName::from_static("x-request-id"), &request_id)
+        .into_response()
+}
+
+/// Reads a request into a [`Call`]; `Err` when the body is over `limit`.
+pub async fn to_call(req: Request, limit: usize) -> Result<Call, Call> {
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+        .to_string();
+    let mut call = Call {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body: Default::default(),
+        origin: format!("http://{host}"),
+    };
+    let declared = call
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(0);
+    if declared > limit {
+        return Err(call);
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => {
+            call.body = bytes;
+            Ok(call)
+        }
+        Err(_) => Err(call),
+    }
+}
+
+/// The body limit for a call: uploads may be large, JSON may not.
+fn numora_limit(req: &Request) -> usize {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/"));
+    if multipart {
+        MAX_BODY
+    } else {
+        MAX_JSON_BODY
+    }
+}
+
+async fn numora_entry(State(state): State<AppState>, req: Request) -> Response {
+    let limit = numora_limit(&req);
+    let reply = match to_call(req, limit).await {
+        Ok(call) => serve_numora(&state, call),
+        Err(call) => {
+            let id = numora::request_id(&call, || state.registry.next_id("req_"));
+            let error = if limit == MAX_BODY {
+                NumoraError::PayloadTooLarge("the request body exceeds the 32 MB limit".into())
+            } else {
+                NumoraError::PayloadTooLarge(format!(
+                    "the JSON request body exceeds the {} KiB limit",
+                    MAX_JSON_BODY / 1024
+                ))
+            };
+            Reply::json(error.status(), &error.body(&id))
+                .with_header(HeaderName::from_static("x-request-id"), &id)
+        }
+    };
+    finish(reply).await
+}
+
+fn serve_numora(state: &AppState, call: Call) -> Reply {
+    let key = call.bearer().map(str::to_string);
+    match key
+        .as_deref()
+        .and_then(|k| state.registry.by_key(k).map(|ws| (k, ws)))
+    {
+        Some((key, ws)) => numora::serve(&mut lock(&ws), &call, key),
+        None => {
+            let id = numora::request_id(&call, || state.registry.next_id("req_"));
+            let message = if key.is_some() {
+                "the API key is not valid"
+            } else {
+                "missing API key: send Authorization: Bearer <api_key>"
+            };
+            let error = NumoraError::Unauthorized(message.into());
+            Reply::json(error.status(), &error.body(&id))
+                .with_header(HeaderName::from_static("x-request-id"), &id)
+                .with_header(header::WWW_AUTHENTICATE, "Bearer")
+        }
+    }
+}
+
+async fn dataverse_entry(State(state): State<AppState>, req: Request) -> Response {
+    let reply = match to_call(req, MAX_JSON_BODY * 16).await {
+        Ok(call) => serve_dataverse(&state, call),
+        Err(_) => crate::dataverse::error_reply(413, "0x8004418A", "Request is too large."),
+    };
+    finish(reply).await
+}
+
+fn serve_dataverse(state: &AppState, call: Call) -> Reply {
+    let Some(token) = call.bearer().map(str::to_string) else {
+        return crate::dataverse::unauthorized(&call.origin, "missing_token");
+    };
+    // Tokens name their workspace: `dv.<workspace>.<random>`.
+    let workspace = token
+        .split('.')
+        .nth(1)
+        .and_then(|id| state.registry.workspace(id));
+    match workspace {
+        Some(ws) => lock(&ws).dataverse_serve(&call, &token),
+        None => crate::dataverse::unauthorized(&call.origin, "invalid_token"),
+    }
+}
+
+/// Applies real latency (after every lock is released) and converts.
+pub async fn finish(reply: Reply) -> Response {
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let mut response = reply.into_response();
+    if response.status() == StatusCode::NO_CONTENT {
+        *response.body_mut() = Body::empty();
+    }
+    response
+}

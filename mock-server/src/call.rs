@@ -1,0 +1,175 @@
+//! A transport-neutral request and reply.
+//!
+//! Every API of the fake (Numora, Dataverse, the internal workflow's Dataverse
+//! calls) is served by synchronous code over a locked workspace. `Call` is what
+//! that code sees of a request and `Reply` is what it answers; the axum layer
+//! only converts to and from them. One shape for all calls is what lets one
+//! fault matcher and one journal serve every API.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use percent_encoding::percent_decode_str;
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    /// The path as sent (still percent-encoded).
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// `scheme://host:port` as the client reached us, for absolute URLs.
+    pub origin: String,
+}
+
+impl Call {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The token of an `Authorization: Bearer …` header.
+    pub fn bearer(&self) -> Option<&str> {
+        let value = self.header("authorization")?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Query pairs, names and values percent-decoded (`+` is a space).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        parse_query(self.query.as_deref().unwrap_or(""))
+    }
+
+    /// The first value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Path segments after `prefix`, each percent-decoded.
+    pub fn segments_after(&self, prefix: &str) -> Option<Vec<String>> {
+        let rest = self.path.strip_prefix(prefix)?;
+        Some(
+            rest.split('/')
+                .filter(|s| !s.is_empty())
+                .map(decode_component)
+                .collect(),
+        )
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+}
+
+pub fn decode_component(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+/// Splits an `application/x-www-form-urlencoded` query.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                decode_component(&k.replace('+', " ")),
+                decode_component(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+/// What an API answers; converted to an HTTP response by the axum layer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+    /// Real (wall-clock) latency to add after the workspace lock is released.
+    pub delay: Option<Duration>,
+    /// Send the head, then abort the connection mid-body.
+    pub drop_connection: bool,
+}
+
+impl Reply {
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            delay: None,
+            drop_connection: false,
+        }
+    }
+
+    pub fn json(status: StatusCode, value: &serde_json::Value) -> Self {
+        Self::new(status)
+            .with_body(serde_json::to_vec(value).unwrap_or_default())
+            .with_header(header::CONTENT_TYPE, "application/json")
+    }
+
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets (replacing) a header. Values that are not valid header text are skipped.
+    pub fn with_header(mut self, name: HeaderName, value: impl AsRef<str>) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
+            self.headers.retain(|(n, _)| n != name);
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let body = if self.drop_connection {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(self.body.slice(..self.body.len().min(1))),
+                Err(std::io::Error::other("connection dropped by fault rule")),
+            ];
+            Body::from_stream(futures_util::stream::iter(chunks))
+        } else {
+            Body::from(self.body)
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        for (name, value) in self.headers {
+            response.headers_mut().append(name, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_names_and_values_are_decoded() {
+        let pairs = parse_query("%24filter=name%20eq%20'O''Brien'&$top=2&x=a+b");
+        assert_eq!(pairs[0], ("$filter".into(), "name eq 'O''Brien'".into()));
+        assert_eq!(pairs[1], ("$top".into(), "2".into()));
+        assert_eq!(pairs[2], ("x".into(), "a b".into()));
+    }
+}

@@ -1,0 +1,634 @@
+//! Table definitions, column types, the default tables and value coercion.
+//!
+//! Stored cell values are canonical `serde_json::Value`s, one form per type:
+//! strings for `string`/`memo`/`guid` (lowercase)/`datetime`
+//! (`2023-04-07T21:59:01Z`)/`dateonly` (`2023-04-07`), integers for
+//! `integer`/`choice`/`bigint`, booleans for `boolean`, and decimal *text* with
+//! the column's scale for `decimal` (10 places) and `money` (4 places), so a
+//! value is written back exactly as Dataverse writes it (dataverse.md §1.1).
+//! A null cell is simply absent from the row.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::filter::Ty;
+use super::json::Out;
+use crate::world::time::{format_seconds, parse_rfc3339};
+
+/// A column type of a fixture table definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// Single line of text (`Edm.String`).
+    String,
+    /// Multiple lines of text (`Edm.String`).
+    Memo,
+    /// Whole number (`Edm.Int32`).
+    Integer,
+    /// Big integer (`Edm.Int64`), e.g. `versionnumber`.
+    Bigint,
+    /// Decimal number (`Edm.Decimal`, 10 decimal places on the wire).
+    Decimal,
+    /// Currency (`Edm.Decimal`, 4 decimal places on the wire).
+    Money,
+    /// Yes/No (`Edm.Boolean`).
+    Boolean,
+    /// Date and time (`Edm.DateTimeOffset`, UTC, no fraction).
+    Datetime,
+    /// Date only (`Edm.Date`, `YYYY-MM-DD`).
+    Dateonly,
+    /// Unique identifier (`Edm.Guid`).
+    Guid,
+    /// Choice / option set (`Edm.Int32`).
+    Choice,
+}
+
+impl ColumnType {
+    pub fn edm(self) -> &'static str {
+        match self {
+            ColumnType::String | ColumnType::Memo => "Edm.String",
+            ColumnType::Integer | ColumnType::Choice => "Edm.Int32",
+            ColumnType::Bigint => "Edm.Int64",
+            ColumnType::Decimal | ColumnType::Money => "Edm.Decimal",
+            ColumnType::Boolean => "Edm.Boolean",
+            ColumnType::Datetime => "Edm.DateTimeOffset",
+            ColumnType::Dateonly => "Edm.Date",
+            ColumnType::Guid => "Edm.Guid",
+        }
+    }
+
+    pub fn filter_ty(self) -> Ty {
+        match self {
+            ColumnType::String | ColumnType::Memo => Ty::String,
+            ColumnType::Integer | ColumnType::Choice | ColumnType::Bigint => Ty::Int,
+            ColumnType::Decimal | ColumnType::Money => Ty::Decimal,
+            ColumnType::Boolean => Ty::Bool,
+            ColumnType::Datetime => Ty::DateTime,
+            ColumnType::Dateonly => Ty::Date,
+            ColumnType::Guid => Ty::Guid,
+        }
+    }
+
+    /// The maximum length when a fixture gives none (Dataverse's upper limits).
+    fn default_max_length(self) -> Option<usize> {
+        match self {
+            ColumnType::String => Some(4000),
+            ColumnType::Memo => Some(1_048_576),
+            _ => None,
+        }
+    }
+}
+
+/// One declared column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    /// Maximum length in characters (strings only).
+    pub max_length: Option<usize>,
+}
+
+impl Column {
+    pub fn new(name: &str, ty: ColumnType) -> Self {
+        Self {
+            name: name.into(),
+            ty,
+            max_length: ty.default_max_length(),
+        }
+    }
+
+    pub fn with_max(name: &str, ty: ColumnType, max: usize) -> Self {
+        Self {
+            name: name.into(),
+            ty,
+            max_length: Some(max),
+        }
+    }
+}
+
+/// A single-valued navigation property (a lookup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    /// Navigation property name, case-sensitive (e.g. `otcm_SupplierId`).
+    pub navigation: String,
+    /// The read-only value column (e.g. `_otcm_supplierid_value`).
+    pub column: String,
+    /// Target entity set name (e.g. `otcm_suppliers`).
+    pub target: String,
+}
+
+/// A table's definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDef {
+    pub entity_set: String,
+    pub logical_name: String,
+    pub primary_id: String,
+    pub primary_name: String,
+    /// Declared columns in definition order (the primary name is always one of them).
+    pub columns: Vec<Column>,
+    pub lookups: Vec<Lookup>,
+}
+
+/// The system columns every row carries.
+pub const CREATEDON: &str = "createdon";
+pub const MODIFIEDON: &str = "modifiedon";
+pub const VERSIONNUMBER: &str = "versionnumber";
+
+/// What a property name on a table refers to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Attr<'a> {
+    PrimaryId,
+    Column(&'a Column),
+    /// The `_x_value` column of a lookup.
+    LookupValue(&'a Lookup),
+    /// `createdon`, `modifiedon` (datetime) or `versionnumber` (bigint).
+    System(&'static str, ColumnType),
+}
+
+impl Attr<'_> {
+    pub fn ty(&self) -> ColumnType {
+        match self {
+            Attr::PrimaryId | Attr::LookupValue(_) => ColumnType::Guid,
+            Attr::Column(c) => c.ty,
+            Attr::System(_, ty) => *ty,
+        }
+    }
+}
+
+impl TableDef {
+    /// Resolves a (case-sensitive) structural property name.
+    pub fn attr(&self, name: &str) -> Option<Attr<'_>> {
+        if name == self.primary_id {
+            return Some(Attr::PrimaryId);
+        }
+        if let Some(c) = self.columns.iter().find(|c| c.name == name) {
+            return Some(Attr::Column(c));
+        }
+        if let Some(l) = self.lookups.iter().find(|l| l.column == name) {
+            return Some(Attr::LookupValue(l));
+        }
+        match name {
+            CREATEDON => Some(Attr::System(CREATEDON, ColumnType::Datetime)),
+            MODIFIEDON => Some(Attr::System(MODIFIEDON, ColumnType::Datetime)),
+            VERSIONNUMBER => Some(Attr::System(VERSIONNUMBER, ColumnType::Bigint)),
+            _ => None,
+        }
+    }
+
+    /// Resolves a (case-sensitive) navigation property name.
+    pub fn navigation(&self, name: &str) -> Option<&Lookup> {
+        self.lookups.iter().find(|l| l.navigation == name)
+    }
+
+    /// Every structural property in output order (without the primary id).
+    pub fn output_columns(&self) -> Vec<(String, ColumnType)> {
+        let mut out: Vec<(String, ColumnType)> = self
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty))
+            .collect();
+        out.extend(
+            self.lookups
+                .iter()
+                .map(|l| (l.column.clone(), ColumnType::Guid)),
+        );
+        out.push((CREATEDON.into(), ColumnType::Datetime));
+        out.push((MODIFIEDON.into(), ColumnType::Datetime));
+        out.push((VERSIONNUMBER.into(), ColumnType::Bigint));
+        out
+    }
+
+    /// Checks a definition on its own (targets are checked by the caller).
+    pub fn validate(&self) -> Result<(), String> {
+        let set = &self.entity_set;
+        for (what, name) in [
+            ("entity_set", &self.entity_set),
+            ("logical_name", &self.logical_name),
+            ("primary_id", &self.primary_id),
+            ("primary_name", &self.primary_name),
+        ] {
+            if !is_identifier(name) {
+                return Err(format!(
+                    "table '{set}': {what} '{name}' is not a valid name"
+                ));
+            }
+        }
+        let mut seen: Vec<&str> = vec![&self.primary_id, CREATEDON, MODIFIEDON, VERSIONNUMBER];
+        for c in &self.columns {
+            if !is_identifier(&c.name) {
+                return Err(format!(
+                    "table '{set}': column '{}' is not a valid name",
+                    c.name
+                ));
+            }
+            if seen.contains(&c.name.as_str()) {
+                return Err(format!(
+                    "table '{set}': column '{}' is declared twice or is a system column",
+                    c.name
+                ));
+            }
+            if c.max_length.is_some() && !matches!(c.ty, ColumnType::String | ColumnType::Memo) {
+                return Err(format!(
+                    "table '{set}': max_length is only allowed on string and memo columns ('{}')",
+                    c.name
+                ));
+            }
+            seen.push(&c.name);
+        }
+        match self.columns.iter().find(|c| c.name == self.primary_name) {
+            Some(c) if matches!(c.ty, ColumnType::String | ColumnType::Memo) => {}
+            _ => {
+                return Err(format!(
+                    "table '{set}': primary_name '{}' must be a string column",
+                    self.primary_name
+                ))
+            }
+        }
+        let mut navs: Vec<&str> = Vec::new();
+        for l in &self.lookups {
+            if !(l.column.starts_with('_')
+                && l.column.ends_with("_value")
+                && l.column.len() > 7
+                && is_identifier(&l.column))
+            {
+                return Err(format!(
+                    "table '{set}': lookup column '{}' must look like _<name>_value",
+                    l.column
+                ));
+            }
+            if !is_identifier(&l.navigation) {
+                return Err(format!(
+                    "table '{set}': navigation property '{}' is not a valid name",
+                    l.navigation
+                ));
+            }
+            if seen.contains(&l.column.as_str())
+                || seen.contains(&l.navigation.as_str())
+                || navs.contains(&l.navigation.as_str())
+            {
+                return Err(format!(
+                    "table '{set}': lookup '{}' clashes with another property",
+                    l.navigation
+                ));
+            }
+            seen.push(&l.column);
+            navs.push(&l.navigation);
+        }
+        Ok(())
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn table(
+    set: &str,
+    logical: &str,
+    id: &str,
+    name: (&str, usize),
+    columns: Vec<Column>,
+    lookups: &[(&str, &str, &str)],
+) -> TableDef {
+    let mut all = vec![Column::with_max(name.0, ColumnType::String, name.1)];
+    all.extend(columns);
+    TableDef {
+        entity_set: set.into(),
+        logical_name: logical.into(),
+        primary_id: id.into(),
+        primary_name: name.0.into(),
+        columns: all,
+        lookups: lookups
+            .iter()
+            .map(|(nav, col, target)| Lookup {
+                navigation: (*nav).into(),
+                column: (*col).into(),
+                target: (*target).into(),
+            })
+            .collect(),
+    }
+}
+
+/// The four tables used when a fixture org declares none (DESIGN.md §5, §4.6).
+pub fn default_tables() -> Vec<TableDef> {
+    use ColumnType::*;
+    vec![
+        table("teams", "team", "teamid", ("name", 160), vec![], &[]),
+        table(
+            "otcm_suppliers",
+            "otcm_supplier",
+            "otcm_supplierid",
+            ("otcm_name", 200),
+            vec![
+                Column::with_max("otcm_vendorcode", String, 100),
+                Column::new("statecode", Integer),
+            ],
+            &[],
+        ),
+        table(
+            "otcm_inboundinvoices",
+            "otcm_inboundinvoice",
+            "otcm_inboundinvoiceid",
+            ("otcm_name", 200),
+            vec![
+                Column::with_max("otcm_invoicenumber", String, 100),
+                Column::new("otcm_invoicedate", Dateonly),
+                Column::new("otcm_duedate", Dateonly),
+                Column::with_max("otcm_vendorname", String, 200),
+                Column::new("otcm_subtotal", Money),
+                Column::new("otcm_taxamount", Money),
+                Column::new("otcm_invoicetotal", Money),
+                Column::with_max("otcm_currency", String, 10),
+                Column::with_max("otcm_numoradocumentid", String, 100),
+            ],
+            &[
+                (
+                    "otcm_SupplierId",
+                    "_otcm_supplierid_value",
+                    "otcm_suppliers",
+                ),
+                ("ownerid", "_ownerid_value", "teams"),
+            ],
+        ),
+        table(
+            "otcm_inboundinvoicelineitems",
+            "otcm_inboundinvoicelineitem",
+            "otcm_inboundinvoicelineitemid",
+            ("otcm_name", 200),
+            vec![
+                Column::with_max("otcm_description", String, 4000),
+                Column::new("otcm_quantity", Decimal),
+                Column::new("otcm_unitprice", Money),
+                Column::new("otcm_amount", Money),
+                Column::with_max("otcm_taxcode", String, 50),
+                Column::new("otcm_linenumber", Integer),
+            ],
+            &[
+                (
+                    "otcm_InboundInvoiceId",
+                    "_otcm_inboundinvoiceid_value",
+                    "otcm_inboundinvoices",
+                ),
+                ("ownerid", "_ownerid_value", "teams"),
+            ],
+        ),
+    ]
+}
+
+/// Why a JSON value does not fit a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CoerceError {
+    /// The OData reader's message (`Cannot convert the literal …` or
+    /// `An incompatible primitive type …`).
+    Convert(String),
+    /// Longer than the column's maximum length.
+    TooLong(usize),
+}
+
+/// The OData name of a JSON value's own type.
+fn json_edm(value: &Value) -> &'static str {
+    match value {
+        Value::Bool(_) => "Edm.Boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => match n.as_i64() {
+            Some(i) if i32::try_from(i).is_ok() => "Edm.Int32",
+            _ => "Edm.Int64",
+        },
+        Value::Number(_) => "Edm.Double",
+        _ => "Edm.String",
+    }
+}
+
+fn literal_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn cannot_convert(value: &Value, edm: &str) -> CoerceError {
+    CoerceError::Convert(format!(
+        "Cannot convert the literal '{}' to the expected type '{edm}'.",
+        literal_text(value)
+    ))
+}
+
+fn incompatible(value: &Value, edm: &str) -> CoerceError {
+    CoerceError::Convert(format!(
+        "An incompatible primitive type '{}[Nullable=False]' was found for an item that was expected to be of type '{edm}[Nullable=True]'.",
+        json_edm(value)
+    ))
+}
+
+/// Formats a decimal with a fixed scale; `None` when not finite.
+pub fn format_decimal(value: f64, scale: usize) -> Option<String> {
+    value.is_finite().then(|| format!("{value:.scale$}"))
+}
+
+/// `YYYY-MM-DD` with a real calendar date.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    parse_rfc3339(&format!("{text}T00:00:00Z"))
+}
+
+/// Canonical lowercase hyphenated GUID, or `None`.
+pub fn parse_guid(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    for (i, c) in b.iter().enumerate() {
+        let ok = if matches!(i, 8 | 13 | 18 | 23) {
+            *c == b'-'
+        } else {
+            c.is_ascii_hexdigit()
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(text.to_ascii_lowercase())
+}
+
+/// Converts a JSON payload value into the stored form of `column`
+/// (`Ok(None)` for null).
+pub fn coerce(
+    ty: ColumnType,
+    max_length: Option<usize>,
+    value: &Value,
+) -> Result<Option<Value>, CoerceError> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let edm = ty.edm();
+    let stored = match ty {
+        ColumnType::String | ColumnType::Memo => {
+            let Value::String(s) = value else {
+                return Err(incompatible(value, edm));
+            };
+            if let Some(max) = max_length {
+                if s.chars().count() > max {
+                    return Err(CoerceError::TooLong(max));
+                }
+            }
+            Value::String(s.clone())
+        }
+        ColumnType::Integer | ColumnType::Choice | ColumnType::Bigint => match value {
+            Value::Number(n) => {
+                let i = n.as_i64().ok_or_else(|| cannot_convert(value, edm))?;
+                if ty != ColumnType::Bigint && i32::try_from(i).is_err() {
+                    return Err(cannot_convert(value, edm));
+                }
+                Value::from(i)
+            }
+            Value::String(_) => return Err(cannot_convert(value, edm)),
+            _ => return Err(incompatible(value, edm)),
+        },
+        ColumnType::Decimal | ColumnType::Money => match value {
+            Value::Number(n) => {
+                let scale = if ty == ColumnType::Money { 4 } else { 10 };
+                let f = n.as_f64().ok_or_else(|| cannot_convert(value, edm))?;
+                Value::String(format_decimal(f, scale).ok_or_else(|| cannot_convert(value, edm))?)
+            }
+            Value::String(_) => return Err(cannot_convert(value, edm)),
+            _ => return Err(incompatible(value, edm)),
+        },
+        ColumnType::Boolean => match value {
+            Value::Bool(b) => Value::Bool(*b),
+            Value::String(_) => return Err(cannot_convert(value, edm)),
+            _ => return Err(incompatible(value, edm)),
+        },
+        ColumnType::Datetime => {
+            let Value::String(s) = value else {
+                return Err(incompatible(value, edm));
+            };
+            let ms = parse_rfc3339(s)
+                .or_else(|| parse_date(s))
+                .ok_or_else(|| cannot_convert(value, edm))?;
+            Value::String(format_seconds(ms))
+        }
+        ColumnType::Dateonly => {
+            let Value::String(s) = value else {
+                return Err(incompatible(value, edm));
+            };
+            parse_date(s).ok_or_else(|| cannot_convert(value, edm))?;
+            Value::String(s.clone())
+        }
+        ColumnType::Guid => {
+            let Value::String(s) = value else {
+                return Err(incompatible(value, edm));
+            };
+            Value::String(parse_guid(s).ok_or_else(|| cannot_convert(value, edm))?)
+        }
+    };
+    Ok(Some(stored))
+}
+
+/// A stored cell as it is written in a response.
+pub fn render_cell(ty: ColumnType, value: Option<&Value>) -> Out {
+    match (ty, value) {
+        (_, None) => Out::Json(Value::Null),
+        (ColumnType::Decimal | ColumnType::Money, Some(Value::String(text))) => {
+            Out::Raw(text.clone())
+        }
+        (_, Some(v)) => Out::Json(v.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_valid() {
+        for t in default_tables() {
+            t.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn money_and_decimal_keep_their_scale() {
+        // dataverse.md §1.1: money 20000.0000
+        assert_eq!(
+            coerce(ColumnType::Money, None, &json!(20000)).unwrap(),
+            Some(json!("20000.0000"))
+        );
+        assert_eq!(
+            coerce(ColumnType::Decimal, None, &json!(2.5)).unwrap(),
+            Some(json!("2.5000000000"))
+        );
+        assert_eq!(
+            render_cell(ColumnType::Money, Some(&json!("1.5000"))),
+            Out::Raw("1.5000".into())
+        );
+    }
+
+    #[test]
+    fn wrong_types_use_the_odata_messages() {
+        // dataverse.md §3: Cannot convert the literal 'Charity' to the expected type 'Edm.Int32'.
+        assert_eq!(
+            coerce(ColumnType::Integer, None, &json!("Charity")),
+            Err(CoerceError::Convert(
+                "Cannot convert the literal 'Charity' to the expected type 'Edm.Int32'.".into()
+            ))
+        );
+        assert!(
+            matches!(coerce(ColumnType::String, None, &json!(5)), Err(CoerceError::Convert(m)) if m.contains("Edm.Int32[Nullable=False]"))
+        );
+        assert!(coerce(ColumnType::Integer, None, &json!(1.5)).is_err());
+        assert!(coerce(ColumnType::Integer, None, &json!(3_000_000_000i64)).is_err());
+        assert!(coerce(ColumnType::Dateonly, None, &json!("2023-02-30")).is_err());
+        assert!(coerce(ColumnType::Dateonly, None, &json!("2023-02-03T00:00:00Z")).is_err());
+        assert!(coerce(
+            ColumnType::Guid,
+            None,
+            &json!("{00000000-0000-0000-0000-000000000001}")
+        )
+        .is_err());
+        assert!(coerce(ColumnType::Boolean, None, &json!("true")).is_err());
+    }
+
+    #[test]
+    fn strings_are_length_checked() {
+        // dataverse.md §3: 0x80044331 maximum allowed length
+        assert_eq!(
+            coerce(ColumnType::String, Some(3), &json!("abcd")),
+            Err(CoerceError::TooLong(3))
+        );
+        assert_eq!(
+            coerce(ColumnType::String, Some(3), &json!("äbc")).unwrap(),
+            Some(json!("äbc"))
+        );
+    }
+
+    #[test]
+    fn datetimes_are_normalised_to_utc_seconds() {
+        // dataverse.md §1.1: "2023-04-07T21:59:01Z"
+        assert_eq!(
+            coerce(
+                ColumnType::Datetime,
+                None,
+                &json!("2023-04-07T23:59:01.250+02:00")
+            )
+            .unwrap(),
+            Some(json!("2023-04-07T21:59:01Z"))
+        );
+        assert_eq!(
+            coerce(
+                ColumnType::Guid,
+                None,
+                &json!("AAAAAAAA-0000-0000-0000-000000000001")
+            )
+            .unwrap(),
+            Some(json!("aaaaaaaa-0000-0000-0000-000000000001"))
+        );
+        assert_eq!(coerce(ColumnType::Guid, None, &Value::Null).unwrap(), None);
+    }
+}

@@ -1,0 +1,382 @@
+//! Writes: create (POST), update/upsert (PATCH), delete, and `@odata.bind`
+//! (dataverse.md §3, §4).
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderName, StatusCode};
+use serde_json::Value;
+
+use super::error::{DataverseError, DvResult, LENGTH, QUERY};
+use super::query;
+use super::table::{self, Attr, CoerceError, Lookup};
+use super::{parse_key, Ctx, DvEnv, Org, Row, Store};
+use crate::call::Reply;
+
+/// One cell to set (`None` clears it).
+type Change = (String, Option<Value>);
+
+/// A validated request body.
+struct Payload {
+    /// A primary id given in the body.
+    id: Option<String>,
+    changes: Vec<Change>,
+}
+
+fn invalid_property(set: &str, logical: &str, name: &str) -> DataverseError {
+    DataverseError::payload(
+        set,
+        &format!(
+            "Microsoft.Crm.CrmException: Invalid property '{name}' was found in entity 'Microsoft.Dynamics.CRM.{logical}'. ---> Microsoft.OData.ODataException: The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM.{logical}'. Make sure to only use property names that are defined by the type."
+        ),
+    )
+}
+
+fn undeclared(set: &str, name: &str) -> DataverseError {
+    DataverseError::payload(
+        set,
+        &format!(
+            "Microsoft.OData.ODataException: An undeclared property '{name}' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values."
+        ),
+    )
+}
+
+fn coerce_error(set: &str, logical: &str, column: &str, e: CoerceError) -> DataverseError {
+    match e {
+        CoerceError::Convert(message) => {
+            let suffix = if message.starts_with("Cannot convert the literal") {
+                " ---> System.FormatException: Input string was not in a correct format."
+            } else {
+                ""
+            };
+            DataverseError::payload(set, &format!("Microsoft.OData.ODataException: {message}{suffix}"))
+        }
+        CoerceError::TooLong(max) => DataverseError::new(
+            400,
+            LENGTH,
+            format!(
+                "A validation error occurred.  The length of the '{column}' attribute of the '{logical}' entity exceeded the maximum allowed length of '{max}'."
+            ),
+        ),
+    }
+}
+
+/// Resolves an `@odata.bind` value to the id of an existing target row.
+///
+/// Accepted forms (dataverse.md §3): `/set(id)`, `set(id)`, an absolute URL
+/// `…/api/data/v9.x/set(id)`, and `set(primaryid=id)`.
+fn resolve_bind(org: &Org, set: &str, lookup: &Lookup, text: &str) -> DvResult<String> {
+    let mut path = text.trim();
+    if let Some(at) = path.find("/api/data/v") {
+        let after = &path[at + "/api/data/v".len()..];
+        path = after.split_once('/').map_or("", |(_, rest)| rest);
+    }
+    let path = path.trim_start_matches('/');
+    if path.starts_with('$') {
+        return Err(DataverseError::query(format!(
+            "Content-ID Reference: '{path}' does not exist in the batch context."
+        )));
+    }
+    let bad = || {
+        DataverseError::payload(
+            set,
+            &format!("Microsoft.OData.ODataException: The value '{text}' of '{}@odata.bind' is not a valid entity reference URL.", lookup.navigation),
+        )
+    };
+    let (target_set, key) = path.split_once('(').ok_or_else(bad)?;
+    let key = key.strip_suffix(')').ok_or_else(bad)?;
+    let target_set = crate::call::decode_component(target_set);
+    let Some(target) = org.table(&target_set) else {
+        return Err(DataverseError::segment(&target_set));
+    };
+    if target_set != lookup.target {
+        return Err(DataverseError::payload(
+            set,
+            &format!(
+                "Microsoft.OData.ODataException: The entity set '{target_set}' is not the target of navigation property '{}', which binds to '{}'.",
+                lookup.navigation, lookup.target
+            ),
+        ));
+    }
+    let id = parse_key(&target.def, &crate::call::decode_component(key))?;
+    if target.find(&id).is_none() {
+        return Err(DataverseError::row_missing(&target.def.logical_name, &id));
+    }
+    Ok(id)
+}
+
+/// Validates a request body against table `t`; the first problem wins, in body order.
+fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
+    let def = &org.tables[t].def;
+    let (set, logical) = (def.entity_set.as_str(), def.logical_name.as_str());
+    let object = match serde_json::from_slice::<Value>(&ctx.call.body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(DataverseError::payload(
+                set,
+                "Microsoft.OData.ODataException: The request body must be a JSON object describing one entity.",
+            ))
+        }
+        Err(e) => {
+            return Err(DataverseError::payload(
+                set,
+                &format!("Microsoft.OData.ODataException: Invalid JSON. {e}"),
+            ))
+        }
+    };
+    let mut payload = Payload {
+        id: None,
+        changes: Vec::new(),
+    };
+    for (key, value) in &object {
+        if key.starts_with('@') {
+            continue; // instance annotations such as @odata.type
+        }
+        if let Some((prop, annotation)) = key.split_once('@') {
+            if annotation == "odata.bind" {
+                let Some(lookup) = def.navigation(prop) else {
+                    return Err(undeclared(set, prop));
+                };
+                let target = match value {
+                    Value::Null => None,
+                    Value::String(text) => Some(Value::String(resolve_bind(org, set, lookup, text)?)),
+                    _ => {
+                        return Err(DataverseError::payload(
+                            set,
+                            &format!("Microsoft.OData.ODataException: The value of '{key}' must be a single entity reference URL for the single-valued navigation property '{prop}'."),
+                        ))
+                    }
+                };
+                payload.changes.push((lookup.column.clone(), target));
+            } else if def.attr(prop).is_none() && def.navigation(prop).is_none() {
+                return Err(undeclared(set, prop));
+            }
+            continue;
+        }
+        match def.attr(key) {
+            Some(Attr::PrimaryId) => {
+                let id = table::coerce(table::ColumnType::Guid, None, value)
+                    .map_err(|e| coerce_error(set, logical, key, e))?
+                    .and_then(|v| v.as_str().map(str::to_string));
+                payload.id = id;
+            }
+            // Read-only system columns are ignored on write.
+            Some(Attr::System(..)) => {}
+            Some(Attr::LookupValue(_)) => {
+                return Err(DataverseError::new(
+                    400,
+                    QUERY,
+                    "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.",
+                ))
+            }
+            Some(Attr::Column(c)) => {
+                let stored = table::coerce(c.ty, c.max_length, value).map_err(|e| coerce_error(set, logical, key, e))?;
+                payload.changes.push((key.clone(), stored));
+            }
+            None => match def.navigation(key) {
+                // dataverse.md §4: `{"parentaccountid": null}` disassociates.
+                Some(lookup) if value.is_null() => payload.changes.push((lookup.column.clone(), None)),
+                Some(_) if value.is_object() => {
+                    return Err(DataverseError::new(
+                        501,
+                        super::error::NOT_IMPLEMENTED,
+                        format!("Deep insert through '{key}' is not supported by this fake."),
+                    ))
+                }
+                Some(_) => {
+                    return Err(DataverseError::payload(
+                        set,
+                        &format!("Microsoft.OData.ODataException: A primitive value was found for the navigation property '{key}'; use '{key}@odata.bind' to set a reference."),
+                    ))
+                }
+                None => return Err(invalid_property(set, logical, key)),
+            },
+        }
+    }
+    Ok(payload)
+}
+
+fn apply(values: &mut BTreeMap<String, Value>, changes: Vec<Change>) {
+    for (column, value) in changes {
+        match value {
+            Some(v) => values.insert(column, v),
+            None => values.remove(&column),
+        };
+    }
+}
+
+fn preference_applied() -> HeaderName {
+    HeaderName::from_static("preference-applied")
+}
+
+fn entity_id(ctx: &Ctx<'_>, set: &str, id: &str) -> String {
+    format!("{}/{set}({id})", ctx.base)
+}
+
+/// The reply of a successful write of row `id`.
+fn written(
+    store: &Store,
+    o: usize,
+    t: usize,
+    id: &str,
+    ctx: &Ctx<'_>,
+    status: StatusCode,
+) -> DvResult<Reply> {
+    let org = &store.orgs[o];
+    let set = &org.tables[t].def.entity_set;
+    if !ctx.prefer.representation {
+        return Ok(Reply::new(StatusCode::NO_CONTENT).with_header(
+            HeaderName::from_static("odata-entityid"),
+            entity_id(ctx, set, id),
+        ));
+    }
+    let view = query::parse_view(org, t, ctx)?;
+    let row = org.tables[t]
+        .find(id)
+        .ok_or_else(|| DataverseError::row_missing(&org.tables[t].def.logical_name, id))?;
+    Ok(query::entity_reply(org, t, row, &view, ctx, status)
+        .with_header(
+            preference_applied(),
+            query::applied(ctx, vec!["return=representation".into()]).unwrap_or_default(),
+        ))
+}
+
+/// `POST <set>`: 204 + `OData-EntityId`, or 201 + the row with
+/// `Prefer: return=representation` (dataverse.md §3).
+pub fn create(
+    store: &mut Store,
+    o: usize,
+    t: usize,
+    ctx: &Ctx<'_>,
+    env: &mut DvEnv<'_>,
+) -> DvResult<Reply> {
+    let org = &store.orgs[o];
+    query::check_options(ctx)?;
+    query::parse_view(org, t, ctx)?;
+    let payload = read_payload(org, t, ctx)?;
+    if let Some(id) = &payload.id {
+        if org.tables[t].find(id).is_some() {
+            return Err(DataverseError::duplicate());
+        }
+    }
+    let id = payload.id.clone().unwrap_or_else(|| env.ids.guid());
+    insert(store, o, t, &id, payload.changes, env);
+    written(store, o, t, &id, ctx, StatusCode::CREATED)
+}
+
+fn insert(store: &mut Store, o: usize, t: usize, id: &str, changes: Vec<Change>, env: &DvEnv<'_>) {
+    let mut row = Row {
+        id: id.to_string(),
+        values: BTreeMap::new(),
+        version: store.bump(),
+        created: Some(env.now),
+        modified: Some(env.now),
+    };
+    apply(&mut row.values, changes);
+    store.orgs[o].tables[t].rows.push(row);
+}
+
+/// Weak ETags listed in an `If-Match`/`If-None-Match` header (`None` for `*`).
+fn etags(value: &str) -> Option<Vec<String>> {
+    let value = value.trim();
+    (value != "*").then(|| value.split(',').map(|e| e.trim().to_string()).collect())
+}
+
+/// `PATCH <set>(<id>)`: update, or upsert when the row is missing and no
+/// `If-Match` is given (dataverse.md §4).
+///
+/// An upsert that creates answers `201` with `Prefer: return=representation`
+/// (UNCONFIRMED in the reference, §11 item 10; OData's rule for a create).
+pub fn update(
+    store: &mut Store,
+    o: usize,
+    t: usize,
+    id: &str,
+    ctx: &Ctx<'_>,
+    env: &mut DvEnv<'_>,
+) -> DvResult<Reply> {
+    let org = &store.orgs[o];
+    query::check_options(ctx)?;
+    query::parse_view(org, t, ctx)?;
+    let table = &org.tables[t];
+    let existing = table.find(id);
+    let missing = || DataverseError::row_missing(&table.def.logical_name, id);
+    if let Some(if_match) = ctx.call.header("if-match") {
+        let Some(row) = existing else {
+            return Err(missing());
+        };
+        if let Some(tags) = etags(if_match) {
+            if !tags.contains(&format!("W/\"{}\"", row.version)) {
+                return Err(DataverseError::version_mismatch());
+            }
+        }
+    }
+    if let (Some(value), Some(row)) = (ctx.call.header("if-none-match"), existing) {
+        let value = value.trim();
+        let tag = format!("W/\"{}\"", row.version);
+        if value == "*" || etags(value).is_some_and(|tags| tags.contains(&tag)) {
+            return Err(DataverseError::duplicate());
+        }
+    }
+    let payload = read_payload(org, t, ctx)?;
+    let exists = existing.is_some();
+    if exists {
+        let version = store.bump();
+        let Some(row) = store.orgs[o].tables[t].rows.iter_mut().find(|r| r.id == id) else {
+            return Err(DataverseError::row_missing("", id));
+        };
+        apply(&mut row.values, payload.changes);
+        row.version = version;
+        row.modified = Some(env.now);
+        written(store, o, t, id, ctx, StatusCode::OK)
+    } else {
+        insert(store, o, t, id, payload.changes, env);
+        written(store, o, t, id, ctx, StatusCode::CREATED)
+    }
+}
+
+/// `DELETE <set>(<id>)`: 204, 404 when missing, 412 on a stale `If-Match`.
+/// Lookups pointing at the deleted row are cleared ("remove link", the
+/// default cascade of custom relationships).
+pub fn delete(
+    store: &mut Store,
+    o: usize,
+    t: usize,
+    id: &str,
+    ctx: &Ctx<'_>,
+    env: &DvEnv<'_>,
+) -> DvResult<Reply> {
+    let table = &store.orgs[o].tables[t];
+    let Some(row) = table.find(id) else {
+        return Err(DataverseError::row_missing(&table.def.logical_name, id));
+    };
+    if let Some(tags) = ctx.call.header("if-match").and_then(etags) {
+        if !tags.contains(&format!("W/\"{}\"", row.version)) {
+            return Err(DataverseError::version_mismatch());
+        }
+    }
+    let set = table.def.entity_set.clone();
+    store.orgs[o].tables[t].rows.retain(|r| r.id != id);
+    let mut referencing: Vec<(usize, String)> = Vec::new();
+    for (ti, table) in store.orgs[o].tables.iter().enumerate() {
+        for lookup in table.def.lookups.iter().filter(|l| l.target == set) {
+            referencing.push((ti, lookup.column.clone()));
+        }
+    }
+    for (ti, column) in referencing {
+        let rows: Vec<usize> = store.orgs[o].tables[ti]
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.values.get(&column).and_then(Value::as_str) == Some(id))
+            .map(|(i, _)| i)
+            .collect();
+        for i in rows {
+            let version = store.bump();
+            let row = &mut store.orgs[o].tables[ti].rows[i];
+            row.values.remove(&column);
+            row.version = version;
+            row.modified = Some(env.now);
+        }
+    }
+    Ok(Reply::new(StatusCode::NO_CONTENT))
+}

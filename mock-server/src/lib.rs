@@ -1,0 +1,39 @@
+//! A deterministic, stateful fake of the Numora Public API and of the
+//! Microsoft Dataverse Web API it writes to.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mock_server::StartError> {
+//! let server = mock_server::MockServer::builder().seed(7).start().await?;
+//! let base = server.url();        // http://127.0.0.1:PORT
+//! let key = server.api_key();     // the default workspace's key
+//! # let _ = (base, key);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - `server` — the builder and the handle (stops on drop).
+//! - `app` — axum routes; they only convert requests to [`call::Call`]s.
+//! - `world` — the registry of workspaces; each workspace (one lock) holds its
+//!   clock, seeded ids, scheduler, documents, runs, fault rules, journal and
+//!   Dataverse store.
+//! - `numora` — the `/v1` pipeline and handlers, and the internal workflow.
+//! - `dataverse` — the Web API engine (OData queries, writes, metadata).
+//! - `control` — the `/_mock` API.
+//! - `webhooks` — endpoints, signed deliveries and retries.
+//! - `fixtures` — the YAML fixture format and the embedded default world.
+
+pub mod app;
+pub mod call;
+pub mod control;
+pub mod dataverse;
+pub mod fixtures;
+pub mod numora;
+pub mod openapi;
+pub mod server;
+pub mod webhooks;
+pub mod world;
+
+pub use app::router;
+pub use server::{MockServer, MockServerBuilder, ServerHandle, StartError};
+pub use world::clock::ClockMode;
+pub use world::faults::{parse_compact as parse_fault, FaultSpec};

@@ -1,0 +1,149 @@
+//! `mock-server`: run the fake.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mock_server::{parse_fault, ClockMode, MockServer};
+
+/// A deterministic fake of the Numora Public API and of the Dataverse Web API
+/// it writes to, with a control API under /_mock for scripting the world.
+///
+/// With no arguments it serves the embedded default world on
+/// http://127.0.0.1:4010: reviewed invoices in the outbox, a Dynamics 365
+/// connection, and a Dataverse org with a team and suppliers. Its first line
+/// on stdout is `listening on http://127.0.0.1:PORT`.
+///
+/// Examples:
+///   mock-server
+///   mock-server --port 0 --seed 7
+///   mock-server --fixtures my-world.yaml --clock frozen
+///   mock-server --fault 'dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,times=1'
+#[derive(Debug, Parser)]
+#[command(name = "mock-server", version, verbatim_doc_comment)]
+struct Cli {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 4010)]
+    port: u16,
+
+    /// Address to bind. The control API refuses a non-loopback address unless --admin-token is given.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+
+    /// Seed for every generated id (same seed + fixtures + requests = same bytes).
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// A YAML fixture file describing the world (default: the embedded default world).
+    #[arg(long, value_name = "FILE")]
+    fixtures: Option<PathBuf>,
+
+    /// How virtual time moves: `step` (each request moves it by --tick), `frozen`
+    /// (only POST /_mock/workspaces/{ws}/clock/advance moves it) or `real` (wall clock).
+    #[arg(long, value_name = "MODE")]
+    clock: Option<ClockMode>,
+
+    /// How far `step` mode moves per request, e.g. 1s, 250ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_tick)]
+    tick: Option<i64>,
+
+    /// Turn the control API (/_mock) off, to imitate a real deployment.
+    #[arg(long)]
+    no_control: bool,
+
+    /// Require `Authorization: Bearer TOKEN` on the control API.
+    #[arg(long, value_name = "TOKEN", env = "NUMORA_MOCK_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+
+    /// A fault rule for the default workspace (repeatable), in the compact syntax
+    /// `api[:METHOD][:path-glob],key=value,…`, e.g.
+    /// `numora:POST:/v1/documents/*/dispatch,status=409,times=1` or
+    /// `dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,retry_after=5`.
+    /// Keys: status code message retry_after times after entity_set document_id
+    /// header event latency real drop malformed duplicate.
+    #[arg(long, value_name = "RULE", value_parser = parse_fault_arg, verbatim_doc_comment)]
+    fault: Vec<mock_server::FaultSpec>,
+}
+
+fn parse_tick(text: &str) -> Result<i64, String> {
+    mock_server::world::time::parse_duration(text)
+        .ok_or_else(|| format!("'{text}' is not a duration (e.g. 1s, 250ms)"))
+}
+
+fn parse_fault_arg(text: &str) -> Result<mock_server::FaultSpec, String> {
+    parse_fault(text)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut builder = MockServer::builder()
+        .addr(SocketAddr::new(cli.host, cli.port))
+        .control(!cli.no_control);
+    if let Some(seed) = cli.seed {
+        builder = builder.seed(seed);
+    }
+    if let Some(path) = cli.fixtures {
+        builder = builder.fixtures(path);
+    }
+    if let Some(mode) = cli.clock {
+        builder = builder.clock(mode);
+    }
+    if let Some(tick) = cli.tick {
+        builder = builder.tick_millis(tick);
+    }
+    if let Some(token) = cli.admin_token {
+        builder = builder.admin_token(token);
+    }
+    for fault in cli.fault {
+        builder = builder.fault(fault);
+    }
+    let server = match builder.start().await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("mock-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = server.url();
+    println!("listening on {url}");
+    println!("api key: {}", server.api_key());
+    println!("dataverse organization url: {url}");
+    println!(
+        "control api: {}",
+        if cli.no_control {
+            "off".to_string()
+        } else {
+            format!("{url}/_mock")
+        }
+    );
+    tokio::select! {
+        _ = server.wait() => {}
+        _ = shutdown_signal() => {}
+    }
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

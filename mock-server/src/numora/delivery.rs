@@ -1,0 +1,333 @@
+//! Delivery: the outbox, dispatch, retry-push and the delivery callback.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{
+    json_object, limit, optional_str, provider, required_str, Answer, NumoraError, NumoraResult,
+};
+use crate::call::Call;
+use crate::fixtures::DeliveryRoute;
+use crate::world::ids::{crockford_decode, crockford_encode};
+use crate::world::model::*;
+use crate::world::time::{format_millis, parse_rfc3339, Millis};
+use crate::world::workspace::Workspace;
+
+fn encode_cursor(parts: &[&str]) -> String {
+    format!("cur_{}", crockford_encode(parts.join("|").as_bytes()))
+}
+
+fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
+    let bad = || {
+        NumoraError::InvalidPayload(
+            "cursor is not valid: pass meta.next_cursor back unchanged".into(),
+        )
+    };
+    let raw = text.strip_prefix("cur_").ok_or_else(bad)?;
+    let bytes = crockford_decode(raw).ok_or_else(bad)?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let parts: Vec<String> = text.split('|').map(str::to_string).collect();
+    if parts.first().map(String::as_str) != Some(kind) {
+        return Err(bad());
+    }
+    Ok(parts)
+}
+
+/// `GET /v1/delivery/outbox`
+pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<Answer> {
+    let provider = provider(call.query_param("provider").as_deref())?;
+    let limit = limit(call, 50, 100)?;
+    let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => {
+            let parts = decode_cursor(&cursor, "o")?;
+            let bad = || {
+                NumoraError::InvalidPayload(
+                    "cursor is not valid: pass meta.next_cursor back unchanged".into(),
+                )
+            };
+            if parts.len() != 4 {
+                return Err(bad());
+            }
+            if parts[1] != provider {
+                return Err(NumoraError::InvalidPayload(format!(
+                    "cursor belongs to provider '{}', not '{provider}'",
+                    parts[1]
+                )));
+            }
+            let at: Millis = parts[2].parse().map_err(|_| bad())?;
+            Some((at, parts[3].clone()))
+        }
+    };
+    let schemas = ws.schemas_with_destination(&provider);
+    let mut page: Vec<&Document> = ws
+        .outbox_after(after.as_ref())
+        .filter(|d| schemas.contains(&d.schema))
+        .take(limit + 1)
+        .collect();
+    let next_cursor = if page.len() > limit {
+        page.truncate(limit);
+        page.last()
+            .map(|d| encode_cursor(&["o", &provider, &d.updated_at.to_string(), &d.id]))
+    } else {
+        None
+    };
+    Ok((
+        StatusCode::OK,
+        json!({
+            "data": page.iter().map(|d| d.to_outbox_item()).collect::<Vec<_>>(),
+            "meta": {"provider": provider, "next_cursor": next_cursor},
+        }),
+    ))
+}
+
+fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {
+    ws.documents
+        .get(id)
+        .ok_or_else(|| NumoraError::not_found("document", id))
+}
+
+/// Checks that a document may be pushed now, and starts the push.
+fn start_push(
+    ws: &mut Workspace,
+    id: &str,
+    provider: &str,
+    allowed: &[Status],
+) -> NumoraResult<Answer> {
+    let doc = find(ws, id)?;
+    if !doc.finalized {
+        return Err(NumoraError::Conflict(format!(
+            "document '{id}' is not reviewed and finalized (status {}); approve it first",
+            doc.status.as_str()
+        )));
+    }
+    if !allowed.contains(&doc.status) {
+        let expected: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+        return Err(NumoraError::Conflict(format!(
+            "document '{id}' is {}; it can be pushed only from {}",
+            doc.status.as_str(),
+            expected.join(" or ")
+        )));
+    }
+    let schema = doc.schema.clone();
+    let run_id = match ws.settings.route {
+        DeliveryRoute::Workflow => {
+            let workflow = ws.active_workflow(&schema, provider).ok_or_else(|| {
+                NumoraError::Conflict(format!(
+                    "no active workflow delivers {schema} documents to {provider}"
+                ))
+            })?;
+            let workflow_id = workflow.id.clone();
+            ws.queue_run(id, Some(workflow_id), provider)
+        }
+        DeliveryRoute::N8nExecutor => {
+            if ws.settings.n8n_webhook.is_none() {
+                return Err(NumoraError::Conflict(
+                    "the delivery route is n8n_executor but no shared n8n webhook is configured"
+                        .into(),
+                ));
+            }
+            crate::numora::executor::notify_n8n(ws, id, provider)
+        }
+    };
+    let now = ws.now();
+    ws.update_document(id, |doc| {
+        doc.status = Status::PushPending;
+        doc.updated_at = now;
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        json!({"data": find(ws, id)?.to_json(), "meta": {"run_id": run_id}}),
+    ))
+}
+
+/// `POST /v1/documents/{id}/dispatch`
+pub fn dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+    find(ws, id)?;
+    let body = json_object(call, true)?;
+    let provider = provider(optional_str(&body, "provider")?.as_deref())?;
+    start_push(ws, id, &provider, &[Status::Reviewed, Status::PushFailed])
+}
+
+/// `POST /v1/documents/{id}/actions/retry-push`
+pub fn retry_push(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+    find(ws, id)?;
+    let body = json_object(call, true)?;
+    let provider = provider(optional_str(&body, "provider")?.as_deref())?;
+    start_push(ws, id, &provider, &[Status::PushFailed])
+}
+
+fn parse_callback(call: &Call) -> NumoraResult<DeliveryData> {
+    let body = json_object(call, false)?;
+    for field in ["provider", "status", "execution_id", "attempted_at"] {
+        if body.get(field).is_none_or(Value::is_null) {
+            return Err(NumoraError::missing(field));
+        }
+    }
+    let status_text = required_str(&body, "status")?;
+    let status = AttemptStatus::parse(status_text).ok_or_else(|| {
+        NumoraError::InvalidValue(format!(
+            "status must be one of succeeded, failed, skipped (got '{status_text}')"
+        ))
+    })?;
+    let provider = provider(Some(required_str(&body, "provider")?))?;
+    let execution_id = required_str(&body, "execution_id")?.to_string();
+    if execution_id.len() > 255 {
+        return Err(NumoraError::InvalidValue(
+            "execution_id must be at most 255 characters".into(),
+        ));
+    }
+    let attempted_text = required_str(&body, "attempted_at")?;
+    let attempted_at = parse_rfc3339(attempted_text).ok_or_else(|| {
+        NumoraError::InvalidValue(format!(
+            "attempted_at must be an RFC 3339 timestamp such as 2026-03-24T03:00:00.000Z (got '{attempted_text}')"
+        ))
+    })?;
+    let external_record_id = optional_str(&body, "external_record_id")?;
+    if status == AttemptStatus::Succeeded
+        && external_record_id
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(NumoraError::InvalidPayload(
+            "external_record_id is required when status is succeeded".into(),
+        ));
+    }
+    Ok(DeliveryData {
+        provider,
+        status,
+        execution_id,
+        attempted_at,
+        external_record_id,
+        external_url: optional_str(&body, "external_url")?,
+        error_code: optional_str(&body, "error_code")?,
+        error_message: optional_str(&body, "error_message")?,
+    })
+}
+
+/// Names the fields in which a replay differs from the recorded attempt.
+fn differences(a: &DeliveryData, b: &DeliveryData) -> Vec<&'static str> {
+    let mut diff = Vec::new();
+    if a.provider != b.provider {
+        diff.push("provider");
+    }
+    if a.status != b.status {
+        diff.push("status");
+    }
+    if a.attempted_at != b.attempted_at {
+        diff.push("attempted_at");
+    }
+    if a.external_record_id != b.external_record_id {
+        diff.push("external_record_id");
+    }
+    if a.external_url != b.external_url {
+        diff.push("external_url");
+    }
+    if a.error_code != b.error_code {
+        diff.push("error_code");
+    }
+    if a.error_message != b.error_message {
+        diff.push("error_message");
+    }
+    diff
+}
+
+/// `POST /v1/documents/{id}/delivery`
+pub fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+    let doc = find(ws, id)?;
+    let data = parse_callback(call)?;
+    if !doc.finalized {
+        return Err(NumoraError::Conflict(format!(
+            "document '{id}' is not reviewed and finalized (status {}); delivery cannot be recorded",
+            doc.status.as_str()
+        )));
+    }
+    if let Some(&index) = doc.by_execution.get(&data.execution_id) {
+        let recorded = &doc.attempts[index];
+        let diff = differences(&recorded.data, &data);
+        if diff.is_empty() {
+            return Ok((
+                StatusCode::OK,
+                json!({"data": recorded.to_json(), "meta": {"document_status": doc.status.as_str(), "replayed": true}}),
+            ));
+        }
+        return Err(NumoraError::Conflict(format!(
+            "execution_id '{}' was already recorded with different delivery data ({}); use a new execution_id for a new attempt",
+            data.execution_id,
+            diff.join(", ")
+        )));
+    }
+    let now = ws.now();
+    let attempt = ws
+        .record_attempt(id, data, AttemptSource::Callback, None, now)
+        .ok_or_else(|| NumoraError::not_found("document", id))?;
+    let status = find(ws, id)?.status;
+    Ok((
+        StatusCode::CREATED,
+        json!({"data": attempt.to_json(), "meta": {"document_status": status.as_str(), "replayed": false}}),
+    ))
+}
+
+/// `GET /v1/documents/{id}/delivery`
+pub fn list(ws: &Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+    let doc = find(ws, id)?;
+    let provider_filter = match call.query_param("provider") {
+        Some(p) => Some(provider(Some(&p))?),
+        None => None,
+    };
+    let limit = limit(call, 20, 100)?;
+    let after: Option<(Millis, usize)> = match call.query_param("cursor").filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(cursor) => {
+            let parts = decode_cursor(&cursor, "a")?;
+            let bad = || {
+                NumoraError::InvalidPayload(
+                    "cursor is not valid: pass meta.next_cursor back unchanged".into(),
+                )
+            };
+            if parts.len() != 4 || parts[1] != id {
+                return Err(bad());
+            }
+            Some((
+                parts[2].parse().map_err(|_| bad())?,
+                parts[3].parse().map_err(|_| bad())?,
+            ))
+        }
+    };
+    // Newest first: attempted_at descending, then arrival descending.
+    let mut order: Vec<usize> = (0..doc.attempts.len())
+        .filter(|&i| {
+            provider_filter
+                .as_ref()
+                .is_none_or(|p| &doc.attempts[i].data.provider == p)
+        })
+        .collect();
+    order.sort_by_key(|&i| std::cmp::Reverse((doc.attempts[i].data.attempted_at, i)));
+    let start = match after {
+        None => 0,
+        Some(key) => order
+            .iter()
+            .position(|&i| (doc.attempts[i].data.attempted_at, i) < key)
+            .unwrap_or(order.len()),
+    };
+    let page: Vec<usize> = order.iter().skip(start).take(limit).copied().collect();
+    let next_cursor = (start + page.len() < order.len())
+        .then(|| page.last())
+        .flatten()
+        .map(|&i| {
+            encode_cursor(&[
+                "a",
+                id,
+                &doc.attempts[i].data.attempted_at.to_string(),
+                &i.to_string(),
+            ])
+        });
+    Ok((
+        StatusCode::OK,
+        json!({
+            "data": page.iter().map(|&i| doc.attempts[i].to_json()).collect::<Vec<_>>(),
+            "meta": {"document_id": id, "next_cursor": next_cursor, "document_status": doc.status.as_str(), "updated_at": format_millis(doc.updated_at)},
+        }),
+    ))
+}

@@ -1,0 +1,250 @@
+//! Starting the fake: the builder, the listener, and the handle that stops it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::app::{router, AppState};
+use crate::fixtures::{Fixture, FixtureError};
+use crate::world::clock::ClockMode;
+use crate::world::faults::FaultSpec;
+use crate::world::time::Millis;
+use crate::world::{lock, Registry, WorldConfig};
+
+/// Why the fake could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot read fixtures {path}: {source}")]
+    ReadFixtures {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid fixtures: {0}")]
+    Fixtures(#[from] FixtureError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Configures and starts a fake. `MockServer::builder().seed(7).start().await`.
+#[derive(Debug, Clone, Default)]
+pub struct MockServerBuilder {
+    seed: Option<u64>,
+    fixtures_path: Option<PathBuf>,
+    fixtures_yaml: Option<String>,
+    addr: Option<SocketAddr>,
+    clock: Option<ClockMode>,
+    tick: Option<Millis>,
+    control: Option<bool>,
+    admin_token: Option<String>,
+    faults: Vec<FaultSpec>,
+}
+
+/// The entry point of the library.
+pub struct MockServer;
+
+impl MockServer {
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+}
+
+impl MockServerBuilder {
+    /// Seeds every id the default workspace generates.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Loads the world from a YAML fixture file instead of the default world.
+    pub fn fixtures(mut self, path: impl Into<PathBuf>) -> Self {
+        self.fixtures_path = Some(path.into());
+        self
+    }
+
+    /// Loads the world from YAML text.
+    pub fn fixtures_yaml(mut self, yaml: impl Into<String>) -> Self {
+        self.fixtures_yaml = Some(yaml.into());
+        self
+    }
+
+    /// Listens on this address (default `127.0.0.1:0`, a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// `step` (default), `frozen` or `real`.
+    pub fn clock(mut self, mode: ClockMode) -> Self {
+        self.clock = Some(mode);
+        self
+    }
+
+    /// How far `step` mode moves per request, in milliseconds.
+    pub fn tick_millis(mut self, tick: Millis) -> Self {
+        self.tick = Some(tick);
+        self
+    }
+
+    /// Serve the control API under `/_mock` (default true).
+    pub fn control(mut self, enabled: bool) -> Self {
+        self.control = Some(enabled);
+        self
+    }
+
+    /// Require `Authorization: Bearer <token>` on the control API.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Adds a fault rule to the default workspace.
+    pub fn fault(mut self, spec: FaultSpec) -> Self {
+        self.faults.push(spec);
+        self
+    }
+
+    /// Builds the world without listening (for `router()`-level tests).
+    pub fn build_state(&self) -> Result<AppState, StartError> {
+        let mut fixture = match (&self.fixtures_yaml, &self.fixtures_path) {
+            (Some(yaml), _) => Fixture::from_yaml("fixtures", yaml)?,
+            (None, Some(path)) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| StartError::ReadFixtures {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                Fixture::from_yaml(&path.display().to_string(), &text)?
+            }
+            (None, None) => Fixture::default_world(),
+        };
+        for spec in &self.faults {
+            fixture
+                .faults
+                .push(serde_json::to_value(spec).map_err(|e| StartError::Config(e.to_string()))?);
+        }
+        let clock = match (self.clock, self.tick) {
+            (None, None) => None,
+            (mode, tick) => Some((mode.or(fixture.clock.mode).unwrap_or_default(), tick)),
+        };
+        let registry = Registry::new(WorldConfig {
+            seed: self.seed,
+            fixture: Arc::new(fixture),
+            clock,
+        })?;
+        Ok(AppState {
+            registry: Arc::new(registry),
+            control: self.control.unwrap_or(true),
+            admin_token: self.admin_token.clone(),
+        })
+    }
+
+    /// Binds, starts serving in the background, and returns the handle.
+    pub async fn start(self) -> Result<ServerHandle, StartError> {
+        let state = self.build_state()?;
+        let addr = self
+            .addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        if state.control && !addr.ip().is_loopback() && state.admin_token.is_none() {
+            return Err(StartError::Config(format!(
+                "refusing to serve the control API on non-loopback address {addr} without an admin token (use --admin-token or --no-control)"
+            )));
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(ServerHandle {
+            addr: local,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running fake. Dropping it stops the server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// `http://127.0.0.1:PORT`: the Numora base URL and the Dataverse org URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first usable API key of the default workspace.
+    pub fn api_key(&self) -> String {
+        self.state
+            .registry
+            .workspace("default")
+            .map(|ws| {
+                lock(&ws)
+                    .keys
+                    .iter()
+                    .find(|k| !k.revoked)
+                    .map(|k| k.key.clone())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Stops the server and waits until it has stopped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits until the server stops (it runs until stopped or dropped).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// The world this server serves (for embedding and state files).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

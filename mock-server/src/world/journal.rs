@@ -1,0 +1,85 @@
+//! The request journal: every call a workspace served, in order.
+
+use serde::Serialize;
+
+use super::time::{format_millis, Millis};
+
+/// How many entries a workspace keeps before dropping the oldest.
+pub const JOURNAL_LIMIT: usize = 10_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub at: String,
+    #[serde(skip)]
+    pub at_ms: Millis,
+    /// `numora`, `dataverse` or `webhook`.
+    pub api: &'static str,
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// The route pattern that matched, e.g. `POST /v1/documents/{id}/dispatch`.
+    pub route: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The id of the fault rule that shaped the answer, if any.
+    pub fault: Option<String>,
+    /// True for calls the fake made itself (the internal workflow's Dataverse calls).
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    entries: std::collections::VecDeque<JournalEntry>,
+    next_seq: u64,
+}
+
+/// What a journal query or count selects.
+#[derive(Debug, Clone, Default)]
+pub struct JournalFilter {
+    pub method: Option<String>,
+    /// A glob over the path: `*` matches one segment, `**` any number.
+    pub path: Option<String>,
+    pub api: Option<String>,
+    pub status: Option<u16>,
+}
+
+impl JournalFilter {
+    pub fn matches(&self, e: &JournalEntry) -> bool {
+        self.method
+            .as_ref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
+            && self.api.as_ref().is_none_or(|a| a == e.api)
+            && self.status.is_none_or(|s| s == e.status)
+            && self
+                .path
+                .as_ref()
+                .is_none_or(|p| super::glob::path_matches(p, &e.path))
+    }
+}
+
+impl Journal {
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(&mut self, mut entry: JournalEntry) {
+        entry.seq = self.next_seq;
+        entry.at = format_millis(entry.at_ms);
+        self.next_seq += 1;
+        if self.entries.len() == JOURNAL_LIMIT {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+
+    pub fn entries<'a>(
+        &'a self,
+        filter: &'a JournalFilter,
+    ) -> impl Iterator<Item = &'a JournalEntry> {
+        self.entries.iter().filter(move |e| filter.matches(e))
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}

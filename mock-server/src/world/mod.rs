@@ -1,0 +1,224 @@
+//! The world: every workspace, and how a request finds its own.
+//!
+//! The registry maps API keys to workspaces. Each workspace sits behind one
+//! `std::sync::Mutex`, so the calls to one workspace are served one at a time:
+//! that total order is what makes clock ticks, id draws and journal entries
+//! the same on every run. Different workspaces never contend. Locks are never
+//! held across an `.await`.
+
+pub mod clock;
+pub mod dv;
+pub mod faults;
+pub mod glob;
+pub mod ids;
+pub mod journal;
+pub mod model;
+pub mod scheduler;
+pub mod time;
+pub mod workspace;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::fixtures::{Fixture, FixtureError};
+use clock::ClockMode;
+use ids::IdGen;
+use time::Millis;
+use workspace::Workspace;
+
+pub type SharedWorkspace = Arc<Mutex<Workspace>>;
+
+/// Locks a workspace, recovering from a poisoned lock (a panic elsewhere must
+/// not take the whole server down).
+pub fn lock(ws: &SharedWorkspace) -> MutexGuard<'_, Workspace> {
+    ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How the server builds workspaces.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    pub seed: Option<u64>,
+    pub fixture: Arc<Fixture>,
+    pub clock: Option<(ClockMode, Option<Millis>)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    workspaces: BTreeMap<String, SharedWorkspace>,
+    /// API key → workspace id.
+    keys: HashMap<String, String>,
+}
+
+pub struct Registry {
+    inner: RwLock<Inner>,
+    config: WorldConfig,
+    ids: Mutex<IdGen>,
+}
+
+/// What the control API reports about a created workspace.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: String,
+    pub keys: Vec<model::ApiKey>,
+}
+
+impl Registry {
+    pub fn new(config: WorldConfig) -> Result<Registry, FixtureError> {
+        let registry = Registry {
+            inner: RwLock::new(Inner::default()),
+            ids: Mutex::new(IdGen::new(config.seed.unwrap_or(1) ^ 0x5eed)),
+            config,
+        };
+        registry.insert(
+            "default".into(),
+            registry.config.fixture.clone(),
+            registry.config.seed,
+        )?;
+        Ok(registry)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh id from the server-wide generator (request ids of calls that
+    /// belong to no workspace, workspace ids).
+    pub fn next_id(&self, prefix: &str) -> String {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .prefixed(prefix, 0)
+    }
+
+    pub fn workspace(&self, id: &str) -> Option<SharedWorkspace> {
+        self.read().workspaces.get(id).cloned()
+    }
+
+    pub fn workspace_ids(&self) -> Vec<String> {
+        self.read().workspaces.keys().cloned().collect()
+    }
+
+    pub fn by_key(&self, key: &str) -> Option<SharedWorkspace> {
+        let inner = self.read();
+        inner
+            .keys
+            .get(key)
+            .and_then(|id| inner.workspaces.get(id))
+            .cloned()
+    }
+
+    /// Builds a workspace from a fixture and registers its keys. A fixture key
+    /// already used by another workspace is replaced by a generated one.
+    fn insert(
+        &self,
+        id: String,
+        fixture: Arc<Fixture>,
+        seed: Option<u64>,
+    ) -> Result<Created, FixtureError> {
+        let mut ws = Workspace::from_fixture(id.clone(), fixture, seed, self.config.clock)?;
+        let mut inner = self.write();
+        for key in &mut ws.keys {
+            let taken = inner.keys.get(&key.key).is_some_and(|owner| owner != &id);
+            if taken {
+                key.key = format!(
+                    "sk_test_{}",
+                    self.ids.lock().unwrap_or_else(|p| p.into_inner()).token(32)
+                );
+            }
+        }
+        if ws.keys.is_empty() {
+            ws.keys.push(model::ApiKey {
+                key: format!(
+                    "sk_test_{}",
+                    self.ids.lock().unwrap_or_else(|p| p.into_inner()).token(32)
+                ),
+                name: "generated".into(),
+                scopes: vec!["*".into()],
+                revoked: false,
+            });
+        }
+        inner.keys.retain(|_, owner| owner != &id);
+        for key in &ws.keys {
+            inner.keys.insert(key.key.clone(), id.clone());
+        }
+        let created = Created {
+            id: id.clone(),
+            keys: ws.keys.clone(),
+        };
+        inner.workspaces.insert(id, Arc::new(Mutex::new(ws)));
+        Ok(created)
+    }
+
+    /// `POST /_mock/workspaces`
+    pub fn create(
+        &self,
+        seed: Option<u64>,
+        fixture: Option<Fixture>,
+    ) -> Result<Created, FixtureError> {
+        let id = self.next_id("ws_");
+        let fixture = fixture
+            .map(Arc::new)
+            .unwrap_or_else(|| self.config.fixture.clone());
+        self.insert(id, fixture, seed.or(self.config.seed))
+    }
+
+    /// Puts a workspace back to its fixture (keeping its id and keys).
+    pub fn reset(&self, id: &str) -> Result<Created, FixtureError> {
+        let ws = self
+            .workspace(id)
+            .ok_or_else(|| FixtureError::at("workspace", format!("no workspace '{id}'")))?;
+        let (fixture, seed) = {
+            let w = lock(&ws);
+            (w.fixture.clone(), w.seed)
+        };
+        let fresh =
+            Workspace::from_fixture(id.to_string(), fixture, Some(seed), self.config.clock)?;
+        let keys = {
+            let mut w = lock(&ws);
+            let keys = std::mem::take(&mut w.keys);
+            *w = fresh;
+            w.keys = keys.clone();
+            keys
+        };
+        Ok(Created {
+            id: id.to_string(),
+            keys,
+        })
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        let mut inner = self.write();
+        inner.keys.retain(|_, owner| owner != id);
+        inner.workspaces.remove(id).is_some()
+    }
+
+    /// Replaces the whole state of a workspace with a fixture (a state dump).
+    pub fn load(&self, id: &str, fixture: Fixture) -> Result<Created, FixtureError> {
+        if self.workspace(id).is_none() {
+            return Err(FixtureError::at(
+                "workspace",
+                format!("no workspace '{id}'"),
+            ));
+        }
+        let seed = fixture.seed;
+        self.insert(id.to_string(), Arc::new(fixture), seed.or(self.config.seed))
+    }
+
+    /// Re-indexes a workspace's keys after the control API changed them.
+    pub fn reindex_keys(&self, id: &str, keys: &[model::ApiKey]) {
+        let mut inner = self.write();
+        inner.keys.retain(|_, owner| owner != id);
+        for key in keys {
+            inner.keys.insert(key.key.clone(), id.to_string());
+        }
+    }
+
+    /// Whether `key` is free or already belongs to workspace `id`.
+    pub fn key_available(&self, key: &str, id: &str) -> bool {
+        self.read().keys.get(key).is_none_or(|owner| owner == id)
+    }
+}

@@ -1,0 +1,426 @@
+//! The domain records a workspace holds, and how they render on the wire.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::time::{format_millis, Millis};
+
+/// The public document status set (document-api-contract, document-lifecycle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Processing,
+    ReviewRequired,
+    Reviewed,
+    PushPending,
+    PushSucceeded,
+    PushFailed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Processing => "processing",
+            Status::ReviewRequired => "review_required",
+            Status::Reviewed => "reviewed",
+            Status::PushPending => "push_pending",
+            Status::PushSucceeded => "push_succeeded",
+            Status::PushFailed => "push_failed",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// The documented schema catalog.
+pub const SCHEMAS: [(&str, &str); 3] = [
+    ("invoice_v2", "Invoice"),
+    ("receipt_v1", "Receipt"),
+    ("contract_v1", "Contract"),
+];
+
+pub const SCHEMA_ERROR: &str = "schema must be one of invoice_v2, receipt_v1, contract_v1";
+
+pub fn is_known_schema(schema: &str) -> bool {
+    SCHEMAS.iter().any(|(id, _)| *id == schema)
+}
+
+/// The providers a destination, connection or delivery may name.
+pub const PROVIDERS: [&str; 1] = ["dynamics365"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewState {
+    pub version: u32,
+    #[serde(default)]
+    pub confirmed_general_field_names: Vec<String>,
+    #[serde(default)]
+    pub confirmed_line_item_ids: Vec<String>,
+}
+
+impl ReviewState {
+    /// The documented normalisation: both arrays empty means `null`.
+    pub fn normalized(self) -> Option<Self> {
+        (!(self.confirmed_general_field_names.is_empty()
+            && self.confirmed_line_item_ids.is_empty()))
+        .then_some(self)
+    }
+}
+
+/// Whether processing a document ends in review or in failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessingOutcome {
+    #[default]
+    Succeed,
+    Fail,
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: String,
+    pub schema: String,
+    pub status: Status,
+    pub finalized: bool,
+    pub external_id: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub review_state: Option<ReviewState>,
+    pub duplicate_of: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub confidence: f64,
+    /// `{name: {value, confidence}}`, in fixture order.
+    pub fields: Map<String, Value>,
+    /// Each line item is an object with a stable `id` (`li_1`, …).
+    pub line_items: Vec<Map<String, Value>>,
+    pub file_url: Option<String>,
+    pub processing: ProcessingOutcome,
+    pub failure_reason: Option<String>,
+    /// Delivery attempts in arrival order.
+    pub attempts: Vec<Attempt>,
+    /// Index into `attempts` of the attempt that decides the status.
+    pub latest_attempt: Option<usize>,
+    /// `execution_id` → index into `attempts`.
+    pub by_execution: std::collections::HashMap<String, usize>,
+}
+
+impl Document {
+    pub fn urls(&self) -> (String, String, String) {
+        let base = format!("/v1/documents/{}", self.id);
+        (
+            base.clone(),
+            format!("{base}/result"),
+            format!("{base}/dispatch"),
+        )
+    }
+
+    /// `GET /v1/documents/{id}` (and the dispatch response's `data`).
+    pub fn to_json(&self) -> Value {
+        let (status_url, result_url, dispatch_url) = self.urls();
+        json!({
+            "id": self.id,
+            "schema": self.schema,
+            "status": self.status.as_str(),
+            "external_id": self.external_id,
+            "metadata": self.metadata,
+            "review_state": self.review_state,
+            "duplicate_of": self.duplicate_of,
+            "created_at": format_millis(self.created_at),
+            "updated_at": format_millis(self.updated_at),
+            "status_url": status_url,
+            "result_url": result_url,
+            "dispatch_url": dispatch_url,
+        })
+    }
+
+    /// One item of `GET /v1/delivery/outbox`.
+    pub fn to_outbox_item(&self) -> Value {
+        let (_, result_url, dispatch_url) = self.urls();
+        json!({
+            "document_id": self.id,
+            "schema": self.schema,
+            "status": self.status.as_str(),
+            "external_id": self.external_id,
+            "metadata": self.metadata,
+            "result_url": result_url,
+            "dispatch_url": dispatch_url,
+            "updated_at": format_millis(self.updated_at),
+        })
+    }
+
+    /// `GET /v1/documents/{id}/result`'s `data`.
+    pub fn to_result_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "schema": self.schema,
+            "status": self.status.as_str(),
+            "review_state": self.review_state,
+            "confidence": self.confidence,
+            "duplicate_of": self.duplicate_of,
+            "data": {
+                "fields": self.fields,
+                "line_items": self.line_items,
+            },
+        })
+    }
+
+    /// Eligible for the outbox (before the provider/destination check).
+    pub fn outbox_eligible(&self) -> bool {
+        self.finalized && matches!(self.status, Status::Reviewed | Status::PushFailed)
+    }
+
+    /// Reads a documented field path such as `fields.vendor_name.value`.
+    pub fn field_value(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name).map(|f| f.get("value").unwrap_or(f))
+    }
+}
+
+/// The outcome a delivery attempt records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl AttemptStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            "skipped" => Some(Self::Skipped),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    /// The document status an attempt of this outcome leads to.
+    pub fn document_status(self) -> Status {
+        match self {
+            Self::Succeeded | Self::Skipped => Status::PushSucceeded,
+            Self::Failed => Status::PushFailed,
+        }
+    }
+}
+
+/// Who recorded an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptSource {
+    Callback,
+    Dispatch,
+}
+
+/// The delivery data that the idempotency rule compares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryData {
+    pub provider: String,
+    pub status: AttemptStatus,
+    pub execution_id: String,
+    pub attempted_at: Millis,
+    pub external_record_id: Option<String>,
+    pub external_url: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub id: String,
+    pub document_id: String,
+    pub data: DeliveryData,
+    pub source: AttemptSource,
+    pub run_id: Option<String>,
+    pub recorded_at: Millis,
+}
+
+impl Attempt {
+    pub fn to_json(&self) -> Value {
+        let d = &self.data;
+        json!({
+            "id": self.id,
+            "document_id": self.document_id,
+            "provider": d.provider,
+            "status": d.status.as_str(),
+            "execution_id": d.execution_id,
+            "external_record_id": d.external_record_id,
+            "external_url": d.external_url,
+            "error_code": d.error_code,
+            "error_message": d.error_message,
+            "attempted_at": format_millis(d.attempted_at),
+            "recorded_at": format_millis(self.recorded_at),
+            "source": self.source,
+            "run_id": self.run_id,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ActiveStatus {
+    #[default]
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub key: String,
+    pub name: String,
+    /// `*` grants every scope.
+    pub scopes: Vec<String>,
+    pub revoked: bool,
+}
+
+impl ApiKey {
+    pub fn allows(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == "*" || s == scope)
+    }
+}
+
+/// Every scope a key can carry (DESIGN §2).
+pub const SCOPES: [&str; 9] = [
+    "documents:read",
+    "documents:write",
+    "delivery:read",
+    "delivery:write",
+    "dynamics:session",
+    "workflows:read",
+    "workflows:write",
+    "destinations:read",
+    "destinations:write",
+];
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub id: String,
+    pub provider: String,
+    pub status: ActiveStatus,
+    /// The Dataverse org (in this workspace) the connection reaches.
+    pub org: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    /// Write-only: never rendered.
+    pub client_secret: Option<String>,
+    pub owner_team: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub id: String,
+    pub provider: String,
+    pub display_name: String,
+    pub status: ActiveStatus,
+    pub connection_id: Option<String>,
+    /// Write-only: never rendered; only `has_credentials` is.
+    pub credentials: Option<Value>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Destination {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "provider": self.provider,
+            "display_name": self.display_name,
+            "status": self.status,
+            "has_credentials": self.credentials.is_some(),
+            "created_at": format_millis(self.created_at),
+            "updated_at": format_millis(self.updated_at),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub id: String,
+    pub name: String,
+    pub status: ActiveStatus,
+    pub version: u32,
+    pub schema: String,
+    pub destination_id: String,
+    pub updated_at: Millis,
+}
+
+impl Workflow {
+    /// Public fields only (workflow-runs: no definition JSON, no connection snapshot).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "binding_count": 1,
+            "updated_at": format_millis(self.updated_at),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One node of a run's log (team lookup, supplier lookup, creates, …).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunLog {
+    pub node: String,
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: String,
+    pub workflow_id: Option<String>,
+    pub document_id: String,
+    pub provider: String,
+    pub status: RunStatus,
+    /// `succeeded`, `skipped` or `failed` once finished.
+    pub outcome: Option<AttemptStatus>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub external_record_id: Option<String>,
+    pub created_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub logs: Vec<RunLog>,
+}
+
+impl Run {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "workflow_id": self.workflow_id,
+            "document_id": self.document_id,
+            "provider": self.provider,
+            "status": self.status,
+            "execution_mode": "queued",
+            "outcome": self.outcome.map(AttemptStatus::as_str),
+            "external_record_id": self.external_record_id,
+            "error": self.error_code.as_ref().map(|code| json!({
+                "code": code,
+                "message": self.error_message,
+            })),
+            "created_at": format_millis(self.created_at),
+            "started_at": self.started_at.map(format_millis),
+            "finished_at": self.finished_at.map(format_millis),
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! Virtual instants and their wire formats.
+//!
+//! An instant is a count of milliseconds since the Unix epoch. Resource
+//! timestamps are RFC 3339 UTC with milliseconds (`2026-03-24T02:36:37.684Z`);
+//! webhook timestamps and Dataverse dates drop the fraction
+//! (`2026-03-21T14:24:11Z`).
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Milliseconds since the Unix epoch, on a workspace's virtual clock.
+pub type Millis = i64;
+
+fn datetime(ms: Millis) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `2026-03-24T02:36:37.684Z`
+pub fn format_millis(ms: Millis) -> String {
+    let t = datetime(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// `2026-03-21T14:24:11Z`
+pub fn format_seconds(ms: Millis) -> String {
+    let t = datetime(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Parses an RFC 3339 timestamp (any offset, any fraction) into an instant.
+pub fn parse_rfc3339(text: &str) -> Option<Millis> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Parses a duration such as `250ms`, `1s`, `15m`, `2h`, `1d`, `1m30s` or a bare
+/// number of seconds.
+pub fn parse_duration(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as Millis);
+    }
+    let mut total: Millis = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            "d" => 86_400_000.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total = total.checked_add((number * factor).round() as Millis)?;
+    }
+    Some(total)
+}
+
+/// Renders a duration the way `parse_duration` reads it back.
+pub fn format_duration(ms: Millis) -> String {
+    if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_millisecond_timestamps() {
+        let ms = parse_rfc3339("2026-03-24T02:36:37.684Z").unwrap();
+        assert_eq!(format_millis(ms), "2026-03-24T02:36:37.684Z");
+        assert_eq!(format_seconds(ms), "2026-03-24T02:36:37Z");
+        assert_eq!(parse_rfc3339("2026-03-24T04:36:37.684+02:00"), Some(ms));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("1s"), Some(1000));
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("1m30s"), Some(90_000));
+        assert_eq!(parse_duration("15m"), Some(900_000));
+        assert_eq!(parse_duration("2"), Some(2000));
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the fake through HTTP on a real socket.
+
+mod helpers;
+
+mod auth;
+mod callback;
+mod conventions;
+mod determinism;
+mod dispatch;
+mod documents;
+mod outbox;
