@@ -58,7 +58,7 @@ pub struct Fixture {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentFixture>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub runs: Vec<Value>,
+    pub runs: Vec<RunFixture>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhooks: Vec<Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -297,6 +297,34 @@ pub struct AttemptFixture {
     pub source: AttemptSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+}
+
+/// A workflow run (state dumps carry them so runs stay readable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFixture {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    pub document_id: String,
+    #[serde(default = "dynamics")]
+    pub provider: String,
+    pub status: crate::world::model::RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::world::model::AttemptStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_record_id: Option<String>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<crate::world::model::RunLog>,
 }
 
 fn callback_source() -> AttemptSource {

@@ -251,6 +251,19 @@ fn check_json(
         }
     }
     if let Some(re) = &check.matches {
+        // Variables are inserted literally, so `{{origin}}` matches itself.
+        let re = match crate::scenario::template::references(re).is_empty() {
+            true => re.clone(),
+            false => {
+                let mut escaped = crate::scenario::template::Vars::new();
+                for (k, v) in vars {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    escaped.insert(k.clone(), json!(regex::escape(&text)));
+                }
+                render(re, &escaped).unwrap_or_else(|e| format!("<{e}>"))
+            }
+        };
+        let re = &re;
         let passed = match (&value, regex::Regex::new(re)) {
             (Value::String(s), Ok(r)) => r.is_match(s),
             _ => false,

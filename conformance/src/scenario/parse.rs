@@ -308,10 +308,13 @@ impl Validator<'_> {
         let mut refs = Vec::new();
         for (path, check) in &expect.json {
             jsonpath::Path::parse(path).map_err(|e| self.error(Some(index), path, e))?;
-            if let Some(re) = &check.matches {
+            if let Some(re) = check.matches.as_ref().filter(|r| !r.contains("{{")) {
                 regex::Regex::new(re).map_err(|e| {
                     self.error(Some(index), re, format!("bad regular expression: {e}"))
                 })?;
+            }
+            if let Some(re) = &check.matches {
+                refs.extend(references(re));
             }
             for v in [
                 &check.equals,
@@ -324,7 +327,12 @@ impl Validator<'_> {
             {
                 refs.extend(value_references(v));
             }
-            for v in check.one_of.iter().chain(check.each_one_of.iter()).flatten() {
+            for v in check
+                .one_of
+                .iter()
+                .chain(check.each_one_of.iter())
+                .flatten()
+            {
                 refs.extend(value_references(v));
             }
         }

@@ -16,7 +16,10 @@ async fn record(State(log): State<Log>, method: Method, uri: Uri) -> impl IntoRe
     if uri.path().starts_with("/_mock") {
         return (StatusCode::NOT_FOUND, "{}".to_owned());
     }
-    (StatusCode::OK, r#"{"data":[],"meta":{"next_cursor":null}}"#.to_owned())
+    (
+        StatusCode::OK,
+        r#"{"data":[],"meta":{"next_cursor":null}}"#.to_owned(),
+    )
 }
 
 #[test]
@@ -37,7 +40,10 @@ fn no_write_reaches_a_target_without_control() {
     assert!(stdout.contains("pass --allow-writes"), "{stdout}");
     assert!(stdout.contains("needs the control API"), "{stdout}");
     let summary = stdout.lines().last().unwrap();
-    assert!(summary.ends_with(" skipped") && !summary.contains(" 0 skipped"), "{summary}");
+    assert!(
+        summary.ends_with(" skipped") && !summary.contains(" 0 skipped"),
+        "{summary}"
+    );
 }
 
 #[test]

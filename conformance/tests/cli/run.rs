@@ -29,7 +29,10 @@ fn a_broken_file_is_located_with_a_caret_and_a_suggestion_and_exits_2() {
     assert!(err.contains("typo.yaml:8:7"), "{err}");
     assert!(err.contains("8 |       expct:\n  |       ^"), "{err}");
     assert!(err.contains("did you mean `expect`?"), "{err}");
-    assert!(err.contains("kind.yaml:5:"), "both files are reported: {err}");
+    assert!(
+        err.contains("kind.yaml:5:"),
+        "both files are reported: {err}"
+    );
     assert!(err.contains("did you mean `request`?"), "{err}");
     // `run` parses everything before sending anything, and also exits 2.
     let out = conformance(&["run", dir.to_str().unwrap()]);
@@ -53,13 +56,21 @@ fn the_library_passes_against_the_embedded_fake() {
     let junit = dir.join("report.xml");
     let out = conformance(&["run", "--report", junit.to_str().unwrap()]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
     let last = stdout.lines().last().unwrap_or_default();
     let (n, rest) = last.split_once(" passed, ").expect("summary line");
     assert!(n.parse::<usize>().unwrap() > 20, "{last}");
     assert_eq!(rest, "0 failed, 0 skipped");
     let xml = std::fs::read_to_string(junit).unwrap();
-    assert!(xml.starts_with("<?xml") && xml.contains("<testsuite name=\"numora\""), "{xml}");
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("<testsuite name=\"numora\""),
+        "{xml}"
+    );
     assert!(!xml.contains("<failure"));
 }
 

@@ -1,30 +1,36 @@
-//! State dump and load (filled in with the dump format).
+//! `GET|PUT /_mock/workspaces/{ws}/state`: the state dump, and loading one back.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 
-use super::{ok, workspace, Result};
+use super::{bad, body_json, fixture_from, ok, workspace, Result};
 use crate::app::AppState;
+use crate::world::lock;
 
+/// The whole workspace as deterministic JSON, in the fixture format.
 pub async fn dump(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let ws = workspace(&state, &id)?;
-    let _w = crate::world::lock(&ws);
-    Ok(ok(
-        StatusCode::NOT_IMPLEMENTED,
-        serde_json::json!({"todo": "state dump"}),
-    ))
+    let fixture = lock(&ws).to_fixture();
+    let body = serde_json::to_vec_pretty(&fixture).map_err(|e| bad(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+/// Replaces the workspace's state with a dump (or any fixture).
 pub async fn load(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    _body: Bytes,
+    body: Bytes,
 ) -> Result<Response> {
-    let _ = workspace(&state, &id)?;
+    let body = body_json(&body)?;
+    let fixture = fixture_from(&body)?;
+    let created = state
+        .registry
+        .load(&id, fixture)
+        .map_err(|e| bad(e.to_string()))?;
     Ok(ok(
-        StatusCode::NOT_IMPLEMENTED,
-        serde_json::json!({"todo": "state load"}),
+        StatusCode::OK,
+        serde_json::json!({"id": created.id, "api_keys": created.keys.iter().map(|k| k.key.clone()).collect::<Vec<_>>()}),
     ))
 }

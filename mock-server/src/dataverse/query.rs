@@ -284,7 +284,12 @@ fn annotation_patterns(ctx: &Ctx<'_>) -> Vec<String> {
     ctx.prefer
         .annotations
         .as_deref()
-        .map(|a| a.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+        .map(|a| {
+            a.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -299,7 +304,14 @@ fn wanted(view: &View, annotation: &str) -> bool {
 /// (dataverse.md §1.9): the target's primary name as the formatted value,
 /// the navigation property and the target's logical name. Other columns
 /// carry no formatted values in this fake.
-fn annotate(org: &Org, t: usize, row: &Row, name: &str, view: &View, fields: &mut Vec<(String, Out)>) {
+fn annotate(
+    org: &Org,
+    t: usize,
+    row: &Row,
+    name: &str,
+    view: &View,
+    fields: &mut Vec<(String, Out)>,
+) {
     if view.annotations.is_empty() {
         return;
     }
@@ -313,7 +325,10 @@ fn annotate(org: &Org, t: usize, row: &Row, name: &str, view: &View, fields: &mu
         return;
     };
     if wanted(view, FORMATTED) {
-        if let Some(Value::String(label)) = target.find(id).and_then(|r| r.values.get(&target.def.primary_name)) {
+        if let Some(Value::String(label)) = target
+            .find(id)
+            .and_then(|r| r.values.get(&target.def.primary_name))
+        {
             fields.push((format!("{name}@{FORMATTED}"), Out::str(label)));
         }
     }
@@ -321,7 +336,10 @@ fn annotate(org: &Org, t: usize, row: &Row, name: &str, view: &View, fields: &mu
         fields.push((format!("{name}@{NAVIGATION}"), Out::str(&lookup.navigation)));
     }
     if wanted(view, LOGICAL) {
-        fields.push((format!("{name}@{LOGICAL}"), Out::str(&target.def.logical_name)));
+        fields.push((
+            format!("{name}@{LOGICAL}"),
+            Out::str(&target.def.logical_name),
+        ));
     }
 }
 
@@ -630,7 +648,11 @@ pub fn single(org: &Org, t: usize, id: &str, ctx: &Ctx<'_>) -> DvResult<Reply> {
     {
         return Ok(Reply::new(StatusCode::NOT_MODIFIED));
     }
-    Ok(entity_reply(org, t, row, &view, ctx, StatusCode::OK))
+    let reply = entity_reply(org, t, row, &view, ctx, StatusCode::OK);
+    Ok(match applied(ctx, Vec::new()) {
+        Some(value) => reply.with_header(HeaderName::from_static("preference-applied"), value),
+        None => reply,
+    })
 }
 
 /// A single row with `…/$entity` context.

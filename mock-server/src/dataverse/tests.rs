@@ -610,6 +610,52 @@ fn conditional_get_and_single_property() {
     );
 }
 
+#[test]
+fn lookup_annotations_on_request() {
+    // dataverse.md §1.9: lookup annotations before the raw value; Preference-Applied echoes
+    let mut h = harness();
+    let prefer = "odata.include-annotations=\"*\"";
+    let r = h.send(
+        "GET",
+        &format!("/otcm_inboundinvoices({INVOICE})?$select=_otcm_supplierid_value"),
+        &[("prefer", prefer)],
+        "",
+    );
+    assert_eq!(r.header("preference-applied"), Some(prefer));
+    let b = body(&r);
+    assert_eq!(
+        keys(&b),
+        [
+            "@odata.context",
+            "@odata.etag",
+            "_otcm_supplierid_value@OData.Community.Display.V1.FormattedValue",
+            "_otcm_supplierid_value@Microsoft.Dynamics.CRM.associatednavigationproperty",
+            "_otcm_supplierid_value@Microsoft.Dynamics.CRM.lookuplogicalname",
+            "_otcm_supplierid_value",
+            "otcm_inboundinvoiceid"
+        ]
+    );
+    assert_eq!(
+        b["_otcm_supplierid_value@OData.Community.Display.V1.FormattedValue"],
+        "Northwind Traders"
+    );
+    assert_eq!(
+        b["_otcm_supplierid_value@Microsoft.Dynamics.CRM.lookuplogicalname"],
+        "otcm_supplier"
+    );
+    let prefer = "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"";
+    let b = body(&h.send("GET", "/otcm_inboundinvoices", &[("prefer", prefer)], ""));
+    assert_eq!(
+        b["value"][0]["_ownerid_value@OData.Community.Display.V1.FormattedValue"],
+        "Accounts Payable"
+    );
+    assert!(b["value"][0]
+        .get("_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname")
+        .is_none());
+    // Without the preference, no annotations.
+    assert!(!text(&h.get("/otcm_inboundinvoices")).contains("FormattedValue"));
+}
+
 // ---------------------------------------------------------------- create
 
 #[test]

@@ -233,11 +233,12 @@ fn written(
     let row = org.tables[t]
         .find(id)
         .ok_or_else(|| DataverseError::row_missing(&org.tables[t].def.logical_name, id))?;
-    Ok(query::entity_reply(org, t, row, &view, ctx, status)
-        .with_header(
+    Ok(
+        query::entity_reply(org, t, row, &view, ctx, status).with_header(
             preference_applied(),
             query::applied(ctx, vec!["return=representation".into()]).unwrap_or_default(),
-        ))
+        ),
+    )
 }
 
 /// `POST <set>`: 204 + `OData-EntityId`, or 201 + the row with

@@ -7,6 +7,7 @@
 //! held across an `.await`.
 
 pub mod clock;
+pub mod dump;
 pub mod dv;
 pub mod faults;
 pub mod glob;

@@ -375,7 +375,8 @@ pub enum RunStatus {
 }
 
 /// One node of a run's log (team lookup, supplier lookup, creates, …).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunLog {
     pub node: String,
     pub at: String,

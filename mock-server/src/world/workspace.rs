@@ -178,7 +178,7 @@ impl Workspace {
             webhook_timeout: duration(&s.webhook_timeout, "webhook_timeout", 10_000)?,
         };
         let mut ids = IdGen::new(seed);
-        let dataverse = Store::from_fixture(&f.dataverse, &mut ids)
+        let dataverse = Store::from_fixture_at(&f.dataverse, &mut ids, start)
             .map_err(|m| FixtureError::at("dataverse", m))?;
         let mut ws = Workspace {
             id,
@@ -298,6 +298,37 @@ impl Workspace {
         for (i, d) in f.documents.iter().enumerate() {
             self.insert_fixture_document(d, &format!("documents[{i}]"))?;
         }
+        for (i, r) in f.runs.iter().enumerate() {
+            let at = format!("runs[{i}]");
+            let created_at = instant(
+                &Some(r.created_at.clone()),
+                &format!("{at}.created_at"),
+                now,
+            )?;
+            let optional =
+                |t: &Option<String>, name: &str| -> Result<Option<Millis>, FixtureError> {
+                    t.as_ref()
+                        .map(|t| instant(&Some(t.clone()), &format!("{at}.{name}"), now))
+                        .transpose()
+                };
+            let run = Run {
+                id: r.id.clone(),
+                workflow_id: r.workflow_id.clone(),
+                document_id: r.document_id.clone(),
+                provider: r.provider.clone(),
+                status: r.status,
+                outcome: r.outcome,
+                error_code: r.error_code.clone(),
+                error_message: r.error_message.clone(),
+                external_record_id: r.external_record_id.clone(),
+                created_at,
+                started_at: optional(&r.started_at, "started_at")?,
+                finished_at: optional(&r.finished_at, "finished_at")?,
+                logs: r.logs.clone(),
+            };
+            self.runs.insert(run.id.clone(), run);
+        }
+        self.requeue_loaded_runs();
         for (i, spec) in f.faults.iter().enumerate() {
             let spec: super::faults::FaultSpec = serde_json::from_value(spec.clone())
                 .map_err(|e| FixtureError::at(format!("faults[{i}]"), e.to_string()))?;

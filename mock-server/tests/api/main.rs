@@ -9,3 +9,4 @@ mod determinism;
 mod dispatch;
 mod documents;
 mod outbox;
+mod state;
