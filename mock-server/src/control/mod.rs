@@ -99,7 +99,12 @@ impl From<NumoraError> for ControlError {
 
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
-        Reply::json(self.0.status(), &self.0.body("control")).into_response()
+        // The control API keeps no per-call ids; one fixed id keeps the
+        // envelope's rule (request_id equals the x-request-id header).
+        const ID: &str = "req_control";
+        Reply::json(self.0.status(), &self.0.body(ID))
+            .with_header(HeaderName::from_static("x-request-id"), ID)
+            .into_response()
     }
 }
 
@@ -879,9 +884,4 @@ async fn settings_edit(
             "run_delay": format_duration(w.settings.run_delay),
         }),
     ))
-}
-
-#[allow(dead_code)]
-fn header_name(name: &str) -> Option<HeaderName> {
-    HeaderName::try_from(name).ok()
 }

@@ -450,6 +450,7 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
     }
     ws.journal.record(JournalEntry {
         seq: 0,
+        workspace: ws.id.clone(),
         at: String::new(),
         at_ms: ws.now(),
         api: "numora",

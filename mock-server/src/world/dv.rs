@@ -118,6 +118,7 @@ impl Workspace {
         }
         self.journal.record(JournalEntry {
             seq: 0,
+            workspace: self.id.clone(),
             at: String::new(),
             at_ms: self.now(),
             api: "dataverse",

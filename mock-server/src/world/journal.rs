@@ -10,6 +10,8 @@ pub const JOURNAL_LIMIT: usize = 10_000;
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
     pub seq: u64,
+    /// The workspace that served the call.
+    pub workspace: String,
     pub at: String,
     #[serde(skip)]
     pub at_ms: Millis,
