@@ -84,3 +84,24 @@ fn json_format_is_parseable_and_counts_match() {
     assert_eq!(v["summary"]["passed"], n);
     assert!(scenarios().is_dir());
 }
+
+/// `scenario.schema.json` and the parser agree on the whole library.
+#[test]
+fn every_scenario_validates_against_the_format_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(scenarios().join("scenario.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let files = conformance::scenario::parse::discover(&scenarios()).unwrap();
+    assert!(files.len() > 20);
+    for f in files {
+        let yaml: serde_json::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&yaml)
+            .map(|e| format!("{}: {e}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
+    }
+}

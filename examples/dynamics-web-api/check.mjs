@@ -1,0 +1,271 @@
+// Runs the DynamicsWebApi npm client (v2) against the Numora fake's Dataverse
+// Web API, using a session token from POST /v1/dynamics/session.
+//
+// Environment:
+//   NUMORA_BASE_URL  e.g. http://127.0.0.1:4010 (required)
+//   NUMORA_API_KEY   e.g. sk_test_numora_mock_default (required)
+//
+// Prints one `ok - <name>` / `not ok - <name>: <reason>` line per check, then
+// `N passed, N failed`; exits 0 when nothing failed, 1 otherwise.
+//
+// It expects the fake's default world (5 suppliers): the read-only checks run
+// before the checks that create rows, and the last check deletes those rows
+// again, so it can run repeatedly against the same server.
+
+import { DynamicsWebApi } from "dynamics-web-api";
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SUPPLIERS = "otcm_suppliers";
+const DEFAULT_SUPPLIER_COUNT = 5;
+
+const baseUrl = (process.env.NUMORA_BASE_URL || "").replace(/\/+$/, "");
+const apiKey = process.env.NUMORA_API_KEY || "";
+if (!baseUrl || !apiKey) {
+  console.error("NUMORA_BASE_URL and NUMORA_API_KEY must be set");
+  process.exit(2);
+}
+
+let passed = 0;
+let failed = 0;
+
+class CheckFailure extends Error {}
+
+function expect(condition, reason) {
+  if (!condition) throw new CheckFailure(reason);
+}
+
+function describe(value) {
+  return JSON.stringify(value, (key, v) => (key === "headers" ? undefined : v));
+}
+
+// A thrown client error as `status <n>: <message>` for failure reasons.
+function describeError(err) {
+  if (err instanceof CheckFailure) return err.message;
+  const status = err && err.status !== undefined ? `status ${err.status}: ` : "";
+  const message = err && err.message ? err.message : String(err);
+  return `${status}${message}`;
+}
+
+async function check(name, body) {
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } catch (err) {
+    failed += 1;
+    console.log(`not ok - ${name}: ${describeError(err).replace(/\s+/g, " ")}`);
+  }
+}
+
+// Runs `fn`, which must throw; returns what it threw.
+async function thrown(fn, what) {
+  let result;
+  try {
+    result = await fn();
+  } catch (err) {
+    return err;
+  }
+  throw new CheckFailure(`${what} did not throw; it returned ${describe(result)}`);
+}
+
+async function openSession() {
+  const response = await fetch(`${baseUrl}/v1/dynamics/session`, {
+    method: "POST",
+    headers: {
+      Authorization: `Bearer ${apiKey}`,
+      "Content-Type": "application/json",
+      Accept: "application/json",
+    },
+    body: "{}",
+  });
+  const text = await response.text();
+  if (response.status !== 200) {
+    throw new Error(`POST /v1/dynamics/session answered ${response.status}: ${text}`);
+  }
+  const data = JSON.parse(text).data || {};
+  if (!data.organization_url || !data.access_token) {
+    throw new Error(`session answer lacks organization_url or access_token: ${text}`);
+  }
+  return { organizationUrl: data.organization_url, accessToken: data.access_token };
+}
+
+let session;
+try {
+  session = await openSession();
+} catch (err) {
+  console.log(`not ok - dynamics session: ${describeError(err)}`);
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
+console.log(`# organization ${session.organizationUrl}`);
+
+const client = new DynamicsWebApi({
+  serverUrl: session.organizationUrl,
+  dataApi: { version: "9.2" },
+  onTokenRefresh: () => session.accessToken,
+});
+
+await check("WhoAmI() via callFunction returns UserId", async () => {
+  const who = await client.callFunction("WhoAmI");
+  expect(who && GUID.test(who.UserId || ""), `UserId missing or not a GUID in ${describe(who)}`);
+  expect(GUID.test(who.BusinessUnitId || ""), `BusinessUnitId missing in ${describe(who)}`);
+  expect(GUID.test(who.OrganizationId || ""), `OrganizationId missing in ${describe(who)}`);
+});
+
+await check("retrieveMultiple with an escaped apostrophe in the filter finds one row", async () => {
+  const result = await client.retrieveMultiple({
+    collection: SUPPLIERS,
+    select: ["otcm_supplierid", "otcm_name"],
+    filter: "otcm_name eq 'O''Brien Office Supply'",
+  });
+  const rows = result.value || [];
+  expect(rows.length === 1, `expected 1 row, got ${rows.length}: ${describe(rows)}`);
+  expect(rows[0].otcm_name === "O'Brien Office Supply", `wrong row ${describe(rows[0])}`);
+  expect(GUID.test(rows[0].otcm_supplierid || ""), `no otcm_supplierid in ${describe(rows[0])}`);
+});
+
+await check("paging with maxPageSize 2 and nextPageLink returns every supplier once", async () => {
+  const request = {
+    collection: SUPPLIERS,
+    select: ["otcm_supplierid", "otcm_name"],
+    maxPageSize: 2,
+  };
+  const ids = [];
+  const pageSizes = [];
+  let nextLink;
+  do {
+    const page = await client.retrieveMultiple(request, nextLink);
+    const rows = page.value || [];
+    expect(rows.length <= 2, `a page held ${rows.length} rows (maxPageSize 2)`);
+    pageSizes.push(rows.length);
+    ids.push(...rows.map((r) => r.otcm_supplierid));
+    nextLink = page.oDataNextLink;
+    if (nextLink) {
+      expect(nextLink.startsWith(`${session.organizationUrl.replace(/\/+$/, "")}/api/data/v9.2/`),
+        `nextLink is not under the organization's Web API: ${nextLink}`);
+    }
+    expect(pageSizes.length <= 10, "more than 10 pages: the nextLink does not advance");
+  } while (nextLink);
+  expect(ids.length === DEFAULT_SUPPLIER_COUNT,
+    `expected ${DEFAULT_SUPPLIER_COUNT} rows, got ${ids.length} (pages ${pageSizes.join("+")})`);
+  expect(new Set(ids).size === ids.length, `duplicate ids across pages: ${ids.join(", ")}`);
+  expect(ids.every((id) => GUID.test(id || "")), `a row lacks its id: ${ids.join(", ")}`);
+  expect(pageSizes.join("+") === "2+2+1", `unexpected page sizes ${pageSizes.join("+")}`);
+});
+
+await check("retrieveAll with maxPageSize 2 follows @odata.nextLink to the end", async () => {
+  const all = await client.retrieveAll({
+    collection: SUPPLIERS,
+    select: ["otcm_supplierid"],
+    maxPageSize: 2,
+  });
+  const ids = (all.value || []).map((r) => r.otcm_supplierid);
+  expect(ids.length === DEFAULT_SUPPLIER_COUNT, `expected ${DEFAULT_SUPPLIER_COUNT} rows, got ${ids.length}`);
+  expect(new Set(ids).size === ids.length, `duplicate ids: ${ids.join(", ")}`);
+});
+
+await check("count: $count=true and /$count", async () => {
+  const withCount = await client.retrieveMultiple({
+    collection: SUPPLIERS,
+    select: ["otcm_supplierid"],
+    count: true,
+  });
+  expect(withCount.oDataCount === DEFAULT_SUPPLIER_COUNT,
+    `@odata.count is ${describe(withCount["@odata.count"])}, expected ${DEFAULT_SUPPLIER_COUNT}`);
+  // Without a filter the client asks GET otcm_suppliers/$count (text/plain).
+  const bare = await client.count({ collection: SUPPLIERS });
+  expect(bare === DEFAULT_SUPPLIER_COUNT, `/$count gave ${describe(bare)}`);
+  // With a filter it asks $filter=...&$count=true and reads @odata.count.
+  const filtered = await client.count({ collection: SUPPLIERS, filter: "otcm_vendorcode eq 'ACME'" });
+  expect(filtered === 1, `count with a filter gave ${describe(filtered)}`);
+});
+
+await check("a Dataverse error surfaces with status 400 and its message", async () => {
+  const err = await thrown(
+    () => client.retrieveMultiple({ collection: SUPPLIERS, filter: "otcm_nosuchcolumn eq 'x'" }),
+    "a filter on an unknown column",
+  );
+  expect(err.status === 400, `status ${describe(err.status)}, expected 400 (${describeError(err)})`);
+  expect(String(err.message).includes("Could not find a property named"),
+    `message ${describe(err.message)} lacks "Could not find a property named"`);
+  expect(typeof err.code === "string" && err.code.length > 0, `no error code in ${describe(err)}`);
+});
+
+const suffix = `${process.pid}-${Date.now()}`;
+let createdId;
+const createdIds = [];
+
+await check("create without returnRepresentation returns the new id, then retrieve", async () => {
+  const name = `DWA check supplier ${suffix}`;
+  createdId = await client.create({
+    collection: SUPPLIERS,
+    data: { otcm_name: name, otcm_vendorcode: "DWA1" },
+  });
+  expect(typeof createdId === "string" && GUID.test(createdId),
+    `create returned ${describe(createdId)}, expected the GUID from OData-EntityId`);
+  createdIds.push(createdId);
+  const row = await client.retrieve({
+    collection: SUPPLIERS,
+    key: createdId,
+    select: ["otcm_supplierid", "otcm_name", "otcm_vendorcode"],
+  });
+  expect(row.otcm_supplierid === createdId, `retrieved ${describe(row)}`);
+  expect(row.otcm_name === name, `name is ${describe(row.otcm_name)}, expected ${describe(name)}`);
+});
+
+await check("create with returnRepresentation and select returns the row", async () => {
+  const name = `DWA check supplier (repr) ${suffix}`;
+  const row = await client.create({
+    collection: SUPPLIERS,
+    data: { otcm_name: name, otcm_vendorcode: "DWA2" },
+    returnRepresentation: true,
+    select: ["otcm_supplierid", "otcm_name"],
+  });
+  expect(row && typeof row === "object", `create returned ${describe(row)}, expected the row`);
+  expect(row.otcm_name === name, `otcm_name is ${describe(row.otcm_name)}, expected ${describe(name)}`);
+  expect(GUID.test(row.otcm_supplierid || ""), `no otcm_supplierid in ${describe(row)}`);
+  createdIds.push(row.otcm_supplierid);
+  expect(!("otcm_vendorcode" in row), `select was ignored: ${describe(row)}`);
+});
+
+await check("update (If-Match: *) changes the row", async () => {
+  expect(createdId, "no row was created by the earlier check");
+  const updated = await client.update({
+    collection: SUPPLIERS,
+    key: createdId,
+    data: { otcm_vendorcode: "DWA9" },
+  });
+  expect(updated === true, `update returned ${describe(updated)}, expected true`);
+  const row = await client.retrieve({ collection: SUPPLIERS, key: createdId, select: ["otcm_vendorcode"] });
+  expect(row.otcm_vendorcode === "DWA9", `otcm_vendorcode is ${describe(row.otcm_vendorcode)} after update`);
+});
+
+await check("update of a missing id is a 404 and does not upsert", async () => {
+  const missing = "00000000-0000-4000-8000-00000000d3a1";
+  // DynamicsWebApi v2 sends If-Match: * on update; it returns false only on
+  // 412 and rethrows anything else, so a missing row throws with status 404.
+  const err = await thrown(
+    () => client.update({ collection: SUPPLIERS, key: missing, data: { otcm_name: "must not exist" } }),
+    "update of a missing id",
+  );
+  expect(err.status === 404, `status ${describe(err.status)}, expected 404 (${describeError(err)})`);
+  const gone = await thrown(
+    () => client.retrieve({ collection: SUPPLIERS, key: missing, select: ["otcm_name"] }),
+    "retrieve after the refused update (the row was upserted)",
+  );
+  expect(gone.status === 404, `retrieve after update: status ${describe(gone.status)}, expected 404`);
+});
+
+// Leaves the default world as it was, so the check can run again.
+await check("deleteRecord removes the created rows", async () => {
+  expect(createdIds.length > 0, "no row was created by the earlier checks");
+  for (const id of createdIds) {
+    const deleted = await client.deleteRecord({ collection: SUPPLIERS, key: id });
+    expect(deleted === true, `deleteRecord(${id}) returned ${describe(deleted)}, expected true`);
+  }
+  const total = await client.count({ collection: SUPPLIERS });
+  expect(total === DEFAULT_SUPPLIER_COUNT, `${total} suppliers left, expected ${DEFAULT_SUPPLIER_COUNT}`);
+});
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
