@@ -164,6 +164,7 @@ impl MockServerBuilder {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         let (stop, stopped) = oneshot::channel::<()>();
+        let webhooks = crate::webhooks::start(&state.registry);
         let app = router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -177,6 +178,7 @@ impl MockServerBuilder {
             state,
             stop: Some(stop),
             task: Some(task),
+            webhooks: Some(webhooks),
         })
     }
 }
@@ -187,6 +189,8 @@ pub struct ServerHandle {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The background webhook sender.
+    webhooks: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -223,6 +227,9 @@ impl ServerHandle {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        if let Some(webhooks) = self.webhooks.take() {
+            webhooks.abort();
+        }
     }
 
     /// Waits until the server stops (it runs until stopped or dropped).
@@ -245,6 +252,9 @@ impl Drop for ServerHandle {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(webhooks) = self.webhooks.take() {
+            webhooks.abort();
         }
     }
 }

@@ -665,7 +665,7 @@ async fn webhook_deliveries(
         .webhooks
         .deliveries
         .values()
-        .map(|d| json!({"id": d.id, "endpoint_id": d.endpoint_id, "event": d.event, "attempts": d.attempts}))
+        .map(|d| d.to_json())
         .collect();
     Ok(ok(StatusCode::OK, Value::Array(data)))
 }

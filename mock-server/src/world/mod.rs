@@ -54,6 +54,10 @@ pub struct Registry {
     inner: RwLock<Inner>,
     config: WorldConfig,
     ids: Mutex<IdGen>,
+    /// The background webhook sender, handed to every workspace built here
+    /// (set once by the server; unset for router-level tests).
+    pub webhook_sender:
+        std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<crate::webhooks::Message>>,
 }
 
 /// What the control API reports about a created workspace.
@@ -69,6 +73,7 @@ impl Registry {
             inner: RwLock::new(Inner::default()),
             ids: Mutex::new(IdGen::new(config.seed.unwrap_or(1) ^ 0x5eed)),
             config,
+            webhook_sender: std::sync::OnceLock::new(),
         };
         registry.insert(
             "default".into(),
@@ -121,6 +126,7 @@ impl Registry {
         seed: Option<u64>,
     ) -> Result<Created, FixtureError> {
         let mut ws = Workspace::from_fixture(id.clone(), fixture, seed, self.config.clock)?;
+        ws.webhooks.attach(&id, self.webhook_sender.get());
         let mut inner = self.write();
         for key in &mut ws.keys {
             let taken = inner.keys.get(&key.key).is_some_and(|owner| owner != &id);
@@ -182,6 +188,7 @@ impl Registry {
             let mut w = lock(&ws);
             let keys = std::mem::take(&mut w.keys);
             *w = fresh;
+            w.webhooks.attach(id, self.webhook_sender.get());
             w.keys = keys.clone();
             keys
         };

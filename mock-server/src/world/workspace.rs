@@ -635,14 +635,18 @@ impl Workspace {
             created_at: at,
             data,
         };
-        let jobs = self
-            .webhooks
-            .enqueue(&event, &mut self.ids, at, &mut self.faults);
-        for (due, delivery_id) in jobs {
-            self.scheduler
-                .schedule(due, Job::DeliverWebhook { delivery_id });
-        }
+        let jobs = self.webhooks.enqueue(&event, &mut self.ids, at);
         self.events.push(event);
+        let now = self.now();
+        for (due, delivery_id) in jobs {
+            if due <= now {
+                // Due already: attempt it now rather than at the next request.
+                crate::webhooks::attempt_due(self, &delivery_id, due);
+            } else {
+                self.scheduler
+                    .schedule(due, Job::DeliverWebhook { delivery_id });
+            }
+        }
     }
 
     /// Runs every job due by now, in virtual-instant order.
@@ -662,10 +666,7 @@ impl Workspace {
             Job::FinishProcessing { document_id } => self.finish_processing(&document_id, at),
             Job::ExecuteRun { run_id } => crate::numora::executor::execute(self, &run_id, at),
             Job::DeliverWebhook { delivery_id } => {
-                if let Some(retry) = self.webhooks.attempt_due(&delivery_id, at) {
-                    self.scheduler
-                        .schedule(retry, Job::DeliverWebhook { delivery_id });
-                }
+                crate::webhooks::attempt_due(self, &delivery_id, at)
             }
         }
     }

@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod callback;
+mod catalog;
 mod conventions;
 mod dataverse;
 mod determinism;
@@ -12,3 +13,4 @@ mod documents;
 mod faults;
 mod outbox;
 mod state;
+mod webhooks;
