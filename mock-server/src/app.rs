@@ -36,7 +36,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/data/v9.2/", any(dataverse_entry))
         .route("/api/data/v9.2/{*rest}", any(dataverse_entry));
     if state.control {
-        router = router.nest("/_mock", crate::control::routes());
+        let control = crate::control::routes().layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::control::admin_guard,
+        ));
+        router = router.nest("/_mock", control);
     }
     router.fallback(fallback).with_state(state)
 }

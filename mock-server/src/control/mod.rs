@@ -57,7 +57,11 @@ pub fn routes() -> Router<AppState> {
         .route("/workspaces/{ws}/state", get(state::dump).put(state::load))
         .route(
             "/workspaces/{ws}/dataverse/{entity_set}",
-            get(dataverse_rows),
+            get(dataverse_rows).post(dataverse_insert),
+        )
+        .route(
+            "/workspaces/{ws}/dataverse/{entity_set}/{id}",
+            delete(dataverse_delete),
         )
         .route(
             "/workspaces/{ws}/webhooks",
@@ -86,6 +90,34 @@ pub fn routes() -> Router<AppState> {
             "/workspaces/{ws}/settings",
             axum::routing::patch(settings_edit),
         )
+}
+
+/// With `--admin-token`, every control call must carry
+/// `Authorization: Bearer <token>` (or `X-Admin-Token: <token>`).
+pub async fn admin_guard(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(expected) = &state.admin_token {
+        let headers = req.headers();
+        let bearer = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let direct = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
+        if bearer.or(direct).map(str::trim) != Some(expected.as_str()) {
+            return ControlError(NumoraError::Unauthorized(
+                "the control API needs the admin token: send Authorization: Bearer <admin token>"
+                    .into(),
+            ))
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// A control API failure, in the Numora error envelope.
@@ -623,6 +655,69 @@ async fn dataverse_rows(
         .rows(&org, &set)
         .ok_or_else(|| not_found("Dataverse table", &format!("{org}/{set}")))?;
     Ok(ok(StatusCode::OK, Value::Array(rows)))
+}
+
+/// Runs one Dataverse call for the control API through the ordinary gate.
+fn dataverse_call(
+    w: &mut Workspace,
+    org: &str,
+    method: axum::http::Method,
+    resource: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "prefer",
+        axum::http::HeaderValue::from_static("return=representation"),
+    );
+    let call = crate::call::Call {
+        method,
+        path: format!("/api/data/v9.2/{resource}"),
+        query: None,
+        headers,
+        body: body
+            .map(|b| serde_json::to_vec(&b).unwrap_or_default().into())
+            .unwrap_or_default(),
+        origin: "http://internal".into(),
+    };
+    w.dataverse_exchange(org, "control-api", &call, true)
+}
+
+/// Adds a row (e.g. a supplier) as if a Dataverse user had created it.
+async fn dataverse_insert(
+    State(state): State<AppState>,
+    Path((id, set)): Path<(String, String)>,
+    Query(q): Query<OrgQuery>,
+    body: Bytes,
+) -> Result<Response> {
+    let body = body_json(&body)?;
+    let ws = workspace(&state, &id)?;
+    let mut w = lock(&ws);
+    let org = q.org.unwrap_or_else(|| "default".into());
+    Ok(dataverse_call(&mut w, &org, axum::http::Method::POST, &set, Some(body)).into_response())
+}
+
+/// Removes a row (e.g. a supplier or the owner team): a domain fault.
+async fn dataverse_delete(
+    State(state): State<AppState>,
+    Path((id, set, row)): Path<(String, String, String)>,
+    Query(q): Query<OrgQuery>,
+) -> Result<Response> {
+    let ws = workspace(&state, &id)?;
+    let mut w = lock(&ws);
+    let org = q.org.unwrap_or_else(|| "default".into());
+    Ok(dataverse_call(
+        &mut w,
+        &org,
+        axum::http::Method::DELETE,
+        &format!("{set}({row})"),
+        None,
+    )
+    .into_response())
 }
 
 async fn webhooks_list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {

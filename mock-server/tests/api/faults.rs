@@ -311,3 +311,80 @@ async fn clock_control() {
         .await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn removing_the_supplier_row_makes_dispatch_skip() {
+    let app = app().await;
+    let r = app
+        .control(
+            "DELETE",
+            "/dataverse/otcm_suppliers/11d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        app.post(&format!("/v1/documents/{SEED_DOC}/dispatch"), "{}")
+            .await
+            .status,
+        202
+    );
+    app.advance("2s").await;
+    let attempt = &app
+        .get(&format!("/v1/documents/{SEED_DOC}/delivery"))
+        .await
+        .json()["data"][0];
+    assert_eq!(attempt["status"], "skipped");
+    assert_eq!(attempt["error_code"], "supplier_not_found");
+    // And a row can be added back, as a Dataverse user would.
+    let r = app
+        .control(
+            "POST",
+            "/dataverse/otcm_suppliers",
+            Some(r#"{"otcm_name":"Northwind Traders"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[tokio::test]
+async fn dataverse_latency_and_dropped_connections() {
+    let app = app_with(
+        mock_server::MockServer::builder()
+            .seed(7)
+            .clock(mock_server::ClockMode::Frozen),
+    )
+    .await;
+    let token = app.post("/v1/dynamics/session", "{}").await.json()["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    add(&app, r#"{"api":"dataverse","path":"/api/data/v9.2/WhoAmI","times":1,"latency":{"virtual":"45s"}}"#).await;
+    let before = app.control("GET", "/clock", None).await.json()["data"]["now"].clone();
+    let r = app
+        .client
+        .get(app.url("/api/data/v9.2/WhoAmI"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let after = app.control("GET", "/clock", None).await.json()["data"]["now"].clone();
+    assert_ne!(before, after);
+    add(
+        &app,
+        r#"{"api":"dataverse","path":"/api/data/v9.2/WhoAmI","times":1,"drop_connection":true}"#,
+    )
+    .await;
+    let res = app
+        .client
+        .get(app.url("/api/data/v9.2/WhoAmI"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    let failed = match res {
+        Err(_) => true,
+        Ok(r) => r.text().await.is_err(),
+    };
+    assert!(failed, "the client must see a broken connection");
+}

@@ -1,0 +1,131 @@
+//! The `mock-server` binary: its first line, its flags, its refusals.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mock-server"))
+}
+
+#[tokio::test]
+async fn prints_the_listening_line_first_then_the_key_and_org_url() {
+    let mut child = binary()
+        .args([
+            "--port",
+            "0",
+            "--seed",
+            "7",
+            "--clock",
+            "frozen",
+            "--fault",
+            "numora:GET:/v1/schemas,status=503,times=1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("listening on ")
+        .expect(&first)
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "api key: sk_test_numora_mock_default"
+    );
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!("dataverse organization url: {url}")
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{url}{path}"))
+            .bearer_auth("sk_test_numora_mock_default")
+            .send()
+    };
+    assert_eq!(
+        get("/v1/schemas").await.unwrap().status(),
+        503,
+        "the --fault rule applies"
+    );
+    assert_eq!(get("/v1/schemas").await.unwrap().status(), 200);
+    let clock: serde_json::Value = client
+        .get(format!("{url}/_mock/workspaces/default/clock"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clock["data"]["mode"], "frozen");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn bad_flags_exit_2_with_the_reason() {
+    let out = binary()
+        .args(["--fault", "crm:GET:/x,status=500"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown api"));
+    let out = binary()
+        .args(["--port", "0", "--fixtures", "/nonexistent/world.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read fixtures"));
+    let out = binary()
+        .args(["--port", "0", "--host", "0.0.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "control API on a public address needs --admin-token"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("admin token"));
+}
+
+#[test]
+fn help_teaches_the_flags() {
+    let out = binary().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--port",
+        "--seed",
+        "--fixtures",
+        "--clock",
+        "--tick",
+        "--no-control",
+        "--fault",
+        "--admin-token",
+    ] {
+        assert!(help.contains(flag), "--help mentions {flag}");
+    }
+}
+
+#[tokio::test]
+async fn no_control_hides_the_control_api() {
+    let app = crate::helpers::app_with(mock_server::MockServer::builder().control(false)).await;
+    let r = app.send("GET", "/_mock/health", None, None).await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn the_admin_token_guards_the_control_api() {
+    let app =
+        crate::helpers::app_with(mock_server::MockServer::builder().admin_token("let-me-in")).await;
+    app.send("GET", "/_mock/health", None, None)
+        .await
+        .assert_error(401, "unauthorized");
+    assert_eq!(
+        app.send("GET", "/_mock/health", Some("let-me-in"), None)
+            .await
+            .status,
+        200
+    );
+}
