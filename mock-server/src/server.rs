@@ -165,6 +165,7 @@ impl MockServerBuilder {
             .map_err(|source| StartError::Bind { addr, source })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let webhooks = crate::webhooks::start(&state.registry);
+        let ticker = tokio::spawn(real_clock_ticker(state.registry.clone()));
         let app = router(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -179,6 +180,7 @@ impl MockServerBuilder {
             stop: Some(stop),
             task: Some(task),
             webhooks: Some(webhooks),
+            ticker: Some(ticker),
         })
     }
 }
@@ -191,6 +193,7 @@ pub struct ServerHandle {
     task: Option<tokio::task::JoinHandle<()>>,
     /// The background webhook sender.
     webhooks: Option<tokio::task::JoinHandle<()>>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -227,6 +230,9 @@ impl ServerHandle {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
+        }
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.abort();
         }
@@ -253,8 +259,29 @@ impl Drop for ServerHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
+        }
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.abort();
+        }
+    }
+}
+
+/// In `real` clock mode time passes without requests, so due work (runs,
+/// processing, webhook retries) is run on a short wall-clock interval.
+/// Other modes move only with requests or explicit advances.
+async fn real_clock_ticker(registry: std::sync::Arc<Registry>) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
+        interval.tick().await;
+        for id in registry.workspace_ids() {
+            if let Some(ws) = registry.workspace(&id) {
+                let mut w = lock(&ws);
+                if w.clock.mode() == crate::world::clock::ClockMode::Real {
+                    w.run_due();
+                }
+            }
         }
     }
 }

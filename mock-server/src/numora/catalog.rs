@@ -167,6 +167,17 @@ pub fn mapping_get(ws: &Workspace, schema: &str, destination: &str) -> NumoraRes
 
 /// Validates every source path of a mapping body against its schema.
 fn validate_mapping(schema: &str, body: &Map<String, Value>) -> NumoraResult<()> {
+    for section in ["record", "line_items", "supplier", "owner_team"] {
+        match body.get(section) {
+            None => {}
+            Some(Value::Object(_)) => {}
+            Some(_) => {
+                return Err(NumoraError::InvalidValue(format!(
+                    "{section} must be a JSON object"
+                )))
+            }
+        }
+    }
     for section in ["record", "line_items"] {
         let Some(s) = body.get(section) else { continue };
         let Some(columns) = s.get("columns") else {

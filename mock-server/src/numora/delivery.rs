@@ -172,7 +172,7 @@ fn parse_callback(call: &Call) -> NumoraResult<DeliveryData> {
     })?;
     let provider = provider(Some(required_str(&body, "provider")?))?;
     let execution_id = required_str(&body, "execution_id")?.to_string();
-    if execution_id.len() > 255 {
+    if execution_id.chars().count() > 255 {
         return Err(NumoraError::InvalidValue(
             "execution_id must be at most 255 characters".into(),
         ));

@@ -16,6 +16,7 @@ mod schemas;
 mod session;
 
 pub use documents::control_json;
+pub use schemas::extract;
 
 use axum::http::{header, HeaderName, Method, StatusCode};
 use serde_json::{Map, Value};

@@ -680,8 +680,19 @@ impl Workspace {
         else {
             return;
         };
+        let needs_result = self.documents.get(id).is_some_and(|d| d.fields.is_empty());
+        let generated = (needs_result && outcome == ProcessingOutcome::Succeed).then(|| {
+            let schema = self.documents[id].schema.clone();
+            let date = super::time::format_millis(at)[..10].to_string();
+            crate::numora::extract(&schema, &mut self.ids, &date)
+        });
         self.update_document(id, |doc| {
             doc.updated_at = at;
+            if let Some((confidence, fields, line_items)) = generated {
+                doc.confidence = confidence;
+                doc.fields = fields;
+                doc.line_items = line_items;
+            }
             match outcome {
                 ProcessingOutcome::Succeed => doc.status = Status::ReviewRequired,
                 ProcessingOutcome::Fail => {

@@ -190,6 +190,17 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
         .as_str()
         .unwrap()
         .contains("vendor_colour"));
+    for broken in [json!({"record": 5}), json!({"record": null})] {
+        let r = app
+            .send(
+                "PUT",
+                &format!("/v1/mappings/invoice_v2/{DST}"),
+                Some(&app.key.clone()),
+                Some(&broken.to_string()),
+            )
+            .await;
+        assert!(r.status == 422 || r.status == 400, "{broken}: {}", r.text);
+    }
     // Write the invoice number into the vendor name column instead.
     mapping["record"]["columns"]["otcm_vendorname"] = json!("fields.invoice_number.value");
     let put = app
