@@ -42,7 +42,36 @@ pub fn router(state: AppState) -> Router {
         ));
         router = router.nest("/_mock", control);
     }
-    router.fallback(fallback).with_state(state)
+    router
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn(limit_headers))
+        .with_state(state)
+}
+
+/// The most header bytes (names and values) a request may carry.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses oversized request headers with 431 in the Numora envelope.
+async fn limit_headers(req: Request, next: axum::middleware::Next) -> Response {
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if total > MAX_HEADER_BYTES {
+        let error = NumoraError::Custom {
+            status: 431,
+            code: "invalid_payload".into(),
+            message: format!(
+                "request headers exceed the {} KiB limit",
+                MAX_HEADER_BYTES / 1024
+            ),
+        };
+        return Reply::json(error.status(), &error.body("req_header_limit"))
+            .with_header(HeaderName::from_static("x-request-id"), "req_header_limit")
+            .into_response();
+    }
+    next.run(req).await
 }
 
 async fn openapi() -> Response {

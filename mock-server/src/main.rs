@@ -64,6 +64,11 @@ struct Cli {
     /// header event latency real drop malformed duplicate.
     #[arg(long, value_name = "RULE", value_parser = parse_fault_arg, verbatim_doc_comment)]
     fault: Vec<mock_server::FaultSpec>,
+
+    /// Keep the world across restarts: every workspace is saved to PATH on
+    /// SIGTERM/SIGINT and restored from it at start when it exists.
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<PathBuf>,
 }
 
 fn parse_tick(text: &str) -> Result<i64, String> {
@@ -99,6 +104,9 @@ async fn main() -> ExitCode {
     for fault in cli.fault {
         builder = builder.fault(fault);
     }
+    if let Some(path) = &cli.state_file {
+        builder = builder.state_file(path);
+    }
     let server = match builder.start().await {
         Ok(server) => server,
         Err(e) => {
@@ -118,10 +126,15 @@ async fn main() -> ExitCode {
             format!("{url}/_mock")
         }
     );
-    tokio::select! {
-        _ = server.wait() => {}
-        _ = shutdown_signal() => {}
+    shutdown_signal().await;
+    if let Some(path) = &cli.state_file {
+        if let Err(e) = server.save_state(path) {
+            eprintln!("mock-server: cannot save the state to {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("mock-server: state saved to {}", path.display());
     }
+    server.stop().await;
     ExitCode::SUCCESS
 }
 

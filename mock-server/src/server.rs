@@ -45,6 +45,7 @@ pub struct MockServerBuilder {
     control: Option<bool>,
     admin_token: Option<String>,
     faults: Vec<FaultSpec>,
+    state_file: Option<PathBuf>,
 }
 
 /// The entry point of the library.
@@ -111,6 +112,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Restores every workspace from this state file at start, if it exists
+    /// (written by [`ServerHandle::save_state`]).
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Builds the world without listening (for `router()`-level tests).
     pub fn build_state(&self) -> Result<AppState, StartError> {
         let mut fixture = match (&self.fixtures_yaml, &self.fixtures_path) {
@@ -139,6 +147,15 @@ impl MockServerBuilder {
             fixture: Arc::new(fixture),
             clock,
         })?;
+        if let Some(path) = self.state_file.as_ref().filter(|p| p.exists()) {
+            let text = std::fs::read_to_string(path).map_err(|source| StartError::ReadFixtures {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let snapshot: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| StartError::Config(format!("state file {}: {e}", path.display())))?;
+            registry.restore(&snapshot)?;
+        }
         Ok(AppState {
             registry: Arc::new(registry),
             control: self.control.unwrap_or(true),
@@ -236,6 +253,15 @@ impl ServerHandle {
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.abort();
         }
+    }
+
+    /// Writes every workspace to `path` (atomically: a temporary file, then a rename).
+    pub fn save_state(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let snapshot = self.state.registry.snapshot();
+        let text = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
     }
 
     /// Waits until the server stops (it runs until stopped or dropped).

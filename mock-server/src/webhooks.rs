@@ -221,6 +221,14 @@ impl Webhooks {
     }
 
     /// Connects (or disconnects) the background sender.
+    /// Deliveries whose latest attempt is being sent right now.
+    pub fn in_flight(&self) -> usize {
+        self.deliveries
+            .values()
+            .filter(|d| d.in_flight.is_some())
+            .count()
+    }
+
     pub fn attach(&mut self, workspace: &str, tx: Option<&mpsc::UnboundedSender<Message>>) {
         self.link = tx.map(|tx| Link {
             workspace: workspace.to_string(),

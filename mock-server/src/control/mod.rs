@@ -350,29 +350,55 @@ async fn clock_advance(
 ) -> Result<Response> {
     let body = body_json(&body)?;
     let ws = workspace(&state, &id)?;
-    let mut w = lock(&ws);
-    match (
-        body.get("by").and_then(Value::as_str),
-        body.get("to").and_then(Value::as_str),
-    ) {
-        (Some(by), None) => {
-            let ms = parse_duration(by)
-                .ok_or_else(|| bad(format!("by: '{by}' is not a duration (e.g. 5s, 2m, 1h)")))?;
-            w.clock.advance(ms);
-        }
-        (None, Some(to)) => {
-            let at = parse_rfc3339(to)
-                .ok_or_else(|| bad(format!("to: '{to}' is not an RFC 3339 timestamp")))?;
-            w.clock.advance_to(at);
-        }
-        _ => {
-            return Err(bad(
+    {
+        let mut w = lock(&ws);
+        match (
+            body.get("by").and_then(Value::as_str),
+            body.get("to").and_then(Value::as_str),
+        ) {
+            (Some(by), None) => {
+                let ms = parse_duration(by).ok_or_else(|| {
+                    bad(format!("by: '{by}' is not a duration (e.g. 5s, 2m, 1h)"))
+                })?;
+                w.clock.advance(ms);
+            }
+            (None, Some(to)) => {
+                let at = parse_rfc3339(to)
+                    .ok_or_else(|| bad(format!("to: '{to}' is not an RFC 3339 timestamp")))?;
+                w.clock.advance_to(at);
+            }
+            _ => return Err(bad(
                 "send exactly one of {\"by\": \"5s\"} or {\"to\": \"2026-03-24T03:00:00.000Z\"}",
-            ))
+            )),
         }
+        w.run_due();
     }
-    w.run_due();
-    Ok(ok(StatusCode::OK, clock_json(&w)))
+    settle_webhooks(&ws).await;
+    let json = clock_json(&lock(&ws));
+    Ok(ok(StatusCode::OK, json))
+}
+
+/// A clock advance is time travel: before it answers, every webhook attempt
+/// that falls inside the advanced window is made and its answer recorded
+/// (retries included), bounded by the webhook timeout. Ordinary API calls do
+/// not wait for receivers.
+async fn settle_webhooks(ws: &SharedWorkspace) {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(2);
+    let budget = {
+        let w = lock(ws);
+        (w.settings.webhook_timeout.max(0) as u64 + 1_000) / 2
+    };
+    for _ in 0..budget {
+        let in_flight = {
+            let mut w = lock(ws);
+            w.run_due();
+            w.webhooks.in_flight()
+        };
+        if in_flight == 0 {
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 async fn documents_list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {

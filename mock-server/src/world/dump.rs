@@ -15,7 +15,18 @@ use crate::fixtures::*;
 pub const REDACTED: &str = "<redacted>";
 
 impl Workspace {
+    /// The dump the control API serves: secrets redacted.
     pub fn to_fixture(&self) -> Fixture {
+        self.render(false)
+    }
+
+    /// The state file (`--state-file`): a local persistence file the operator
+    /// owns, so secrets are kept and a restart resumes exactly.
+    pub fn to_fixture_with_secrets(&self) -> Fixture {
+        self.render(true)
+    }
+
+    fn render(&self, secrets: bool) -> Fixture {
         let now = self.now();
         let s = &self.settings;
         Fixture {
@@ -29,7 +40,7 @@ impl Workspace {
                 route: s.route,
                 n8n_webhook: s.n8n_webhook.clone().map(|h| N8nWebhookFixture {
                     url: h.url,
-                    secret: REDACTED.into(),
+                    secret: if secrets { h.secret } else { REDACTED.into() },
                 }),
                 rate_limit: Some(s.rate_limit),
                 rate_window: Some(format_duration(s.rate_window)),
@@ -59,7 +70,7 @@ impl Workspace {
                     org: c.org.clone(),
                     tenant_id: c.tenant_id.clone(),
                     client_id: c.client_id.clone(),
-                    client_secret: None,
+                    client_secret: if secrets { c.client_secret.clone() } else { None },
                     owner_team: c.owner_team.clone(),
                 })
                 .collect(),
@@ -72,7 +83,10 @@ impl Workspace {
                     display_name: d.display_name.clone(),
                     status: d.status,
                     connection: d.connection_id.clone(),
-                    credentials: d.credentials.as_ref().map(|_| json!({ "redacted": true })),
+                    credentials: d
+                        .credentials
+                        .as_ref()
+                        .map(|c| if secrets { c.clone() } else { json!({ "redacted": true }) }),
                     created_at: Some(format_millis(d.created_at)),
                     updated_at: Some(format_millis(d.updated_at)),
                 })
@@ -105,7 +119,10 @@ impl Workspace {
                 .webhooks
                 .endpoints
                 .iter()
-                .map(|e| json!({"id": e.id, "url": e.spec.url, "secret": REDACTED, "events": e.spec.events}))
+                .map(|e| {
+                    let secret = if secrets { e.spec.secret.as_str() } else { REDACTED };
+                    json!({"id": e.id, "url": e.spec.url, "secret": secret, "events": e.spec.events})
+                })
                 .collect(),
             faults: self
                 .faults

@@ -229,4 +229,43 @@ impl Registry {
     pub fn key_available(&self, key: &str, id: &str) -> bool {
         self.read().keys.get(key).is_none_or(|owner| owner == id)
     }
+
+    /// Every workspace, for the state file: `{"format", "workspaces": [{id, fixture}]}`.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let workspaces: Vec<serde_json::Value> = self
+            .workspace_ids()
+            .iter()
+            .filter_map(|id| self.workspace(id))
+            .map(|ws| {
+                let w = lock(&ws);
+                serde_json::json!({"id": w.id, "fixture": w.to_fixture_with_secrets()})
+            })
+            .collect();
+        serde_json::json!({"format": STATE_FORMAT, "workspaces": workspaces})
+    }
+
+    /// Restores a [`Registry::snapshot`]: every workspace with its id, keys and state.
+    pub fn restore(&self, snapshot: &serde_json::Value) -> Result<(), FixtureError> {
+        if snapshot.get("format").and_then(|f| f.as_str()) != Some(STATE_FORMAT) {
+            return Err(FixtureError::at("state file", format!("not a state file (expected \"format\": \"{STATE_FORMAT}\")")));
+        }
+        let list = snapshot
+            .get("workspaces")
+            .and_then(|w| w.as_array())
+            .ok_or_else(|| FixtureError::at("state file", "missing workspaces"))?;
+        for (i, entry) in list.iter().enumerate() {
+            let id = entry
+                .get("id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| FixtureError::at(format!("workspaces[{i}].id"), "missing"))?;
+            let fixture = Fixture::from_json(entry.get("fixture").cloned().unwrap_or_default())
+                .map_err(|e| FixtureError::at(format!("workspaces[{i}].fixture.{}", e.location), e.message))?;
+            let seed = fixture.seed;
+            self.insert(id.to_string(), Arc::new(fixture), seed)?;
+        }
+        Ok(())
+    }
 }
+
+/// The `format` tag of a state file.
+pub const STATE_FORMAT: &str = "numora-mock-state/1";

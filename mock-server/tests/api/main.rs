@@ -14,5 +14,6 @@ mod documents;
 mod faults;
 mod openapi;
 mod outbox;
+mod reliability;
 mod state;
 mod webhooks;
