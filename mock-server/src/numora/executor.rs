@@ -297,6 +297,15 @@ fn run_steps(
             "invoice_create: no OData-EntityId in the answer",
         );
     };
+    if !mapping.contains_key("line_items") {
+        // A mapping without a line-item section writes the invoice only.
+        return Outcome {
+            status: AttemptStatus::Succeeded,
+            record_id: Some(invoice_id),
+            error_code: None,
+            error_message: None,
+        };
+    }
     let item_set = text(
         mapping,
         "/line_items/entity_set",

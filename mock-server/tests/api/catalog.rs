@@ -224,6 +224,37 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
         .await
         .json();
     assert_eq!(rows["data"][0]["otcm_vendorname"], "INV-2026-0142");
+    // Without a line-item section, only the invoice is written.
+    mapping.as_object_mut().unwrap().remove("line_items");
+    let put = app
+        .send(
+            "PUT",
+            &format!("/v1/mappings/invoice_v2/{DST}"),
+            Some(&app.key.clone()),
+            Some(&mapping.to_string()),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let count = |v: serde_json::Value| v["data"].as_array().unwrap().len();
+    let lines_before = count(
+        app.control("GET", "/dataverse/otcm_inboundinvoicelineitems", None)
+            .await
+            .json(),
+    );
+    assert_eq!(
+        app.post(&format!("/v1/documents/{OBRIEN_DOC}/dispatch"), "{}")
+            .await
+            .status,
+        202
+    );
+    app.advance("2s").await;
+    assert_eq!(app.status_of(OBRIEN_DOC).await, "push_succeeded");
+    let lines_after = count(
+        app.control("GET", "/dataverse/otcm_inboundinvoicelineitems", None)
+            .await
+            .json(),
+    );
+    assert_eq!(lines_before, lines_after);
     app.get("/v1/mappings/invoice_v9/dst_x")
         .await
         .assert_error(422, "invalid_schema");
