@@ -36,6 +36,113 @@ pub enum Command {
     Listen(ListenArgs),
 }
 
+/// The whole command line: the scenario commands of [`Cli`], plus `props`.
+///
+/// Check that a Numora API deployment (or the fake) behaves as the docs
+/// promise, by replaying the YAML scenarios of `scenarios/` (`run`, the
+/// default) or by model-based property tests (`props`).
+///
+/// With no --target, the fake is started in-process and every scenario runs
+/// in a fresh workspace of it. With --target, any deployment is checked:
+/// scenarios it cannot support are skipped with the reason, and nothing is
+/// written to a target without a control API unless --allow-writes is given.
+///
+/// Exit status: 0 all passed, 1 a scenario or property failed, 2 usage,
+/// configuration or scenario parse error.
+#[derive(Debug, Parser)]
+#[command(name = "conformance", version, args_conflicts_with_subcommands = true)]
+pub struct Invocation {
+    #[command(subcommand)]
+    pub command: Option<TopCommand>,
+    /// `conformance [OPTIONS]` is `conformance run [OPTIONS]`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopCommand {
+    #[command(flatten)]
+    Scenarios(Command),
+    /// Model-based property tests of delivery callbacks, dispatch, the
+    /// outbox and the document status machine.
+    Props(PropsArgs),
+}
+
+impl Invocation {
+    /// The scenario command line, or the arguments of `props`.
+    pub fn split(self) -> Result<Cli, PropsArgs> {
+        match self.command {
+            Some(TopCommand::Props(args)) => Err(args),
+            Some(TopCommand::Scenarios(command)) => Ok(Cli {
+                command: Some(command),
+                run: self.run,
+            }),
+            None => Ok(Cli {
+                command: None,
+                run: self.run,
+            }),
+        }
+    }
+}
+
+/// Default of `props --max-ops`.
+pub const DEFAULT_MAX_OPS: usize = 24;
+
+#[derive(Debug, Clone, Args)]
+pub struct PropsArgs {
+    /// Base URL of the deployment to check [default: the fake, in-process].
+    ///
+    /// A target with the fake's control API gets a fresh workspace per case.
+    /// Any other target needs --allow-writes and --var doc=<id>.
+    /// Example: --target http://127.0.0.1:4010
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// API key for a target without a control API.
+    #[arg(
+        long,
+        env = "NUMORA_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
+    /// Let the properties dispatch documents and record delivery attempts
+    /// on a target without a control API. They change real data: use a
+    /// test workspace.
+    #[arg(long)]
+    pub allow_writes: bool,
+
+    /// Documents the properties may use on a target without a control API:
+    /// `doc=<id>` (repeatable) or `docs=<id>,<id>,…`. Use reviewed and
+    /// finalized invoice documents.
+    ///
+    /// Example: --var doc=4be38121-3791-4856-80d5-c57dbec2cf78
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Cases (generated operation sequences) per property.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub cases: u32,
+
+    /// Seed of the generator (and of the embedded fake); the same seed
+    /// replays the same sequences.
+    #[arg(long, default_value_t = 7, value_name = "SEED")]
+    pub seed: u64,
+
+    /// Most operations in one case.
+    #[arg(long, default_value_t = DEFAULT_MAX_OPS, value_name = "N")]
+    pub max_ops: usize,
+
+    /// Directory for the scenario files of failing cases.
+    #[arg(long, default_value = "props-failures", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Print no progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,

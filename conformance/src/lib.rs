@@ -19,6 +19,7 @@
 //!   [`runner::result::RunReport`] and never prints.
 //! - [`report`] human text with diffs, JSON, JUnit.
 //! - [`listen`] a webhook receiver that verifies signatures.
+//! - [`props`] model-based property tests (`conformance props`).
 //! - [`app`] the commands, from configuration to exit code.
 //!
 //! # Example
@@ -44,6 +45,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod listen;
+pub mod props;
 pub mod report;
 pub mod runner;
 pub mod scenario;

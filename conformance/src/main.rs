@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = conformance::cli::Cli::parse();
-    ExitCode::from(conformance::app::main(cli))
+    let code = match conformance::cli::Invocation::parse().split() {
+        Ok(cli) => conformance::app::main(cli),
+        Err(props) => conformance::props::command(&props),
+    };
+    ExitCode::from(code)
 }

@@ -3,5 +3,6 @@
 
 mod broken;
 mod no_writes;
+mod props;
 mod run;
 mod util;

@@ -363,6 +363,22 @@ pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
     let Some(doc) = ws.documents.get(&run.document_id).cloned() else {
         return;
     };
+    if !doc.finalized {
+        // Edited (sent back to review) after dispatch: only reviewed and
+        // finalized documents are pushed, so the run ends without writing.
+        if let Some(r) = ws.runs.get_mut(run_id) {
+            r.status = RunStatus::Failed;
+            r.started_at = Some(at);
+            r.finished_at = Some(at);
+            r.error_code = Some("document_not_finalized".into());
+            r.error_message = Some(format!(
+                "document '{}' was edited after dispatch and is no longer reviewed and finalized",
+                doc.id
+            ));
+        }
+        ws.emit("run.failed", &doc.id, at, Some(run_id));
+        return;
+    }
     if let Some(r) = ws.runs.get_mut(run_id) {
         r.status = RunStatus::Running;
         r.started_at = Some(at);

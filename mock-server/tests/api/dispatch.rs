@@ -173,3 +173,40 @@ async fn the_session_has_the_seeds_shape_and_never_the_secret() {
         .await
         .assert_error(409, "conflict");
 }
+
+/// An edit after dispatch sends the document back to review; the queued run
+/// then writes nothing and fails with `document_not_finalized`.
+#[tokio::test]
+async fn a_run_whose_document_was_edited_after_dispatch_writes_nothing() {
+    let app = app_with(
+        mock_server::MockServer::builder()
+            .seed(7)
+            .clock(mock_server::ClockMode::Frozen),
+    )
+    .await;
+    let r = app.post(&path(SEED_DOC), "{}").await;
+    let run_id = r.json()["meta"]["run_id"].as_str().unwrap().to_string();
+    let edit = app
+        .control(
+            "PATCH",
+            &format!("/documents/{SEED_DOC}"),
+            Some(r#"{"fields":{"invoice_total":1.0}}"#),
+        )
+        .await;
+    assert_eq!(edit.status, 200);
+    app.advance("2s").await;
+    assert_eq!(app.status_of(SEED_DOC).await, "review_required");
+    let run = app.get(&format!("/v1/runs/{run_id}")).await.json();
+    assert_eq!(run["data"]["status"], "failed");
+    assert_eq!(run["data"]["error"]["code"], "document_not_finalized");
+    let attempts = app
+        .get(&format!("/v1/documents/{SEED_DOC}/delivery"))
+        .await
+        .json();
+    assert_eq!(attempts["data"], serde_json::json!([]));
+    let rows = app
+        .control("GET", "/dataverse/otcm_inboundinvoices", None)
+        .await
+        .json();
+    assert_eq!(rows["data"], serde_json::json!([]));
+}
