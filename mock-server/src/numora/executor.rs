@@ -465,25 +465,7 @@ pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
 /// The document stays `push_pending` until a delivery callback arrives.
 pub fn notify_n8n(ws: &mut Workspace, document_id: &str, provider: &str) -> String {
     let now = ws.now();
-    let run_id = ws.ids.prefixed("run_", now);
-    ws.runs.insert(
-        run_id.clone(),
-        Run {
-            id: run_id.clone(),
-            workflow_id: None,
-            document_id: document_id.to_string(),
-            provider: provider.to_string(),
-            status: RunStatus::Queued,
-            outcome: None,
-            error_code: None,
-            error_message: None,
-            external_record_id: None,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            logs: Vec::new(),
-        },
-    );
+    let run_id = ws.new_run(document_id, None, provider);
     let jobs = ws.webhooks.enqueue_n8n(
         &ws.settings.n8n_webhook.clone(),
         document_id,

@@ -449,20 +449,11 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
             reply.body = reply.body.slice(..cut);
         }
     }
-    ws.journal.record(JournalEntry {
-        seq: 0,
-        workspace: ws.id.clone(),
-        at: String::new(),
-        at_ms: ws.now(),
-        api: "numora",
-        method: call.method.to_string(),
-        path: call.path.clone(),
-        query: call.query.clone(),
-        route: pattern,
-        status: reply.status.as_u16(),
+    let status = reply.status.as_u16();
+    ws.log_call(JournalEntry {
         request_id: Some(request_id),
         fault: fault.map(|(id, _)| id),
-        internal: false,
+        ..JournalEntry::of("numora", call, pattern, status)
     });
     reply
 }

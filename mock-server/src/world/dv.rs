@@ -116,22 +116,15 @@ impl Workspace {
                 reply.body = reply.body.slice(..cut);
             }
         }
-        self.journal.record(JournalEntry {
-            seq: 0,
-            workspace: self.id.clone(),
-            at: String::new(),
-            at_ms: self.now(),
-            api: "dataverse",
-            method: call.method.to_string(),
-            path: call.path.clone(),
-            query: call.query.clone(),
-            route: set
-                .map(|s| format!("{} {API_PREFIX}/{s}", call.method))
-                .unwrap_or_else(|| format!("{} {API_PREFIX}/", call.method)),
-            status: reply.status.as_u16(),
-            request_id: None,
+        let route = match set {
+            Some(s) => format!("{} {API_PREFIX}/{s}", call.method),
+            None => format!("{} {API_PREFIX}/", call.method),
+        };
+        let status = reply.status.as_u16();
+        self.log_call(JournalEntry {
             fault: fault.map(|(id, _)| id),
             internal,
+            ..JournalEntry::of("dataverse", call, route, status)
         });
         reply
     }

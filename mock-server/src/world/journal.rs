@@ -62,8 +62,29 @@ impl JournalFilter {
     }
 }
 
+impl JournalEntry {
+    /// An entry for `call`, answered with `status` on `route`; the workspace
+    /// stamps the rest when it records it ([`super::workspace::Workspace::log_call`]).
+    pub fn of(api: &'static str, call: &crate::call::Call, route: String, status: u16) -> Self {
+        Self {
+            seq: 0,
+            workspace: String::new(),
+            at: String::new(),
+            at_ms: 0,
+            api,
+            method: call.method.to_string(),
+            path: call.path.clone(),
+            query: call.query.clone(),
+            route,
+            status,
+            request_id: None,
+            fault: None,
+            internal: false,
+        }
+    }
+}
+
 impl Journal {
-    #[allow(clippy::too_many_arguments)]
     pub fn record(&mut self, mut entry: JournalEntry) {
         entry.seq = self.next_seq;
         entry.at = format_millis(entry.at_ms);

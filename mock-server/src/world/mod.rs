@@ -247,7 +247,10 @@ impl Registry {
     /// Restores a [`Registry::snapshot`]: every workspace with its id, keys and state.
     pub fn restore(&self, snapshot: &serde_json::Value) -> Result<(), FixtureError> {
         if snapshot.get("format").and_then(|f| f.as_str()) != Some(STATE_FORMAT) {
-            return Err(FixtureError::at("state file", format!("not a state file (expected \"format\": \"{STATE_FORMAT}\")")));
+            return Err(FixtureError::at(
+                "state file",
+                format!("not a state file (expected \"format\": \"{STATE_FORMAT}\")"),
+            ));
         }
         let list = snapshot
             .get("workspaces")
@@ -259,7 +262,9 @@ impl Registry {
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| FixtureError::at(format!("workspaces[{i}].id"), "missing"))?;
             let fixture = Fixture::from_json(entry.get("fixture").cloned().unwrap_or_default())
-                .map_err(|e| FixtureError::at(format!("workspaces[{i}].fixture.{}", e.location), e.message))?;
+                .map_err(|e| {
+                    FixtureError::at(format!("workspaces[{i}].fixture.{}", e.location), e.message)
+                })?;
             let seed = fixture.seed;
             self.insert(id.to_string(), Arc::new(fixture), seed)?;
         }

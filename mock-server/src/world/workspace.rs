@@ -484,6 +484,13 @@ impl Workspace {
         self.clock.now()
     }
 
+    /// Journals a served call, stamped with this workspace and its clock.
+    pub fn log_call(&mut self, mut entry: super::journal::JournalEntry) {
+        entry.workspace = self.id.clone();
+        entry.at_ms = self.now();
+        self.journal.record(entry);
+    }
+
     pub fn key(&self, key: &str) -> Option<&ApiKey> {
         self.keys.iter().find(|k| k.key == key)
     }
@@ -709,7 +716,9 @@ impl Workspace {
     }
 
     /// Queues a run for a document (dispatch, retry-push, workflow dispatch).
-    pub fn queue_run(
+    /// Records a new queued run (dispatch, retry-push, workflow dispatch, or
+    /// the route era's n8n notification) and returns its id.
+    pub fn new_run(
         &mut self,
         document_id: &str,
         workflow_id: Option<String>,
@@ -717,28 +726,36 @@ impl Workspace {
     ) -> String {
         let now = self.now();
         let id = self.ids.prefixed("run_", now);
-        self.runs.insert(
-            id.clone(),
-            Run {
-                id: id.clone(),
-                workflow_id,
-                document_id: document_id.to_string(),
-                provider: provider.to_string(),
-                status: RunStatus::Queued,
-                outcome: None,
-                error_code: None,
-                error_message: None,
-                external_record_id: None,
-                created_at: now,
-                started_at: None,
-                finished_at: None,
-                logs: Vec::new(),
-            },
-        );
-        self.scheduler.schedule(
-            now + self.settings.run_delay,
-            Job::ExecuteRun { run_id: id.clone() },
-        );
+        let run = Run {
+            id: id.clone(),
+            workflow_id,
+            document_id: document_id.to_string(),
+            provider: provider.to_string(),
+            status: RunStatus::Queued,
+            outcome: None,
+            error_code: None,
+            error_message: None,
+            external_record_id: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            logs: Vec::new(),
+        };
+        self.runs.insert(id.clone(), run);
+        id
+    }
+
+    /// Queues a run of the internal workflow, executed `run_delay` from now.
+    pub fn queue_run(
+        &mut self,
+        document_id: &str,
+        workflow_id: Option<String>,
+        provider: &str,
+    ) -> String {
+        let id = self.new_run(document_id, workflow_id, provider);
+        let due = self.now() + self.settings.run_delay;
+        self.scheduler
+            .schedule(due, Job::ExecuteRun { run_id: id.clone() });
         id
     }
 }
