@@ -166,37 +166,58 @@ pub fn mapping_get(ws: &Workspace, schema: &str, destination: &str) -> NumoraRes
 }
 
 /// Validates every source path of a mapping body against its schema.
+/// The text settings of each mapping section (all optional strings).
+const MAPPING_TEXT: [(&str, &[&str]); 4] = [
+    ("record", &["entity_set"]),
+    ("line_items", &["entity_set", "parent_navigation"]),
+    (
+        "supplier",
+        &[
+            "entity_set",
+            "id_column",
+            "match_column",
+            "navigation",
+            "source",
+        ],
+    ),
+    (
+        "owner_team",
+        &["entity_set", "id_column", "match_column", "navigation"],
+    ),
+];
+
+fn invalid(message: String) -> NumoraError {
+    NumoraError::InvalidValue(message)
+}
+
 fn validate_mapping(schema: &str, body: &Map<String, Value>) -> NumoraResult<()> {
-    for section in ["record", "line_items", "supplier", "owner_team"] {
-        match body.get(section) {
-            None => {}
-            Some(Value::Object(_)) => {}
-            Some(_) => {
-                return Err(NumoraError::InvalidValue(format!(
-                    "{section} must be a JSON object"
-                )))
-            }
-        }
-    }
-    for section in ["record", "line_items"] {
-        let Some(s) = body.get(section) else { continue };
-        let Some(columns) = s.get("columns") else {
+    for (section, texts) in MAPPING_TEXT {
+        let Some(value) = body.get(section) else {
             continue;
         };
-        let columns = columns.as_object().ok_or_else(|| {
-            NumoraError::InvalidValue(format!(
-                "{section}.columns must be an object of column: source path"
-            ))
-        })?;
-        for (column, source) in columns {
-            let source = source.as_str().ok_or_else(|| {
-                NumoraError::InvalidValue(format!(
-                    "{section}.columns.{column} must be a source path string"
+        let object = value
+            .as_object()
+            .ok_or_else(|| invalid(format!("{section} must be a JSON object")))?;
+        for key in texts {
+            if object.get(*key).is_some_and(|v| !v.is_string()) {
+                return Err(invalid(format!("{section}.{key} must be a string")));
+            }
+        }
+        if let Some(columns) = object.get("columns") {
+            let columns = columns.as_object().ok_or_else(|| {
+                invalid(format!(
+                    "{section}.columns must be an object of column: source path"
                 ))
             })?;
-            super::schemas::check_source_path(schema, source).map_err(|m| {
-                NumoraError::InvalidValue(format!("{section}.columns.{column}: {m}"))
-            })?;
+            for (column, source) in columns {
+                let source = source.as_str().ok_or_else(|| {
+                    invalid(format!(
+                        "{section}.columns.{column} must be a source path string"
+                    ))
+                })?;
+                super::schemas::check_source_path(schema, source)
+                    .map_err(|m| invalid(format!("{section}.columns.{column}: {m}")))?;
+            }
         }
     }
     if let Some(source) = body
@@ -205,7 +226,7 @@ fn validate_mapping(schema: &str, body: &Map<String, Value>) -> NumoraResult<()>
         .and_then(Value::as_str)
     {
         super::schemas::check_source_path(schema, source)
-            .map_err(|m| NumoraError::InvalidValue(format!("supplier.source: {m}")))?;
+            .map_err(|m| invalid(format!("supplier.source: {m}")))?;
     }
     Ok(())
 }

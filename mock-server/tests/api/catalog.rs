@@ -190,7 +190,12 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
         .as_str()
         .unwrap()
         .contains("vendor_colour"));
-    for broken in [json!({"record": 5}), json!({"record": null})] {
+    for broken in [
+        json!({"record": 5}),
+        json!({"record": null}),
+        json!({"record": {"columns": {}}, "supplier": {"source": {}}}),
+        json!({"record": {"entity_set": 7}}),
+    ] {
         let r = app
             .send(
                 "PUT",
