@@ -12,6 +12,7 @@ mod determinism;
 mod dispatch;
 mod documents;
 mod faults;
+mod loaders;
 mod openapi;
 mod outbox;
 mod reliability;
