@@ -8,12 +8,13 @@
 //! `X-Numora-Webhook-Id` must be the body's `id`. Repeated ids are flagged
 //! as duplicates (delivery is at least once), not rejected.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::Value;
@@ -32,6 +33,11 @@ pub struct ListenConfig {
     pub status: u16,
     pub fail_first: u32,
     pub fail_status: u16,
+    /// Answers by arrival count of an event id: the n-th request carrying
+    /// one id gets `respond[n-1]`, the last entry repeats. When set, it
+    /// replaces `status`/`fail_first` (a scenario's receiver uses it to
+    /// fail each event's first attempts, so that retries must come).
+    pub respond: Vec<u16>,
     /// Seconds; 0 turns the timestamp-age check off.
     pub tolerance: u64,
     /// A fixed "now" (tests, or a fake on a virtual clock).
@@ -58,6 +64,14 @@ impl Verdict {
     }
 }
 
+/// Where "now" comes from when a delivery is judged: a fake on a virtual
+/// clock signs with its own time, so a scenario's receiver reads that clock.
+/// It is given the delivery's own timestamp (when it parses), since a clock
+/// that jumps can only bound the instant of an attempt made during the jump.
+/// `None` falls back to the configured or wall clock.
+pub type NowSource =
+    Arc<dyn Fn(Option<OffsetDateTime>) -> BoxFuture<'static, Option<OffsetDateTime>> + Send + Sync>;
+
 /// One received delivery and what was answered.
 #[derive(Debug, Clone, Serialize)]
 pub struct Received {
@@ -69,6 +83,19 @@ pub struct Received {
     pub verdict: Verdict,
     pub duplicate: bool,
     pub answered: u16,
+    /// The request's headers, for judging the delivery again (a tampered
+    /// copy, a later "now").
+    #[serde(skip)]
+    pub headers: HeaderMap,
+    /// The raw body, byte for byte.
+    #[serde(skip)]
+    pub raw_body: Bytes,
+    /// The body as JSON, when it is JSON.
+    #[serde(skip)]
+    pub body: Option<Value>,
+    /// The "now" the verdict was given at.
+    #[serde(skip)]
+    pub judged_at: Option<OffsetDateTime>,
 }
 
 /// The hex HMAC-SHA256 of `"<timestamp>.<body>"`, as Numora signs.
@@ -170,10 +197,18 @@ fn wall_now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// Arrivals per event id, and valid deliveries answered so far.
+#[derive(Default)]
+struct Seen {
+    per_id: HashMap<String, usize>,
+    valid: u32,
+}
+
 struct ListenState {
     cfg: ListenConfig,
-    seen: Mutex<(HashSet<String>, u32)>,
+    seen: Mutex<Seen>,
     sink: mpsc::UnboundedSender<Received>,
+    clock: Option<NowSource>,
 }
 
 async fn receive(
@@ -181,15 +216,35 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let now = state.cfg.now.unwrap_or_else(wall_now);
+    let from_source = match &state.clock {
+        Some(source) => {
+            let stamped = header(&headers, "x-numora-webhook-timestamp")
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+            source(stamped).await
+        }
+        None => None,
+    };
+    let now = from_source.or(state.cfg.now).unwrap_or_else(wall_now);
     let verdict = verify(&state.cfg, &headers, &body, now);
     let id = header(&headers, "x-numora-webhook-id").map(str::to_owned);
     let (duplicate, answered) = {
         let mut seen = state.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let duplicate = id.as_ref().is_some_and(|i| !seen.0.insert(i.clone()));
+        let arrivals = match &id {
+            Some(i) => {
+                let n = seen.per_id.entry(i.clone()).or_default();
+                *n += 1;
+                *n
+            }
+            None => 1,
+        };
+        let duplicate = arrivals > 1;
         let answered = match &verdict {
-            Verdict::Valid if seen.1 < state.cfg.fail_first => {
-                seen.1 += 1;
+            Verdict::Valid if !state.cfg.respond.is_empty() => {
+                let r = &state.cfg.respond;
+                r[(arrivals - 1).min(r.len() - 1)]
+            }
+            Verdict::Valid if seen.valid < state.cfg.fail_first => {
+                seen.valid += 1;
                 state.cfg.fail_status
             }
             Verdict::Valid => state.cfg.status,
@@ -210,6 +265,10 @@ async fn receive(
         verdict,
         duplicate,
         answered,
+        headers,
+        raw_body: body,
+        body: body_json,
+        judged_at: Some(now),
     });
     StatusCode::from_u16(answered).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
@@ -221,10 +280,22 @@ pub async fn serve(
     cfg: ListenConfig,
     sink: mpsc::UnboundedSender<Received>,
 ) -> std::io::Result<()> {
+    serve_with(listener, cfg, sink, None).await
+}
+
+/// [`serve`], judging timestamps against `clock` (a scenario's receiver
+/// reads the fake's virtual clock).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    cfg: ListenConfig,
+    sink: mpsc::UnboundedSender<Received>,
+    clock: Option<NowSource>,
+) -> std::io::Result<()> {
     let state = Arc::new(ListenState {
         cfg,
-        seen: Mutex::new((HashSet::new(), 0)),
+        seen: Mutex::new(Seen::default()),
         sink,
+        clock,
     });
     let app = axum::Router::new()
         .fallback(axum::routing::any(receive))
@@ -276,6 +347,7 @@ pub fn command(args: &ListenArgs) -> Result<u8, UsageError> {
         status: args.status,
         fail_first: args.fail_first,
         fail_status: args.fail_status,
+        respond: Vec::new(),
         tolerance: args.tolerance,
         now,
     };
@@ -326,6 +398,7 @@ mod tests {
             status: 200,
             fail_first: 0,
             fail_status: 503,
+            respond: Vec::new(),
             tolerance: 300,
             now: None,
         }
@@ -417,6 +490,41 @@ mod tests {
         assert!(second.duplicate);
         assert_eq!(third.verdict, Verdict::BadSignature);
         assert!(describe(&third).contains("REJECTED bad_signature"));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn answers_per_event_id_and_judges_with_the_given_clock() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut c = cfg();
+        c.respond = vec![500, 200];
+        // The wall clock is years away; the source says it is 1 s later.
+        let clock: NowSource =
+            Arc::new(|_| Box::pin(async { Some(datetime!(2026-03-21 14:24:12 UTC)) }));
+        let server = tokio::spawn(serve_with(listener, c, tx, Some(clock)));
+        let client = reqwest::Client::new();
+        let ts = "2026-03-21T14:24:11Z";
+        let mut statuses = Vec::new();
+        for id in ["evt_1", "evt_2", "evt_1", "evt_1"] {
+            let body = format!(r#"{{"id":"{id}","type":"document.reviewed"}}"#);
+            let mut h = signed(&body, ts, "whsec_test");
+            h.insert("x-numora-webhook-id", HeaderValue::from_str(id).unwrap());
+            let resp = client
+                .post(format!("http://{addr}/hook"))
+                .headers(h)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(resp.status().as_u16());
+        }
+        assert_eq!(statuses, vec![500, 500, 200, 200]);
+        let first = rx.recv().await.unwrap();
+        assert!(first.verdict.is_valid(), "{first:?}");
+        assert_eq!(first.judged_at, Some(datetime!(2026-03-21 14:24:12 UTC)));
+        assert_eq!(first.body.as_ref().unwrap()["id"], "evt_1");
         server.abort();
     }
 }

@@ -82,6 +82,21 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// A `match` regex with its `{{vars}}` inserted literally (escaped), so
+/// `{{origin}}` matches itself. An undefined variable leaves a pattern that
+/// names it (and does not compile, so the check fails).
+pub fn render_regex(re: &str, vars: &Vars) -> String {
+    if crate::scenario::template::references(re).is_empty() {
+        return re.to_owned();
+    }
+    let mut escaped = Vars::new();
+    for (k, v) in vars {
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        escaped.insert(k.clone(), json!(regex::escape(&text)));
+    }
+    render(re, &escaped).unwrap_or_else(|e| format!("<{e}>("))
+}
+
 fn check_headers(
     expect: &Expect,
     resp: &ResponseRecord,
@@ -105,6 +120,7 @@ fn check_headers(
     }
     for (name, re) in &h.matches {
         let label = format!("header {name} matches");
+        let re = &render_regex(re, vars);
         let passed = match (regex::Regex::new(re), resp.header(name)) {
             (Ok(r), Some(v)) => r.is_match(v),
             _ => false,
@@ -251,19 +267,7 @@ fn check_json(
         }
     }
     if let Some(re) = &check.matches {
-        // Variables are inserted literally, so `{{origin}}` matches itself.
-        let re = match crate::scenario::template::references(re).is_empty() {
-            true => re.clone(),
-            false => {
-                let mut escaped = crate::scenario::template::Vars::new();
-                for (k, v) in vars {
-                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                    escaped.insert(k.clone(), json!(regex::escape(&text)));
-                }
-                render(re, &escaped).unwrap_or_else(|e| format!("<{e}>"))
-            }
-        };
-        let re = &re;
+        let re = &render_regex(re, vars);
         let passed = match (&value, regex::Regex::new(re)) {
             (Value::String(s), Ok(r)) => r.is_match(s),
             _ => false,

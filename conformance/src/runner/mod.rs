@@ -7,6 +7,7 @@ pub mod result;
 pub mod snapshot;
 pub mod step;
 pub mod wait;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -122,11 +123,17 @@ pub async fn run_scenario(
         vars.insert(k.clone(), v.clone());
     }
     let file = s.path.display().to_string();
+    let snapshots = SnapshotConfig {
+        dir: snapshot::effective_dir(&opts.snapshots.dir, &s.given_root, &s.library_root),
+        update: opts.snapshots.update,
+    };
     let mut ctx = step::StepContext {
         target,
         session: &session,
         vars,
-        snapshot: Some((&opts.snapshots, s.id.as_str(), file.as_str())),
+        snapshot: Some((&snapshots, s.library_id.as_str(), file.as_str())),
+        receivers: IndexMap::new(),
+        advancing: webhooks::Advancing::default(),
     };
     for (i, st) in s.scenario.steps.iter().enumerate() {
         let r = step::run_step(i, st, s.step_location(i), &mut ctx).await;
@@ -137,6 +144,8 @@ pub async fn run_scenario(
             break;
         }
     }
+    // Stop the scenario's webhook receivers before its workspace goes.
+    drop(ctx);
     if let Some(ws) = &session.workspace {
         // Best effort: a workspace left behind only costs the fake memory.
         let _ = session

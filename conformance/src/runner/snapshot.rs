@@ -26,6 +26,31 @@ pub struct SnapshotConfig {
     pub update: bool,
 }
 
+/// `--snapshots` defaults to `snapshots/` next to the first root given, so
+/// running a subdirectory (`scenarios/numora/documents`) or one file would
+/// look in `scenarios/numora/snapshots`. When the configured directory is
+/// that naive default, use the one next to the scenario's library instead
+/// (the library root holds `scenario.schema.json`); an explicit
+/// `--snapshots` is kept as given.
+pub fn effective_dir(configured: &Path, given_root: &Path, library_root: &Path) -> PathBuf {
+    let naive_base = if given_root
+        .extension()
+        .is_some_and(|e| e == "yaml" || e == "yml")
+    {
+        given_root.parent().and_then(Path::parent)
+    } else {
+        given_root.parent()
+    };
+    let naive = naive_base.unwrap_or(Path::new(".")).join("snapshots");
+    if configured != naive {
+        return configured.to_owned();
+    }
+    library_root
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("snapshots")
+}
+
 /// The scenario a snapshot belongs to.
 pub struct SnapshotContext<'a> {
     pub config: &'a SnapshotConfig,
@@ -227,6 +252,29 @@ mod tests {
         assert_eq!(r["error"]["request_id"], "[request_id]");
         assert_eq!(r["organization_url"], "[origin]");
         assert_eq!(r["line"], "li_1");
+    }
+
+    #[test]
+    fn a_subdirectory_run_uses_the_library_snapshots() {
+        let lib = Path::new("scenarios");
+        let sub = Path::new("scenarios/numora/documents");
+        assert_eq!(
+            effective_dir(Path::new("scenarios/numora/snapshots"), sub, lib),
+            Path::new("snapshots")
+        );
+        let file = Path::new("scenarios/numora/documents/a.yaml");
+        assert_eq!(
+            effective_dir(Path::new("scenarios/numora/snapshots"), file, lib),
+            Path::new("snapshots")
+        );
+        assert_eq!(
+            effective_dir(Path::new("elsewhere"), sub, lib),
+            Path::new("elsewhere")
+        );
+        assert_eq!(
+            effective_dir(Path::new("snapshots"), lib, lib),
+            Path::new("snapshots")
+        );
     }
 
     #[test]

@@ -8,10 +8,11 @@ use super::jsonpath::Path;
 use super::result::{AssertionResult, ResponseRecord, StepResult};
 use super::wait::parse_duration;
 use crate::scenario::model::{
-    Auth, Capture, ControlStep, Expect, Method, ParallelStep, Request, RequestStep, Step, WaitStep,
+    Auth, Capture, ConnectionExpect, ControlStep, Expect, Method, ParallelStep, Request,
+    RequestStep, Step, WaitStep,
 };
 use crate::scenario::template::{render, render_value, Vars};
-use crate::target::{Outgoing, SendError, Session, Target};
+use crate::target::{origin_of, Outgoing, SendError, Session, Target};
 
 /// The state a scenario's steps share.
 pub struct StepContext<'a> {
@@ -19,6 +20,10 @@ pub struct StepContext<'a> {
     pub session: &'a Session,
     pub vars: Vars,
     pub snapshot: Option<(&'a super::snapshot::SnapshotConfig, &'a str, &'a str)>,
+    /// Webhook receivers started by `webhook_receiver` steps, by name.
+    pub receivers: IndexMap<String, super::webhooks::Receiver>,
+    /// Set while the harness advances the clock (for the receivers).
+    pub advancing: super::webhooks::Advancing,
 }
 
 impl StepContext<'_> {
@@ -37,10 +42,42 @@ impl StepContext<'_> {
     }
 }
 
+/// The URL a request goes to: `path` on the session's base URL, or an
+/// absolute `url` (or a `path` that renders to one, e.g. a captured
+/// `@odata.nextLink`), which must be on the target's origin: the harness
+/// sends the session's credentials only to the target.
+pub fn request_url(req: &Request, session: &Session, vars: &Vars) -> Result<String, String> {
+    let text = match &req.url {
+        Some(u) => render(u, vars)?,
+        None => render(&req.path, vars)?,
+    };
+    let absolute = text.starts_with("http://") || text.starts_with("https://");
+    if !absolute {
+        if req.url.is_some() {
+            return Err(format!(
+                "url `{text}` is not absolute (http:// or https://)"
+            ));
+        }
+        return Ok(format!("{}{text}", session.base_url));
+    }
+    let origin = origin_of(&text);
+    let mut allowed = vec![origin_of(&session.base_url)];
+    if let Some(c) = &session.control_url {
+        allowed.push(origin_of(c));
+    }
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&origin)) {
+        Ok(text)
+    } else {
+        Err(format!(
+            "refused to send to {text}: its origin {origin} is not the target's ({})",
+            allowed[0]
+        ))
+    }
+}
+
 /// Turn a scenario request into an HTTP request.
 pub fn build(req: &Request, session: &Session, vars: &Vars) -> Result<Outgoing, String> {
-    let path = render(&req.path, vars)?;
-    let url = format!("{}{path}", session.base_url);
+    let url = request_url(req, session, vars)?;
     let mut headers: Vec<(String, String)> = Vec::new();
     match &req.auth {
         None => headers.push((
@@ -185,8 +222,44 @@ async fn request_step(r: &RequestStep, ctx: &mut StepContext<'_>, result: &mut S
         }
     };
     let sent = ctx.session.send(out).await;
+    if r.expect.connection == Some(ConnectionExpect::Dropped) {
+        expect_dropped(sent, result);
+        return;
+    }
     if let Some(resp) = take_send(result, sent) {
         finish(resp, &r.expect, &r.capture, ctx, result).await;
+    }
+}
+
+/// Whether a send error is the connection closing without an answer (not
+/// a refusal, and not a timeout: a hang is not a drop).
+fn is_drop(e: &SendError) -> bool {
+    e.message.starts_with("no response:") && !e.message.contains("timed out")
+}
+
+/// `expect: {connection: dropped}`: pass only when no HTTP response came.
+fn expect_dropped(sent: Result<ResponseRecord, SendError>, result: &mut StepResult) {
+    match sent {
+        Ok(resp) => {
+            result.request = Some(resp.request.clone());
+            result.assertions.push(AssertionResult::new(
+                "connection dropped",
+                false,
+                json!("no response (connection closed)"),
+                json!(format!("a {} response", resp.status)),
+            ));
+            result.response = Some(resp);
+        }
+        Err(e) => {
+            let dropped = is_drop(&e);
+            result.request = Some(e.request);
+            result.assertions.push(AssertionResult::new(
+                "connection dropped",
+                dropped,
+                json!("no response (connection closed)"),
+                json!(e.message),
+            ));
+        }
     }
 }
 
@@ -243,6 +316,37 @@ fn control_call(c: &ControlStep, vars: &Vars) -> Result<(Method, String, Option<
 }
 
 async fn control_step(c: &ControlStep, ctx: &mut StepContext<'_>, result: &mut StepResult) {
+    if let Some(spec) = &c.webhook_receiver {
+        if ctx.receivers.contains_key(&spec.name) {
+            result.error = Some(format!(
+                "a receiver named `{}` is already running",
+                spec.name
+            ));
+            return;
+        }
+        if let Some(r) =
+            super::webhooks::start(spec, ctx.session, &ctx.advancing, &mut ctx.vars, result).await
+        {
+            ctx.receivers.insert(spec.name.clone(), r);
+        }
+        return;
+    }
+    if let Some(w) = &c.webhooks {
+        let Some(receiver) = ctx.receivers.get_mut(&w.receiver) else {
+            result.error = Some(format!("no receiver named `{}` was started", w.receiver));
+            return;
+        };
+        super::webhooks::check(
+            w,
+            receiver,
+            ctx.session,
+            &ctx.advancing,
+            &mut ctx.vars,
+            result,
+        )
+        .await;
+        return;
+    }
     let (method, path, body) = match control_call(c, &ctx.vars) {
         Ok(x) => x,
         Err(e) => {
@@ -250,7 +354,13 @@ async fn control_step(c: &ControlStep, ctx: &mut StepContext<'_>, result: &mut S
             return;
         }
     };
-    let sent = ctx.session.control(method, &path, body.as_ref()).await;
+    let sent = match (
+        &body,
+        c.advance_clock.is_some() && !ctx.receivers.is_empty(),
+    ) {
+        (Some(b), true) => super::webhooks::advance(ctx.session, &ctx.advancing, b).await,
+        _ => ctx.session.control(method, &path, body.as_ref()).await,
+    };
     let Some(resp) = take_send(result, sent) else {
         return;
     };
@@ -305,11 +415,14 @@ async fn wait_step(w: &WaitStep, ctx: &mut StepContext<'_>, result: &mut StepRes
         if attempt < w.max_attempts {
             // Advance the fake's virtual clock; a real target gets real time.
             if ctx.session.control_url.is_some() {
-                let by = format!("{}ms", interval.as_millis());
-                let sent = ctx
-                    .session
-                    .control(Method::Post, "clock/advance", Some(&json!({"by": by})))
-                    .await;
+                let by = json!({"by": format!("{}ms", interval.as_millis())});
+                let sent = if ctx.receivers.is_empty() {
+                    ctx.session
+                        .control(Method::Post, "clock/advance", Some(&by))
+                        .await
+                } else {
+                    super::webhooks::advance(ctx.session, &ctx.advancing, &by).await
+                };
                 match sent {
                     Ok(r) if (200..300).contains(&r.status) => {}
                     Ok(r) => {

@@ -81,8 +81,12 @@ pub struct Requires {
     pub vars: Vec<String>,
 }
 
+/// A step. The webhook steps (`webhook_receiver:`, `webhooks:`) are
+/// written as step kinds of their own but carried as [`ControlStep`]
+/// actions: both need the control API, and code elsewhere matches the four
+/// variants.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(from = "StepSyntax")]
 pub enum Step {
     Request(Box<RequestStep>),
     Control(Box<ControlStep>),
@@ -90,10 +94,45 @@ pub enum Step {
     Parallel(Box<ParallelStep>),
 }
 
+/// The step kinds as written in YAML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StepSyntax {
+    Request(Box<RequestStep>),
+    Control(Box<ControlStep>),
+    WaitUntil(Box<WaitStep>),
+    Parallel(Box<ParallelStep>),
+    WebhookReceiver(Box<WebhookReceiver>),
+    Webhooks(Box<WebhooksStep>),
+}
+
+impl From<StepSyntax> for Step {
+    fn from(s: StepSyntax) -> Step {
+        match s {
+            StepSyntax::Request(r) => Step::Request(r),
+            StepSyntax::Control(c) => Step::Control(c),
+            StepSyntax::WaitUntil(w) => Step::WaitUntil(w),
+            StepSyntax::Parallel(p) => Step::Parallel(p),
+            StepSyntax::WebhookReceiver(r) => Step::Control(Box::new(ControlStep {
+                name: Some(r.name.clone()),
+                webhook_receiver: Some(*r),
+                ..ControlStep::default()
+            })),
+            StepSyntax::Webhooks(w) => Step::Control(Box::new(ControlStep {
+                name: w.name.clone(),
+                webhooks: Some(*w),
+                ..ControlStep::default()
+            })),
+        }
+    }
+}
+
 impl Step {
     pub fn kind(&self) -> &'static str {
         match self {
             Step::Request(_) => "request",
+            Step::Control(c) if c.webhook_receiver.is_some() => "webhook_receiver",
+            Step::Control(c) if c.webhooks.is_some() => "webhooks",
             Step::Control(_) => "control",
             Step::WaitUntil(_) => "wait_until",
             Step::Parallel(_) => "parallel",
@@ -117,7 +156,11 @@ pub struct RequestStep {
     #[serde(default)]
     pub name: Option<String>,
     pub method: Method,
+    #[serde(default)]
     pub path: String,
+    /// An absolute URL on the target's origin instead of `path`.
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default)]
     pub headers: IndexMap<String, String>,
     #[serde(default)]
@@ -139,6 +182,7 @@ impl RequestStep {
         Request {
             method: self.method,
             path: self.path.clone(),
+            url: self.url.clone(),
             headers: self.headers.clone(),
             body: self.body.clone(),
             raw_body: self.raw_body.clone(),
@@ -153,7 +197,13 @@ impl RequestStep {
 pub struct Request {
     pub method: Method,
     /// Path and query, relative to the target's base URL; `{{var}}` allowed.
+    /// Empty when `url` is given.
+    #[serde(default)]
     pub path: String,
+    /// An absolute URL (e.g. a captured `@odata.nextLink` or
+    /// `OData-EntityId`); it must be on the target's origin.
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default)]
     pub headers: IndexMap<String, String>,
     /// JSON body (sent with `Content-Type: application/json`).
@@ -237,11 +287,35 @@ pub struct Expect {
     /// Substrings the raw body must not contain (e.g. a secret).
     #[serde(default)]
     pub body_not_contains: Vec<String>,
+    /// `connection: dropped`: the target closes the connection without an
+    /// answer (a `drop_connection` fault). Excludes every other check.
+    #[serde(default)]
+    pub connection: Option<ConnectionExpect>,
+}
+
+/// What must happen to the connection of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionExpect {
+    /// Closed with no HTTP response at all.
+    Dropped,
 }
 
 impl Expect {
+    /// Whether any check other than `connection` is set.
+    pub fn checks_response(&self) -> bool {
+        !(self.status.is_none()
+            && self.headers.is_empty()
+            && self.json.is_empty()
+            && self.schema.is_none()
+            && self.snapshot.is_none()
+            && self.body_contains.is_empty()
+            && self.body_not_contains.is_empty())
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.status.is_none()
+        self.connection.is_none()
+            && self.status.is_none()
             && self.headers.is_empty()
             && self.json.is_empty()
             && self.schema.is_none()
@@ -449,6 +523,12 @@ pub struct ControlStep {
     /// (`GET journal/count?method=POST&path=/v1/documents/*/dispatch`).
     #[serde(default)]
     pub call: Option<ControlCall>,
+    /// Written as the step `webhook_receiver:` (see [`Step`]).
+    #[serde(skip_deserializing)]
+    pub webhook_receiver: Option<WebhookReceiver>,
+    /// Written as the step `webhooks:` (see [`Step`]).
+    #[serde(skip_deserializing)]
+    pub webhooks: Option<WebhooksStep>,
     #[serde(default)]
     pub expect: Expect,
     #[serde(default)]
@@ -480,8 +560,127 @@ impl ControlStep {
         if self.call.is_some() {
             out.push("call");
         }
+        if self.webhook_receiver.is_some() {
+            out.push("webhook_receiver");
+        }
+        if self.webhooks.is_some() {
+            out.push("webhooks");
+        }
         out
     }
+}
+
+/// Start a webhook receiver inside the harness (on `127.0.0.1:0`) and
+/// register it with the workspace (`POST /_mock/workspaces/{ws}/webhooks`).
+/// Its URL is `{{receivers.<name>}}` in later steps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookReceiver {
+    /// What `webhooks:` steps call it; also `{{receivers.<name>}}`.
+    pub name: String,
+    /// The endpoint secret the deliveries are signed with.
+    pub secret: String,
+    /// Event types to subscribe to; empty = all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Status answered to the n-th valid request carrying one event id; the
+    /// last entry repeats (`[500, 200]`: each event's first attempt fails).
+    /// Invalid deliveries get 400/401, as `conformance listen` answers.
+    #[serde(default = "default_respond")]
+    pub respond: Vec<u16>,
+    /// Seconds a delivery's timestamp may be from the target's clock.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: u64,
+    /// `false`: only start the receiver (e.g. to put its URL into the
+    /// workspace's `n8n_webhook` setting with a `control: {call: …}`).
+    #[serde(default = "yes")]
+    pub register: bool,
+}
+
+fn default_respond() -> Vec<u16> {
+    vec![200]
+}
+
+fn default_tolerance() -> u64 {
+    300
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Wait (bounded) until a receiver got the expected events, then judge
+/// every delivery. Order-insensitive; redeliveries are allowed unless
+/// `duplicates_allowed: false`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksStep {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The `name` of a `webhook_receiver` step.
+    pub receiver: String,
+    /// Events that must arrive, in any order.
+    #[serde(default)]
+    pub expect: Vec<EventExpect>,
+    /// `valid`: every delivery of an expected event passes the verifier of
+    /// `conformance listen` (signature, timestamp, id header), and a copy
+    /// with a changed body or a stale "now" is rejected. `any`: not checked.
+    #[serde(default)]
+    pub signature: SignatureExpect,
+    /// Every delivery received, expected or not, verifies and carries
+    /// `Content-Type: application/json`.
+    #[serde(default = "yes")]
+    pub all_signed: bool,
+    /// Requests each expected event id must have reached the receiver with
+    /// (retries and redeliveries count).
+    #[serde(default = "one")]
+    pub min_attempts: usize,
+    /// `false`: an event id received again after it was answered 2xx fails.
+    #[serde(default = "yes")]
+    pub duplicates_allowed: bool,
+    /// Every delivery must match one of `expect`.
+    #[serde(default)]
+    pub only: bool,
+    /// Between checks the virtual clock advances by this (a target without
+    /// a clock gets real time).
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureExpect {
+    #[default]
+    Valid,
+    Any,
+}
+
+/// One expected event: its type and, optionally, its id and a subset of
+/// its `data`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventExpect {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Every key given must be in the event's `data` with an equal value
+    /// (objects compare the same way, recursively); `{{var}}` allowed.
+    #[serde(default)]
+    pub data: Option<Value>,
+    /// Overrides the step's `min_attempts` for this event.
+    #[serde(default)]
+    pub min_attempts: Option<usize>,
+    /// Variable name → JSON path into the first matching event
+    /// (`evt: $.id`).
+    #[serde(default)]
+    pub capture: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

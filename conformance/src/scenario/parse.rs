@@ -19,6 +19,17 @@ pub struct LoadedScenario {
     /// The path relative to the library root, `/`-separated: the scenario's
     /// id in reports and snapshot names.
     pub id: String,
+    /// The library the file belongs to: the nearest directory at or above
+    /// the given root that holds `scenario.schema.json`, else the given root
+    /// (its parent for a file). Its sibling `snapshots/` holds the
+    /// snapshots, whichever subdirectory was run.
+    pub library_root: PathBuf,
+    /// The path relative to `library_root`, `/`-separated: what snapshot
+    /// files are named after, so that they are found from a subdirectory
+    /// run too (`id` stays relative to the root given).
+    pub library_id: String,
+    /// The root this file was found under, as given on the command line.
+    pub given_root: PathBuf,
     pub scenario: Scenario,
     /// 1-based line of each step's `- ` marker.
     pub step_lines: Vec<usize>,
@@ -64,7 +75,14 @@ pub const BUILTIN_VARS: &[&str] = &["api_key", "base_url", "workspace_id", "orig
 
 /// The names serde knows at each level, for "did you mean" on unknown
 /// variants (serde lists the expected fields itself for unknown fields).
-const STEP_KINDS: &[&str] = &["request", "control", "wait_until", "parallel"];
+const STEP_KINDS: &[&str] = &[
+    "request",
+    "control",
+    "wait_until",
+    "parallel",
+    "webhook_receiver",
+    "webhooks",
+];
 
 /// Parse and validate one file's text.
 pub fn parse(path: &Path, id: &str, text: &str) -> Result<LoadedScenario, ScenarioError> {
@@ -78,6 +96,9 @@ pub fn parse(path: &Path, id: &str, text: &str) -> Result<LoadedScenario, Scenar
     let loaded = LoadedScenario {
         path: path.to_owned(),
         id: id.to_owned(),
+        library_root: path.parent().map(Path::to_owned).unwrap_or_default(),
+        library_id: id.to_owned(),
+        given_root: path.to_owned(),
         step_columns: step_lines(text)
             .iter()
             .map(|l| {
@@ -181,6 +202,8 @@ struct Validator<'a> {
     loaded: &'a LoadedScenario,
     text: &'a str,
     defined: HashSet<String>,
+    /// Names of the webhook receivers started so far.
+    receivers: HashSet<String>,
 }
 
 impl Validator<'_> {
@@ -289,12 +312,43 @@ impl Validator<'_> {
                 "a request has either `body` (JSON) or `raw_body`, not both".into(),
             ));
         }
-        if !req.path.starts_with('/') && !req.path.starts_with("{{") {
-            return Err(self.error(
-                Some(index),
-                "path",
-                format!("path `{}` must start with `/`", req.path),
-            ));
+        match (&req.url, req.path.is_empty()) {
+            (Some(_), false) => {
+                return Err(self.error(
+                    Some(index),
+                    "url",
+                    "a request has either `path` (relative to the target) or `url` (absolute, on the target's origin), not both".into(),
+                ))
+            }
+            (None, true) => {
+                return Err(self.error(
+                    Some(index),
+                    "method",
+                    "a request needs a `path` (or an absolute `url`)".into(),
+                ))
+            }
+            (Some(url), true) => {
+                refs.extend(references(url));
+                if !url.starts_with("{{")
+                    && !url.starts_with("http://")
+                    && !url.starts_with("https://")
+                {
+                    return Err(self.error(
+                        Some(index),
+                        "url",
+                        format!("url `{url}` must be absolute (http:// or https://), or a `{{{{var}}}}` holding one"),
+                    ));
+                }
+            }
+            (None, false) => {
+                if !req.path.starts_with('/') && !req.path.starts_with("{{") {
+                    return Err(self.error(
+                        Some(index),
+                        "path",
+                        format!("path `{}` must start with `/`", req.path),
+                    ));
+                }
+            }
         }
         self.check_refs(index, refs, extra)
     }
@@ -336,7 +390,18 @@ impl Validator<'_> {
                 refs.extend(value_references(v));
             }
         }
+        if expect.connection.is_some() && expect.checks_response() {
+            return Err(self.error(
+                Some(index),
+                "connection",
+                "`connection: dropped` expects no response, so it cannot be combined with checks on one (status, headers, json, …)".into(),
+            ));
+        }
         for (name, re) in &expect.headers.matches {
+            refs.extend(references(re));
+            if re.contains("{{") {
+                continue;
+            }
             regex::Regex::new(re).map_err(|e| {
                 self.error(
                     Some(index),
@@ -393,7 +458,13 @@ impl Validator<'_> {
         Ok(())
     }
 
-    fn check_control(&self, index: usize, c: &ControlStep) -> Result<(), ScenarioError> {
+    fn check_control(&mut self, index: usize, c: &ControlStep) -> Result<(), ScenarioError> {
+        if let Some(r) = &c.webhook_receiver {
+            return self.check_receiver(index, r);
+        }
+        if let Some(w) = &c.webhooks {
+            return self.check_webhooks(index, w);
+        }
         let actions = c.actions();
         if actions.len() != 1 {
             return Err(self.error(
@@ -431,12 +502,112 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    fn check_receiver(
+        &mut self,
+        index: usize,
+        r: &super::model::WebhookReceiver,
+    ) -> Result<(), ScenarioError> {
+        if r.name.is_empty()
+            || !r
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(self.error(
+                Some(index),
+                "name",
+                format!(
+                    "receiver name `{}` may hold only letters, digits, `_` and `-`",
+                    r.name
+                ),
+            ));
+        }
+        if !self.receivers.insert(r.name.clone()) {
+            return Err(self.error(
+                Some(index),
+                "name",
+                format!("a receiver named `{}` was already started", r.name),
+            ));
+        }
+        if r.respond.is_empty() {
+            return Err(self.error(
+                Some(index),
+                "respond",
+                "`respond` needs at least one status".into(),
+            ));
+        }
+        if let Some(bad) = r.respond.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(self.error(
+                Some(index),
+                "respond",
+                format!("{bad} is not an HTTP status"),
+            ));
+        }
+        let mut refs = references(&r.secret);
+        for e in &r.events {
+            refs.extend(references(e));
+        }
+        self.check_refs(index, refs, &[])?;
+        self.defined.insert(format!("receivers.{}", r.name));
+        Ok(())
+    }
+
+    fn check_webhooks(
+        &mut self,
+        index: usize,
+        w: &super::model::WebhooksStep,
+    ) -> Result<(), ScenarioError> {
+        if !self.receivers.contains(&w.receiver) {
+            let known: Vec<&str> = self.receivers.iter().map(String::as_str).collect();
+            let mut e = self.error(
+                Some(index),
+                "receiver",
+                format!(
+                    "no `webhook_receiver` step named `{}` comes before this step",
+                    w.receiver
+                ),
+            );
+            e.suggestion = did_you_mean(&w.receiver, &known).map(str::to_owned);
+            return Err(e);
+        }
+        crate::runner::wait::parse_duration(&w.interval)
+            .map_err(|e| self.error(Some(index), "interval", e))?;
+        if w.expect.is_empty() && !w.only {
+            return Err(self.error(
+                Some(index),
+                "expect",
+                "`webhooks` needs at least one expected event (or `only: true` with none, to expect no delivery at all)".into(),
+            ));
+        }
+        let mut refs = Vec::new();
+        for e in &w.expect {
+            refs.extend(references(&e.event_type));
+            if let Some(id) = &e.id {
+                refs.extend(references(id));
+            }
+            if let Some(d) = &e.data {
+                refs.extend(value_references(d));
+            }
+        }
+        self.check_refs(index, refs, &[])?;
+        for e in &w.expect {
+            for (name, path) in &e.capture {
+                jsonpath::Path::parse(path).map_err(|err| self.error(Some(index), path, err))?;
+                self.defined.insert(name.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
 fn validate(loaded: &LoadedScenario, text: &str) -> Result<(), ScenarioError> {
     let s = &loaded.scenario;
     let mut v = Validator {
         loaded,
         text,
         defined: BUILTIN_VARS.iter().map(|s| (*s).to_owned()).collect(),
+        receivers: HashSet::new(),
     };
     v.defined.extend(s.vars.keys().cloned());
     v.defined.extend(s.requires.vars.iter().cloned());
@@ -458,7 +629,7 @@ fn validate(loaded: &LoadedScenario, text: &str) -> Result<(), ScenarioError> {
         return Err(v.error(
             None,
             "requires",
-            "this scenario uses the control API (a control step, `fixtures` or `seed`) but does not declare `requires: {control: true}`".into(),
+            "this scenario uses the control API (a control or webhook step, `fixtures` or `seed`) but does not declare `requires: {control: true}`".into(),
         ));
     }
     if loaded.sends_writes() && !s.requires.writes {
@@ -574,11 +745,17 @@ pub fn load_all(roots: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<ScenarioError>) 
                 continue;
             }
         };
+        let library = library_root(root);
         for file in files {
             let id = scenario_id(root, &file);
             match std::fs::read_to_string(&file) {
                 Ok(text) => match parse(&file, &id, &text) {
-                    Ok(s) => ok.push(s),
+                    Ok(mut s) => {
+                        s.library_id = scenario_id(&library, &file);
+                        s.library_root = library.clone();
+                        s.given_root = root.clone();
+                        ok.push(s)
+                    }
                     Err(e) => errors.push(e),
                 },
                 Err(e) => errors.push(ScenarioError {
@@ -610,6 +787,33 @@ pub fn load_all(roots: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<ScenarioError>) 
         }
     }
     (ok, errors)
+}
+
+/// The file that marks the top of a scenario library.
+pub const LIBRARY_MARKER: &str = "scenario.schema.json";
+
+/// The library a root belongs to: the nearest directory at or above it
+/// (above its file, for a file) that holds [`LIBRARY_MARKER`]; without
+/// one, the root itself (a file's directory), as before.
+pub fn library_root(root: &Path) -> PathBuf {
+    let start = if root.is_file() {
+        root.parent().map(Path::to_owned).unwrap_or_default()
+    } else {
+        root.to_owned()
+    };
+    let mut dir = Some(start.as_path());
+    while let Some(d) = dir {
+        let probe = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
+        if probe.join(LIBRARY_MARKER).is_file() {
+            return d.to_owned();
+        }
+        dir = d.parent();
+    }
+    start
 }
 
 fn scenario_id(root: &Path, file: &Path) -> String {

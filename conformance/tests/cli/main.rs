@@ -2,6 +2,7 @@
 //! output), the no-writes promise, and proof that the checks can fail.
 
 mod broken;
+mod harness_steps;
 mod no_writes;
 mod props;
 mod run;
