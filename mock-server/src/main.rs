@@ -129,7 +129,10 @@ async fn main() -> ExitCode {
     shutdown_signal().await;
     if let Some(path) = &cli.state_file {
         if let Err(e) = server.save_state(path) {
-            eprintln!("mock-server: cannot save the state to {}: {e}", path.display());
+            eprintln!(
+                "mock-server: cannot save the state to {}: {e}",
+                path.display()
+            );
             return ExitCode::FAILURE;
         }
         eprintln!("mock-server: state saved to {}", path.display());

@@ -148,10 +148,11 @@ impl MockServerBuilder {
             clock,
         })?;
         if let Some(path) = self.state_file.as_ref().filter(|p| p.exists()) {
-            let text = std::fs::read_to_string(path).map_err(|source| StartError::ReadFixtures {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| StartError::ReadFixtures {
+                    path: path.display().to_string(),
+                    source,
+                })?;
             let snapshot: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| StartError::Config(format!("state file {}: {e}", path.display())))?;
             registry.restore(&snapshot)?;
