@@ -42,37 +42,11 @@ pub fn router(state: AppState) -> Router {
         ));
         router = router.nest("/_mock", control);
     }
-    router
-        .fallback(fallback)
-        .layer(axum::middleware::from_fn(limit_headers))
-        .with_state(state)
+    router.fallback(fallback).with_state(state)
 }
 
 /// The most header bytes (names and values) a request may carry.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
-
-/// Refuses oversized request headers with 431 in the Numora envelope.
-async fn limit_headers(req: Request, next: axum::middleware::Next) -> Response {
-    let total: usize = req
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len())
-        .sum();
-    if total > MAX_HEADER_BYTES {
-        let error = NumoraError::Custom {
-            status: 431,
-            code: "invalid_payload".into(),
-            message: format!(
-                "request headers exceed the {} KiB limit",
-                MAX_HEADER_BYTES / 1024
-            ),
-        };
-        return Reply::json(error.status(), &error.body("req_header_limit"))
-            .with_header(HeaderName::from_static("x-request-id"), "req_header_limit")
-            .into_response();
-    }
-    next.run(req).await
-}
 
 async fn openapi() -> Response {
     (
@@ -94,8 +68,15 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         .into_response()
 }
 
-/// Reads a request into a [`Call`]; `Err` when the body is over `limit`.
-pub async fn to_call(req: Request, limit: usize) -> Result<Call, Call> {
+/// Which limit a request broke.
+pub enum Limit {
+    Body,
+    Headers,
+}
+
+/// Reads a request into a [`Call`]; `Err` when its headers are over
+/// [`MAX_HEADER_BYTES`] or its body over `limit`.
+pub async fn to_call(req: Request, limit: usize) -> Result<Call, (Call, Limit)> {
     let (parts, body) = req.into_parts();
     let host = parts
         .headers
@@ -112,19 +93,27 @@ pub async fn to_call(req: Request, limit: usize) -> Result<Call, Call> {
         body: Default::default(),
         origin: format!("http://{host}"),
     };
+    let header_bytes: usize = call
+        .headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err((call, Limit::Headers));
+    }
     let declared = call
         .header("content-length")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(0);
     if declared > limit {
-        return Err(call);
+        return Err((call, Limit::Body));
     }
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => {
             call.body = bytes;
             Ok(call)
         }
-        Err(_) => Err(call),
+        Err(_) => Err((call, Limit::Body)),
     }
 }
 
@@ -146,9 +135,18 @@ async fn numora_entry(State(state): State<AppState>, req: Request) -> Response {
     let limit = numora_limit(&req);
     let reply = match to_call(req, limit).await {
         Ok(call) => serve_numora(&state, call),
-        Err(call) => {
+        Err((call, broken)) => {
             let id = numora::request_id(&call, || state.registry.next_id("req_"));
-            let error = if limit == MAX_BODY {
+            let error = if matches!(broken, Limit::Headers) {
+                NumoraError::Custom {
+                    status: 431,
+                    code: "invalid_payload".into(),
+                    message: format!(
+                        "request headers exceed the {} KiB limit",
+                        MAX_HEADER_BYTES / 1024
+                    ),
+                }
+            } else if limit == MAX_BODY {
                 NumoraError::PayloadTooLarge("the request body exceeds the 32 MB limit".into())
             } else {
                 NumoraError::PayloadTooLarge(format!(
@@ -164,11 +162,8 @@ async fn numora_entry(State(state): State<AppState>, req: Request) -> Response {
 }
 
 fn serve_numora(state: &AppState, call: Call) -> Reply {
-    let key = call.bearer().map(str::to_string);
-    match key
-        .as_deref()
-        .and_then(|k| state.registry.by_key(k).map(|ws| (k, ws)))
-    {
+    let key = call.bearer();
+    match key.and_then(|k| state.registry.by_key(k).map(|ws| (k, ws))) {
         Some((key, ws)) => numora::serve(&mut lock(&ws), &call, key),
         None => {
             let id = numora::request_id(&call, || state.registry.next_id("req_"));
@@ -188,7 +183,12 @@ fn serve_numora(state: &AppState, call: Call) -> Reply {
 async fn dataverse_entry(State(state): State<AppState>, req: Request) -> Response {
     let reply = match to_call(req, MAX_JSON_BODY * 16).await {
         Ok(call) => serve_dataverse(&state, call),
-        Err(_) => crate::dataverse::error_reply(413, "0x8004418A", "Request is too large."),
+        Err((_, Limit::Headers)) => {
+            crate::dataverse::error_reply(431, "0x8004418A", "Request header is too large.")
+        }
+        Err((_, Limit::Body)) => {
+            crate::dataverse::error_reply(413, "0x8004418A", "Request is too large.")
+        }
     };
     finish(reply).await
 }

@@ -55,13 +55,14 @@ impl Call {
             .map(|(_, v)| v)
     }
 
-    /// Path segments after `prefix`, each percent-decoded.
-    pub fn segments_after(&self, prefix: &str) -> Option<Vec<String>> {
+    /// Path segments after `prefix`, each percent-decoded (borrowed when
+    /// there is nothing to decode).
+    pub fn segments_after(&self, prefix: &str) -> Option<Vec<std::borrow::Cow<'_, str>>> {
         let rest = self.path.strip_prefix(prefix)?;
         Some(
             rest.split('/')
                 .filter(|s| !s.is_empty())
-                .map(decode_component)
+                .map(|s| percent_decode_str(s).decode_utf8_lossy())
                 .collect(),
         )
     }

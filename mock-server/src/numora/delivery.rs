@@ -34,7 +34,7 @@ fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
 }
 
 /// `GET /v1/delivery/outbox`
-pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<Answer> {
+pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<(StatusCode, super::Payload)> {
     let provider = provider(call.query_param("provider").as_deref())?;
     let limit = limit(call, 50, 100)?;
     let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
@@ -72,13 +72,24 @@ pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<Answer> {
     } else {
         None
     };
-    Ok((
-        StatusCode::OK,
-        json!({
-            "data": page.iter().map(|d| d.to_outbox_item()).collect::<Vec<_>>(),
-            "meta": {"provider": provider, "next_cursor": next_cursor},
-        }),
-    ))
+    #[derive(serde::Serialize)]
+    struct Meta<'a> {
+        provider: &'a str,
+        next_cursor: Option<String>,
+    }
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        data: Vec<OutboxItemView<'a>>,
+        meta: Meta<'a>,
+    }
+    let page = Page {
+        data: page.iter().map(|d| d.outbox_view()).collect(),
+        meta: Meta {
+            provider: &provider,
+            next_cursor,
+        },
+    };
+    super::raw(StatusCode::OK, &page)
 }
 
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {

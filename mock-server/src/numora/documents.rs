@@ -217,7 +217,21 @@ pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
 }
 
 /// `GET /v1/documents/{id}`
-pub fn get(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
+pub fn get(ws: &Workspace, id: &str) -> NumoraResult<(StatusCode, super::Payload)> {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        data: DocumentView<'a>,
+    }
+    super::raw(
+        StatusCode::OK,
+        &Envelope {
+            data: find(ws, id)?.view(),
+        },
+    )
+}
+
+/// The same answer as a JSON value (for the actions that end with the document).
+fn get_json(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
     Ok((StatusCode::OK, json!({"data": find(ws, id)?.to_json()})))
 }
 
@@ -295,7 +309,7 @@ pub fn approve(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer
         doc.updated_at = now;
     });
     ws.emit("document.reviewed", id, now, None);
-    get(ws, id)
+    get_json(ws, id)
 }
 
 /// `POST /v1/documents/{id}/actions/reject`
@@ -316,7 +330,7 @@ pub fn reject(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer>
         doc.failure_reason = Some(reason.unwrap_or_else(|| "rejected in review".into()));
         doc.updated_at = now;
     });
-    get(ws, id)
+    get_json(ws, id)
 }
 
 /// The internal view the control API shows (adds `finalized` and attempts).

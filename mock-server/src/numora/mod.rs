@@ -30,6 +30,23 @@ pub use error::{NumoraError, NumoraResult};
 /// A handler's success: status and JSON body.
 pub type Answer = (StatusCode, Value);
 
+/// What the pipeline sends: a JSON value, or JSON already serialized by a
+/// hot route from borrowed views (no intermediate value tree).
+pub enum Payload {
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+/// Serializes `value` for a hot route.
+pub fn raw(
+    status: StatusCode,
+    value: &impl serde::Serialize,
+) -> NumoraResult<(StatusCode, Payload)> {
+    serde_json::to_vec(value)
+        .map(|bytes| (status, Payload::Raw(bytes)))
+        .map_err(|e| NumoraError::Internal(format!("serialization failed: {e}")))
+}
+
 /// A matched route: its pattern (for the journal), the scope it needs and its
 /// path parameters.
 #[derive(Debug, Clone)]
@@ -72,9 +89,9 @@ pub enum RouteMiss {
 }
 
 /// The route table: path shape → (method → endpoint, pattern, scope).
-pub fn route(method: &Method, segments: &[String]) -> Result<Route, RouteMiss> {
+pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, RouteMiss> {
     use Endpoint::*;
-    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let s: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
     type Choice = (Method, Endpoint, &'static str, &'static str);
     let (choices, params): (Vec<Choice>, Vec<String>) = match s.as_slice() {
         ["documents"] => (
@@ -282,31 +299,38 @@ pub fn route(method: &Method, segments: &[String]) -> Result<Route, RouteMiss> {
         .ok_or(RouteMiss::MethodNotAllowed(allowed))
 }
 
-fn handle(ws: &mut Workspace, route: &Route, call: &Call) -> NumoraResult<Answer> {
+fn handle(ws: &mut Workspace, route: &Route, call: &Call) -> NumoraResult<(StatusCode, Payload)> {
+    let json =
+        |answer: NumoraResult<Answer>| answer.map(|(status, value)| (status, Payload::Json(value)));
     use Endpoint::*;
     let id = route.params.first().map(String::as_str).unwrap_or_default();
     match route.endpoint {
-        DocumentsCreate => documents::create(ws, call),
+        DocumentsCreate => json(documents::create(ws, call)),
         DocumentsGet => documents::get(ws, id),
-        DocumentsResult => documents::result(ws, id),
-        DocumentsApprove => documents::approve(ws, id, call),
-        DocumentsReject => documents::reject(ws, id, call),
-        DocumentsRetryPush => delivery::retry_push(ws, id, call),
-        DocumentsDispatch => delivery::dispatch(ws, id, call),
-        DeliveryCreate => delivery::callback(ws, id, call),
-        DeliveryList => delivery::list(ws, id, call),
+        DocumentsResult => json(documents::result(ws, id)),
+        DocumentsApprove => json(documents::approve(ws, id, call)),
+        DocumentsReject => json(documents::reject(ws, id, call)),
+        DocumentsRetryPush => json(delivery::retry_push(ws, id, call)),
+        DocumentsDispatch => json(delivery::dispatch(ws, id, call)),
+        DeliveryCreate => json(delivery::callback(ws, id, call)),
+        DeliveryList => json(delivery::list(ws, id, call)),
         Outbox => delivery::outbox(ws, call),
-        DynamicsSession => session::create(ws, call),
-        SchemasList => catalog::schemas(),
-        DestinationsList => catalog::destinations_list(ws),
-        DestinationsCreate => catalog::destinations_create(ws, call),
-        DestinationsTest => catalog::destinations_test(ws, id, call),
-        MappingsGet => catalog::mapping_get(ws, &route.params[0], &route.params[1]),
-        MappingsPut => catalog::mapping_put(ws, &route.params[0], &route.params[1], call),
-        WorkflowsList => catalog::workflows_list(ws),
-        WorkflowsDispatch => catalog::workflow_dispatch(ws, id, call),
-        RunsGet => catalog::run_get(ws, id),
-        RunsLogs => catalog::run_logs(ws, id),
+        DynamicsSession => json(session::create(ws, call)),
+        SchemasList => json(catalog::schemas()),
+        DestinationsList => json(catalog::destinations_list(ws)),
+        DestinationsCreate => json(catalog::destinations_create(ws, call)),
+        DestinationsTest => json(catalog::destinations_test(ws, id, call)),
+        MappingsGet => json(catalog::mapping_get(ws, &route.params[0], &route.params[1])),
+        MappingsPut => json(catalog::mapping_put(
+            ws,
+            &route.params[0],
+            &route.params[1],
+            call,
+        )),
+        WorkflowsList => json(catalog::workflows_list(ws)),
+        WorkflowsDispatch => json(catalog::workflow_dispatch(ws, id, call)),
+        RunsGet => json(catalog::run_get(ws, id)),
+        RunsLogs => json(catalog::run_logs(ws, id)),
     }
 }
 
@@ -330,18 +354,26 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
     let request_id = request_id(call, || ws.ids.prefixed("req_", now));
     let segments = call.segments_after("/v1").unwrap_or_default();
     let routed = route(&call.method, &segments);
-    let pattern = match &routed {
-        Ok(r) => r.pattern.to_string(),
-        Err(_) => "(no route)".to_string(),
+    let pattern: &'static str = match &routed {
+        Ok(r) => r.pattern,
+        Err(_) => "(no route)",
     };
-    let key_record = ws.key(key).cloned();
+    // (revoked, scopes allow the route): read in place, the key is not copied.
+    let key_state = ws
+        .key(key)
+        .map(|k| (k.revoked, routed.as_ref().is_ok_and(|r| k.allows(r.scope))));
     let rate = ws.rate_check(key, now);
     let mut fault: Option<(String, FaultSpec)> = None;
 
-    let result: NumoraResult<Answer> = (|| {
-        let key_record = key_record
-            .filter(|k| !k.revoked)
-            .ok_or_else(|| NumoraError::Unauthorized("the API key has been revoked".into()))?;
+    let result: NumoraResult<(StatusCode, Payload)> = (|| {
+        let allowed = match key_state {
+            Some((false, allowed)) => allowed,
+            _ => {
+                return Err(NumoraError::Unauthorized(
+                    "the API key has been revoked".into(),
+                ))
+            }
+        };
         let route = match routed {
             Ok(route) => route,
             Err(RouteMiss::NotFound) => {
@@ -368,7 +400,7 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
                 ws.settings.rate_window / 1000
             )));
         }
-        if !key_record.allows(route.scope) {
+        if !allowed {
             return Err(NumoraError::Forbidden(format!(
                 "the API key lacks the '{}' scope required by {}",
                 route.scope, route.pattern
@@ -400,8 +432,11 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
         handle(ws, &route, call)
     })();
 
-    let mut reply = match &result {
-        Ok((status, body)) => Reply::json(*status, body),
+    let mut reply = match result {
+        Ok((status, Payload::Json(body))) => Reply::json(status, &body),
+        Ok((status, Payload::Raw(bytes))) => Reply::new(status)
+            .with_body(bytes)
+            .with_header(header::CONTENT_TYPE, "application/json"),
         Err(e) => {
             let body = match fault
                 .as_ref()
@@ -416,7 +451,7 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
                 status: 405,
                 message,
                 ..
-            } = e
+            } = &e
             {
                 if let Some(allowed) = message.rsplit("allowed: ").next() {
                     r = r.with_header(header::ALLOW, allowed);

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::time::{format_millis, Millis};
+use std::borrow::Cow;
+
+use super::time::Stamp;
 
 /// How many entries a workspace keeps before dropping the oldest.
 pub const JOURNAL_LIMIT: usize = 10_000;
@@ -12,17 +14,17 @@ pub struct JournalEntry {
     pub seq: u64,
     /// The workspace that served the call.
     pub workspace: String,
-    pub at: String,
-    #[serde(skip)]
-    pub at_ms: Millis,
+    /// The virtual instant, formatted only when the journal is read.
+    pub at: Stamp,
     /// `numora`, `dataverse` or `webhook`.
     pub api: &'static str,
-    pub method: String,
+    #[serde(serialize_with = "method_str")]
+    pub method: axum::http::Method,
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
     /// The route pattern that matched, e.g. `POST /v1/documents/{id}/dispatch`.
-    pub route: String,
+    pub route: Cow<'static, str>,
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -52,7 +54,7 @@ impl JournalFilter {
     pub fn matches(&self, e: &JournalEntry) -> bool {
         self.method
             .as_ref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
+            .is_none_or(|m| m.eq_ignore_ascii_case(e.method.as_str()))
             && self.api.as_ref().is_none_or(|a| a == e.api)
             && self.status.is_none_or(|s| s == e.status)
             && self
@@ -62,20 +64,28 @@ impl JournalFilter {
     }
 }
 
+fn method_str<S: serde::Serializer>(m: &axum::http::Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
 impl JournalEntry {
     /// An entry for `call`, answered with `status` on `route`; the workspace
     /// stamps the rest when it records it ([`super::workspace::Workspace::log_call`]).
-    pub fn of(api: &'static str, call: &crate::call::Call, route: String, status: u16) -> Self {
+    pub fn of(
+        api: &'static str,
+        call: &crate::call::Call,
+        route: impl Into<Cow<'static, str>>,
+        status: u16,
+    ) -> Self {
         Self {
             seq: 0,
             workspace: String::new(),
-            at: String::new(),
-            at_ms: 0,
+            at: Stamp(0),
             api,
-            method: call.method.to_string(),
+            method: call.method.clone(),
             path: call.path.clone(),
             query: call.query.clone(),
-            route,
+            route: route.into(),
             status,
             request_id: None,
             fault: None,
@@ -87,7 +97,6 @@ impl JournalEntry {
 impl Journal {
     pub fn record(&mut self, mut entry: JournalEntry) {
         entry.seq = self.next_seq;
-        entry.at = format_millis(entry.at_ms);
         self.next_seq += 1;
         if self.entries.len() == JOURNAL_LIMIT {
             self.entries.pop_front();

@@ -43,11 +43,18 @@ pub struct WorldConfig {
     pub clock: Option<(ClockMode, Option<Millis>)>,
 }
 
+/// The workspace an API key belongs to: its id (for re-indexing) and the
+/// workspace itself, so a request finds it with one lookup.
+struct KeyOwner {
+    id: String,
+    workspace: SharedWorkspace,
+}
+
 #[derive(Default)]
 struct Inner {
     workspaces: BTreeMap<String, SharedWorkspace>,
     /// API key → workspace id.
-    keys: HashMap<String, String>,
+    keys: HashMap<String, KeyOwner>,
 }
 
 pub struct Registry {
@@ -109,12 +116,10 @@ impl Registry {
     }
 
     pub fn by_key(&self, key: &str) -> Option<SharedWorkspace> {
-        let inner = self.read();
-        inner
+        self.read()
             .keys
             .get(key)
-            .and_then(|id| inner.workspaces.get(id))
-            .cloned()
+            .map(|owner| owner.workspace.clone())
     }
 
     /// Builds a workspace from a fixture and registers its keys. A fixture key
@@ -129,7 +134,7 @@ impl Registry {
         ws.webhooks.attach(&id, self.webhook_sender.get());
         let mut inner = self.write();
         for key in &mut ws.keys {
-            let taken = inner.keys.get(&key.key).is_some_and(|owner| owner != &id);
+            let taken = inner.keys.get(&key.key).is_some_and(|owner| owner.id != id);
             if taken {
                 key.key = format!(
                     "sk_test_{}",
@@ -148,15 +153,13 @@ impl Registry {
                 revoked: false,
             });
         }
-        inner.keys.retain(|_, owner| owner != &id);
-        for key in &ws.keys {
-            inner.keys.insert(key.key.clone(), id.clone());
-        }
         let created = Created {
             id: id.clone(),
             keys: ws.keys.clone(),
         };
-        inner.workspaces.insert(id, Arc::new(Mutex::new(ws)));
+        let shared = Arc::new(Mutex::new(ws));
+        index_keys(&mut inner, &id, &created.keys, &shared);
+        inner.workspaces.insert(id, shared);
         Ok(created)
     }
 
@@ -200,7 +203,7 @@ impl Registry {
 
     pub fn remove(&self, id: &str) -> bool {
         let mut inner = self.write();
-        inner.keys.retain(|_, owner| owner != id);
+        inner.keys.retain(|_, owner| owner.id != id);
         inner.workspaces.remove(id).is_some()
     }
 
@@ -219,15 +222,14 @@ impl Registry {
     /// Re-indexes a workspace's keys after the control API changed them.
     pub fn reindex_keys(&self, id: &str, keys: &[model::ApiKey]) {
         let mut inner = self.write();
-        inner.keys.retain(|_, owner| owner != id);
-        for key in keys {
-            inner.keys.insert(key.key.clone(), id.to_string());
+        if let Some(shared) = inner.workspaces.get(id).cloned() {
+            index_keys(&mut inner, id, keys, &shared);
         }
     }
 
     /// Whether `key` is free or already belongs to workspace `id`.
     pub fn key_available(&self, key: &str, id: &str) -> bool {
-        self.read().keys.get(key).is_none_or(|owner| owner == id)
+        self.read().keys.get(key).is_none_or(|owner| owner.id == id)
     }
 
     /// Every workspace, for the state file: `{"format", "workspaces": [{id, fixture}]}`.
@@ -269,6 +271,20 @@ impl Registry {
             self.insert(id.to_string(), Arc::new(fixture), seed)?;
         }
         Ok(())
+    }
+}
+
+/// Points every key of workspace `id` (and only those) at `shared`.
+fn index_keys(inner: &mut Inner, id: &str, keys: &[model::ApiKey], shared: &SharedWorkspace) {
+    inner.keys.retain(|_, owner| owner.id != id);
+    for key in keys {
+        inner.keys.insert(
+            key.key.clone(),
+            KeyOwner {
+                id: id.to_string(),
+                workspace: shared.clone(),
+            },
+        );
     }
 }
 

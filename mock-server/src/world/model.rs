@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::time::{format_millis, Millis};
+use super::time::{format_millis, Millis, Stamp};
 
 /// The public document status set (document-api-contract, document-lifecycle).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -105,47 +105,40 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn urls(&self) -> (String, String, String) {
-        let base = format!("/v1/documents/{}", self.id);
-        (
-            base.clone(),
-            format!("{base}/result"),
-            format!("{base}/dispatch"),
-        )
+    /// `GET /v1/documents/{id}` (and the dispatch response's `data`).
+    pub fn view(&self) -> DocumentView<'_> {
+        DocumentView {
+            id: &self.id,
+            schema: &self.schema,
+            status: self.status.as_str(),
+            external_id: &self.external_id,
+            metadata: &self.metadata,
+            review_state: &self.review_state,
+            duplicate_of: &self.duplicate_of,
+            created_at: Stamp(self.created_at),
+            updated_at: Stamp(self.updated_at),
+            status_url: DocumentUrl(&self.id, ""),
+            result_url: DocumentUrl(&self.id, "/result"),
+            dispatch_url: DocumentUrl(&self.id, "/dispatch"),
+        }
     }
 
-    /// `GET /v1/documents/{id}` (and the dispatch response's `data`).
     pub fn to_json(&self) -> Value {
-        let (status_url, result_url, dispatch_url) = self.urls();
-        json!({
-            "id": self.id,
-            "schema": self.schema,
-            "status": self.status.as_str(),
-            "external_id": self.external_id,
-            "metadata": self.metadata,
-            "review_state": self.review_state,
-            "duplicate_of": self.duplicate_of,
-            "created_at": format_millis(self.created_at),
-            "updated_at": format_millis(self.updated_at),
-            "status_url": status_url,
-            "result_url": result_url,
-            "dispatch_url": dispatch_url,
-        })
+        serde_json::to_value(self.view()).unwrap_or(Value::Null)
     }
 
     /// One item of `GET /v1/delivery/outbox`.
-    pub fn to_outbox_item(&self) -> Value {
-        let (_, result_url, dispatch_url) = self.urls();
-        json!({
-            "document_id": self.id,
-            "schema": self.schema,
-            "status": self.status.as_str(),
-            "external_id": self.external_id,
-            "metadata": self.metadata,
-            "result_url": result_url,
-            "dispatch_url": dispatch_url,
-            "updated_at": format_millis(self.updated_at),
-        })
+    pub fn outbox_view(&self) -> OutboxItemView<'_> {
+        OutboxItemView {
+            document_id: &self.id,
+            schema: &self.schema,
+            status: self.status.as_str(),
+            external_id: &self.external_id,
+            metadata: &self.metadata,
+            result_url: DocumentUrl(&self.id, "/result"),
+            dispatch_url: DocumentUrl(&self.id, "/dispatch"),
+            updated_at: Stamp(self.updated_at),
+        }
     }
 
     /// `GET /v1/documents/{id}/result`'s `data`.
@@ -173,6 +166,46 @@ impl Document {
     pub fn field_value(&self, name: &str) -> Option<&Value> {
         self.fields.get(name).map(|f| f.get("value").unwrap_or(f))
     }
+}
+
+/// `/v1/documents/{id}` + suffix, written without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentUrl<'a>(pub &'a str, pub &'static str);
+
+impl Serialize for DocumentUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("/v1/documents/{}{}", self.0, self.1))
+    }
+}
+
+/// The public document resource, borrowed from a [`Document`].
+#[derive(Debug, Serialize)]
+pub struct DocumentView<'a> {
+    pub id: &'a str,
+    pub schema: &'a str,
+    pub status: &'static str,
+    pub external_id: &'a Option<String>,
+    pub metadata: &'a Map<String, Value>,
+    pub review_state: &'a Option<ReviewState>,
+    pub duplicate_of: &'a Option<String>,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub status_url: DocumentUrl<'a>,
+    pub result_url: DocumentUrl<'a>,
+    pub dispatch_url: DocumentUrl<'a>,
+}
+
+/// One outbox item, borrowed from a [`Document`].
+#[derive(Debug, Serialize)]
+pub struct OutboxItemView<'a> {
+    pub document_id: &'a str,
+    pub schema: &'a str,
+    pub status: &'static str,
+    pub external_id: &'a Option<String>,
+    pub metadata: &'a Map<String, Value>,
+    pub result_url: DocumentUrl<'a>,
+    pub dispatch_url: DocumentUrl<'a>,
+    pub updated_at: Stamp,
 }
 
 /// The outcome a delivery attempt records.

@@ -487,7 +487,7 @@ impl Workspace {
     /// Journals a served call, stamped with this workspace and its clock.
     pub fn log_call(&mut self, mut entry: super::journal::JournalEntry) {
         entry.workspace = self.id.clone();
-        entry.at_ms = self.now();
+        entry.at = super::time::Stamp(self.now());
         self.journal.record(entry);
     }
 
@@ -572,18 +572,30 @@ impl Workspace {
         let window = self.settings.rate_window;
         let limit = self.settings.rate_limit;
         let index = now.div_euclid(window);
-        let entry = self.rate.entry(key.to_string()).or_default();
-        if entry.index != index {
-            *entry = RateWindow { index, count: 0 };
-        }
-        let exceeded = entry.count >= limit;
-        if !exceeded {
-            entry.count += 1;
-        }
+        // Counts one request in the key's current window.
+        let count = |w: &mut RateWindow| {
+            if w.index != index {
+                *w = RateWindow { index, count: 0 };
+            }
+            let exceeded = w.count >= limit;
+            if !exceeded {
+                w.count += 1;
+            }
+            (exceeded, w.count)
+        };
+        let (exceeded, used) = match self.rate.get_mut(key) {
+            Some(window) => count(window),
+            None => {
+                let mut window = RateWindow::default();
+                let counted = count(&mut window);
+                self.rate.insert(key.to_string(), window);
+                counted
+            }
+        };
         let reset_ms = (index + 1) * window - now;
         RateState {
             limit,
-            remaining: limit.saturating_sub(entry.count),
+            remaining: limit.saturating_sub(used),
             reset: ((reset_ms + 999) / 1000).max(1) as u64,
             exceeded,
         }
