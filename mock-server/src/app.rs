@@ -24,6 +24,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub control: bool,
     pub admin_token: Option<String>,
+    /// How long a client may take to send a request (headers, then body).
+    pub read_timeout: std::time::Duration,
 }
 
 /// The whole router: `/v1`, `/api/data/v9.2`, `/_mock` (unless disabled) and `/openapi.json`.
@@ -72,11 +74,17 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
 pub enum Limit {
     Body,
     Headers,
+    /// The body did not arrive within the read timeout.
+    Timeout,
 }
 
 /// Reads a request into a [`Call`]; `Err` when its headers are over
 /// [`MAX_HEADER_BYTES`] or its body over `limit`.
-pub async fn to_call(req: Request, limit: usize) -> Result<Call, (Call, Limit)> {
+pub async fn to_call(
+    req: Request,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Call, (Call, Limit)> {
     let (parts, body) = req.into_parts();
     let host = parts
         .headers
@@ -108,12 +116,13 @@ pub async fn to_call(req: Request, limit: usize) -> Result<Call, (Call, Limit)> 
     if declared > limit {
         return Err((call, Limit::Body));
     }
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
             call.body = bytes;
             Ok(call)
         }
-        Err(_) => Err((call, Limit::Body)),
+        Ok(Err(_)) => Err((call, Limit::Body)),
+        Err(_) => Err((call, Limit::Timeout)),
     }
 }
 
@@ -133,11 +142,20 @@ fn numora_limit(req: &Request) -> usize {
 
 async fn numora_entry(State(state): State<AppState>, req: Request) -> Response {
     let limit = numora_limit(&req);
-    let reply = match to_call(req, limit).await {
+    let reply = match to_call(req, limit, state.read_timeout).await {
         Ok(call) => serve_numora(&state, call),
         Err((call, broken)) => {
             let id = numora::request_id(&call, || state.registry.next_id("req_"));
-            let error = if matches!(broken, Limit::Headers) {
+            let error = if matches!(broken, Limit::Timeout) {
+                NumoraError::Custom {
+                    status: 408,
+                    code: "invalid_payload".into(),
+                    message: format!(
+                        "the request body did not arrive within {} ms",
+                        state.read_timeout.as_millis()
+                    ),
+                }
+            } else if matches!(broken, Limit::Headers) {
                 NumoraError::Custom {
                     status: 431,
                     code: "invalid_payload".into(),
@@ -181,7 +199,7 @@ fn serve_numora(state: &AppState, call: Call) -> Reply {
 }
 
 async fn dataverse_entry(State(state): State<AppState>, req: Request) -> Response {
-    let reply = match to_call(req, MAX_JSON_BODY * 16).await {
+    let reply = match to_call(req, MAX_JSON_BODY * 16, state.read_timeout).await {
         Ok(call) => serve_dataverse(&state, call),
         Err((_, Limit::Headers)) => {
             crate::dataverse::error_reply(431, "0x8004418A", "Request header is too large.")
@@ -189,6 +207,11 @@ async fn dataverse_entry(State(state): State<AppState>, req: Request) -> Respons
         Err((_, Limit::Body)) => {
             crate::dataverse::error_reply(413, "0x8004418A", "Request is too large.")
         }
+        Err((_, Limit::Timeout)) => crate::dataverse::error_reply(
+            408,
+            "0x80040216",
+            "The request body was not received in time.",
+        ),
     };
     finish(reply).await
 }

@@ -65,6 +65,11 @@ struct Cli {
     #[arg(long, value_name = "RULE", value_parser = parse_fault_arg, verbatim_doc_comment)]
     fault: Vec<mock_server::FaultSpec>,
 
+    /// How long a client may take to send a request's headers, and then its
+    /// body, before the connection is closed (e.g. 10s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_tick)]
+    read_timeout: Option<i64>,
+
     /// Keep the world across restarts: every workspace is saved to PATH on
     /// SIGTERM/SIGINT and restored from it at start when it exists.
     #[arg(long, value_name = "PATH")]
@@ -106,6 +111,9 @@ async fn main() -> ExitCode {
     }
     if let Some(path) = &cli.state_file {
         builder = builder.state_file(path);
+    }
+    if let Some(ms) = cli.read_timeout {
+        builder = builder.read_timeout(std::time::Duration::from_millis(ms.max(1) as u64));
     }
     let server = match builder.start().await {
         Ok(server) => server,

@@ -46,6 +46,7 @@ pub struct MockServerBuilder {
     admin_token: Option<String>,
     faults: Vec<FaultSpec>,
     state_file: Option<PathBuf>,
+    read_timeout: Option<std::time::Duration>,
 }
 
 /// The entry point of the library.
@@ -119,6 +120,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// How long a client may take to send a request's headers, and then its
+    /// body, before the connection is closed (default 10 s).
+    pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
     /// Builds the world without listening (for `router()`-level tests).
     pub fn build_state(&self) -> Result<AppState, StartError> {
         let mut fixture = match (&self.fixtures_yaml, &self.fixtures_path) {
@@ -161,6 +169,7 @@ impl MockServerBuilder {
             registry: Arc::new(registry),
             control: self.control.unwrap_or(true),
             admin_token: self.admin_token.clone(),
+            read_timeout: self.read_timeout.unwrap_or(READ_TIMEOUT),
         })
     }
 
@@ -185,13 +194,7 @@ impl MockServerBuilder {
         let webhooks = crate::webhooks::start(&state.registry);
         let ticker = tokio::spawn(real_clock_ticker(state.registry.clone()));
         let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let task = tokio::spawn(serve(listener, app, stopped, state.read_timeout));
         Ok(ServerHandle {
             addr: local,
             state,
@@ -310,5 +313,46 @@ async fn real_clock_ticker(registry: std::sync::Arc<Registry>) {
                 }
             }
         }
+    }
+}
+
+/// The default time a client may take to send a request's headers, and its body.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts connections until `stopped`, serving each with a header-read
+/// timeout, so a slow or half-open client is dropped instead of held.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stopped: oneshot::Receiver<()>,
+    read_timeout: std::time::Duration,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(|req: hyper::Request<hyper::body::Incoming>| {
+                req.map(axum::body::Body::new)
+            });
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(read_timeout);
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }

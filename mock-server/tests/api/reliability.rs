@@ -373,6 +373,50 @@ async fn a_stalled_connection_does_not_hold_the_workspace() {
     drop(stalled);
 }
 
+/// A client that never finishes its headers, or its body, is disconnected
+/// after the read timeout; the workspace keeps serving meanwhile.
+#[tokio::test]
+async fn half_open_connections_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = app_with(
+        mock_server::MockServer::builder().read_timeout(std::time::Duration::from_millis(300)),
+    )
+    .await;
+    let guard = std::time::Duration::from_secs(10);
+    // Headers never finished: the server closes the connection.
+    let mut headers_only = tokio::net::TcpStream::connect(app.server.addr())
+        .await
+        .unwrap();
+    headers_only
+        .write_all(b"GET /v1/schemas HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(guard, headers_only.read_to_end(&mut buf)).await;
+    assert!(
+        closed.is_ok(),
+        "the server must close a connection whose headers never end"
+    );
+    // Body never finished: 408 in the envelope.
+    let mut body_stalled = tokio::net::TcpStream::connect(app.server.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/documents/{SEED_DOC}/dispatch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{",
+        app.key
+    );
+    body_stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(guard, body_stalled.read(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("invalid_payload"), "{text}");
+    assert_eq!(app.status_of(SEED_DOC).await, "reviewed");
+}
+
 struct Server {
     child: Child,
     url: String,
