@@ -206,9 +206,13 @@ fn columns(mapping: &Map<String, Value>, section: &str) -> Vec<(String, String)>
         .unwrap_or_default()
 }
 
-fn text<'a>(mapping: &'a Map<String, Value>, pointer: &str, default: &'a str) -> String {
-    let v = Value::Object(mapping.clone());
-    v.pointer(pointer)
+/// A mapping setting such as `/owner_team/entity_set`, or `default`.
+fn text(mapping: &Map<String, Value>, pointer: &str, default: &str) -> String {
+    let mut parts = pointer.trim_start_matches('/').split('/');
+    let first = parts.next().and_then(|key| mapping.get(key));
+    parts
+        .try_fold(first, |node, key| Some(node.and_then(|n| n.get(key))))
+        .flatten()
         .and_then(Value::as_str)
         .unwrap_or(default)
         .to_string()

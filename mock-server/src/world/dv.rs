@@ -4,7 +4,7 @@
 
 use axum::http::{header, HeaderName, StatusCode};
 
-use super::faults::{FaultApi, FaultTarget};
+use super::faults::{FaultApi, FaultSpec, FaultTarget};
 use super::journal::JournalEntry;
 use super::workspace::Workspace;
 use crate::call::{Call, Reply};
@@ -91,9 +91,10 @@ impl Workspace {
             }
         }
         let mut reply = match fault.as_ref().map(|(_, s)| s) {
-            Some(spec) if spec.respond.is_some() => {
-                fault_reply(spec.respond.as_ref().expect("checked"))
-            }
+            Some(FaultSpec {
+                respond: Some(respond),
+                ..
+            }) => fault_reply(respond),
             Some(spec) if spec.drop_connection => Reply::new(StatusCode::BAD_GATEWAY),
             _ => {
                 let req = DvRequest {
