@@ -2,17 +2,15 @@
 //! fake behind a proxy that breaks one rule, and the run must fail and name
 //! the broken rule.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
 use clap::Parser;
 
 use conformance::cli::{Cli, Command};
 use conformance::report::human;
 
+use super::proxy::{Breaker, Exchange};
 use super::util::scenarios;
 
 #[derive(Clone, Copy, Debug)]
@@ -27,110 +25,47 @@ enum Break {
     DispatchOk,
 }
 
-struct Proxy {
-    fake: String,
-    origin: OnceLock<String>,
-    mode: Break,
-    client: reqwest::Client,
+impl Breaker for Break {
+    fn forward_to(&self, path: &str, query: &str) -> String {
+        if matches!(self, Break::RepeatPage) && path == "/v1/delivery/outbox" {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.starts_with("cursor="))
+                .collect();
+            return format!("{path}?{}", kept.join("&"));
+        }
+        if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        }
+    }
+
+    fn answer(&self, x: &mut Exchange<'_>) {
+        match self {
+            Break::AcceptChangedReplay
+                if *x.method == Method::POST
+                    && x.path.ends_with("/delivery")
+                    && x.status == StatusCode::CONFLICT =>
+            {
+                x.status = StatusCode::OK;
+            }
+            Break::DropRequestId => {
+                x.headers.remove("x-request-id");
+            }
+            Break::DispatchOk
+                if x.path.ends_with("/dispatch") && x.status == StatusCode::ACCEPTED =>
+            {
+                x.status = StatusCode::OK;
+            }
+            _ => {}
+        }
+    }
 }
 
-async fn forward(
-    State(p): State<Arc<Proxy>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_owned();
-    let mut pq = uri
-        .path_and_query()
-        .map(|x| x.as_str().to_owned())
-        .unwrap_or_default();
-    if matches!(p.mode, Break::RepeatPage) && path == "/v1/delivery/outbox" {
-        let query: Vec<&str> = uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter(|kv| !kv.starts_with("cursor="))
-            .collect();
-        pq = format!("{path}?{}", query.join("&"));
-    }
-    let mut req = p
-        .client
-        .request(method.clone(), format!("{}{pq}", p.fake))
-        .body(body);
-    for (k, v) in &headers {
-        if k != "host" {
-            req = req.header(k, v);
-        }
-    }
-    let Ok(resp) = req.send().await else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    let mut status = resp.status();
-    let mut out_headers = resp.headers().clone();
-    let mut body = resp.bytes().await.unwrap_or_default().to_vec();
-    let origin = p.origin.get().cloned().unwrap_or_default();
-    if path == "/_mock/workspaces" {
-        // Keep the scenarios' traffic flowing through the proxy.
-        body = String::from_utf8_lossy(&body)
-            .replace(&p.fake, &origin)
-            .into_bytes();
-    }
-    match p.mode {
-        Break::AcceptChangedReplay
-            if method == Method::POST
-                && path.ends_with("/delivery")
-                && status == StatusCode::CONFLICT =>
-        {
-            status = StatusCode::OK;
-        }
-        Break::DropRequestId => {
-            out_headers.remove("x-request-id");
-        }
-        Break::DispatchOk if path.ends_with("/dispatch") && status == StatusCode::ACCEPTED => {
-            status = StatusCode::OK;
-        }
-        _ => {}
-    }
-    out_headers.remove("content-length");
-    out_headers.remove("transfer-encoding");
-    let mut r = Response::new(axum::body::Body::from(body));
-    *r.status_mut() = status;
-    *r.headers_mut() = out_headers;
-    r
-}
-
-/// Start the embedded fake and a breaking proxy in front of it; returns the
-/// proxy's origin.
+/// The embedded fake behind a proxy that breaks `mode`; the proxy's origin.
 fn broken_target(mode: Break) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let fake = conformance::target::embedded::start(7, None)
-                .await
-                .expect("fake starts");
-            let proxy = Arc::new(Proxy {
-                fake: fake.url.clone(),
-                origin: OnceLock::new(),
-                mode,
-                client: reqwest::Client::new(),
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let origin = format!("http://{}", listener.local_addr().unwrap());
-            let _ = proxy.origin.set(origin.clone());
-            tx.send(origin).unwrap();
-            let app = axum::Router::new().fallback(forward).with_state(proxy);
-            axum::serve(listener, app).await.unwrap();
-            drop(fake);
-        });
-    });
-    rx.recv().unwrap()
+    super::proxy::start(mode)
 }
 
 /// Run one scenario file against `target`; returns (success, human report).

@@ -5,5 +5,6 @@ mod broken;
 mod harness_steps;
 mod no_writes;
 mod props;
+mod proxy;
 mod run;
 mod util;

@@ -2,17 +2,13 @@
 //! shrunk sequence against a fake behind a proxy that breaks one rule, and
 //! refuse (exit 2) to write to a target without being told which documents.
 
-use std::sync::{Arc, OnceLock};
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
 use clap::Parser;
 use serde_json::{json, Value};
 
 use conformance::cli::Invocation;
 
+use super::proxy::{Breaker, Exchange};
 use super::util::{conformance, scratch, serve, text};
 
 /// A document of the default world that starts push_pending.
@@ -26,58 +22,22 @@ enum Fault {
     ListPending,
 }
 
-struct Breaker {
-    fake: String,
-    me: OnceLock<String>,
-    fault: Fault,
-    client: reqwest::Client,
-}
-
-async fn relay(
-    State(b): State<Arc<Breaker>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_owned();
-    let target = format!(
-        "{}{}",
-        b.fake,
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-    );
-    let mut req = b.client.request(method.clone(), target).body(body);
-    for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
-            req = req.header(name, value);
-        }
-    }
-    let Ok(resp) = req.send().await else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    let mut status = resp.status();
-    let mut out = resp.headers().clone();
-    let mut bytes = resp.bytes().await.unwrap_or_default().to_vec();
-    if path == "/_mock/workspaces" {
-        // New workspaces must be reached through the proxy too.
-        let me = b.me.get().cloned().unwrap_or_default();
-        bytes = String::from_utf8_lossy(&bytes)
-            .replace(&b.fake, &me)
-            .into_bytes();
-    }
-    match b.fault {
-        Fault::AcceptChangedReplay
-            if method == Method::POST
-                && path.ends_with("/delivery")
-                && status == StatusCode::CONFLICT =>
-        {
-            status = StatusCode::OK;
-        }
-        Fault::ListPending if path == "/v1/delivery/outbox" && status == StatusCode::OK => {
-            if let Ok(mut page) = serde_json::from_slice::<Value>(&bytes) {
-                let limit: usize = uri
-                    .query()
-                    .unwrap_or("")
+impl Breaker for Fault {
+    fn answer(&self, x: &mut Exchange<'_>) {
+        match self {
+            Fault::AcceptChangedReplay
+                if *x.method == Method::POST
+                    && x.path.ends_with("/delivery")
+                    && x.status == StatusCode::CONFLICT =>
+            {
+                x.status = StatusCode::OK;
+            }
+            Fault::ListPending if x.path == "/v1/delivery/outbox" && x.status == StatusCode::OK => {
+                let Ok(mut page) = serde_json::from_slice::<Value>(&x.body) else {
+                    return;
+                };
+                let limit: usize = x
+                    .query
                     .split('&')
                     .find_map(|kv| kv.strip_prefix("limit="))
                     .and_then(|l| l.parse().ok())
@@ -96,51 +56,17 @@ async fn relay(
                             "updated_at": "2026-03-24T23:00:00.000Z",
                         }));
                     }
-                    bytes = serde_json::to_vec(&page).unwrap_or_default();
+                    x.body = serde_json::to_vec(&page).unwrap_or_default();
                 }
             }
+            _ => {}
         }
-        _ => {}
     }
-    out.remove("content-length");
-    out.remove("transfer-encoding");
-    let mut r = Response::new(axum::body::Body::from(bytes));
-    *r.status_mut() = status;
-    *r.headers_mut() = out;
-    r
 }
 
 /// The embedded fake behind a proxy that breaks one rule; the proxy's origin.
 fn broken_fake(fault: Fault) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let fake = conformance::target::embedded::start(7, None)
-                .await
-                .expect("the fake starts");
-            let breaker = Arc::new(Breaker {
-                fake: fake.url.clone(),
-                me: OnceLock::new(),
-                fault,
-                client: reqwest::Client::new(),
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let me = format!("http://{}", listener.local_addr().expect("addr"));
-            let _ = breaker.me.set(me.clone());
-            tx.send(me).expect("send origin");
-            let app = axum::Router::new().fallback(relay).with_state(breaker);
-            axum::serve(listener, app).await.expect("serve");
-            drop(fake);
-        });
-    });
-    rx.recv().expect("proxy origin")
+    super::proxy::start(fault)
 }
 
 /// Run the properties through the library; (exit code, report).
