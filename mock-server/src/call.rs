@@ -134,6 +134,13 @@ impl Reply {
         self
     }
 
+    /// Sets (replacing) a header from a ready value.
+    pub fn with_value(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.retain(|(n, _)| n != name);
+        self.headers.push((name, value));
+        self
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

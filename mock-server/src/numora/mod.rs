@@ -92,11 +92,11 @@ pub enum RouteMiss {
 pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, RouteMiss> {
     use Endpoint::*;
     let s: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
-    type Choice = (Method, Endpoint, &'static str, &'static str);
-    let (choices, params): (Vec<Choice>, Vec<String>) = match s.as_slice() {
+    type Choice = (&'static str, Endpoint, &'static str, &'static str);
+    let (choices, params): (&[Choice], Vec<String>) = match s.as_slice() {
         ["documents"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DocumentsCreate,
                 "POST /v1/documents",
                 "documents:write",
@@ -104,8 +104,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![],
         ),
         ["documents", id] => (
-            vec![(
-                Method::GET,
+            &[(
+                "GET",
                 DocumentsGet,
                 "GET /v1/documents/{id}",
                 "documents:read",
@@ -113,8 +113,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["documents", id, "result"] => (
-            vec![(
-                Method::GET,
+            &[(
+                "GET",
                 DocumentsResult,
                 "GET /v1/documents/{id}/result",
                 "documents:read",
@@ -122,8 +122,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["documents", id, "actions", "approve"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DocumentsApprove,
                 "POST /v1/documents/{id}/actions/approve",
                 "documents:write",
@@ -131,8 +131,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["documents", id, "actions", "reject"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DocumentsReject,
                 "POST /v1/documents/{id}/actions/reject",
                 "documents:write",
@@ -140,8 +140,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["documents", id, "actions", "retry-push"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DocumentsRetryPush,
                 "POST /v1/documents/{id}/actions/retry-push",
                 "delivery:write",
@@ -149,8 +149,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["documents", id, "dispatch"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DocumentsDispatch,
                 "POST /v1/documents/{id}/dispatch",
                 "delivery:write",
@@ -158,15 +158,15 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["documents", id, "delivery"] => (
-            vec![
+            &[
                 (
-                    Method::GET,
+                    "GET",
                     DeliveryList,
                     "GET /v1/documents/{id}/delivery",
                     "delivery:read",
                 ),
                 (
-                    Method::POST,
+                    "POST",
                     DeliveryCreate,
                     "POST /v1/documents/{id}/delivery",
                     "delivery:write",
@@ -175,17 +175,12 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["delivery", "outbox"] => (
-            vec![(
-                Method::GET,
-                Outbox,
-                "GET /v1/delivery/outbox",
-                "delivery:read",
-            )],
+            &[("GET", Outbox, "GET /v1/delivery/outbox", "delivery:read")],
             vec![],
         ),
         ["dynamics", "session"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DynamicsSession,
                 "POST /v1/dynamics/session",
                 "dynamics:session",
@@ -193,24 +188,19 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![],
         ),
         ["schemas"] => (
-            vec![(
-                Method::GET,
-                SchemasList,
-                "GET /v1/schemas",
-                "destinations:read",
-            )],
+            &[("GET", SchemasList, "GET /v1/schemas", "destinations:read")],
             vec![],
         ),
         ["destinations"] => (
-            vec![
+            &[
                 (
-                    Method::GET,
+                    "GET",
                     DestinationsList,
                     "GET /v1/destinations",
                     "destinations:read",
                 ),
                 (
-                    Method::POST,
+                    "POST",
                     DestinationsCreate,
                     "POST /v1/destinations",
                     "destinations:write",
@@ -219,8 +209,8 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![],
         ),
         ["destinations", id, "test"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 DestinationsTest,
                 "POST /v1/destinations/{id}/test",
                 "destinations:write",
@@ -228,15 +218,15 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["mappings", schema, destination] => (
-            vec![
+            &[
                 (
-                    Method::GET,
+                    "GET",
                     MappingsGet,
                     "GET /v1/mappings/{schema}/{destination}",
                     "destinations:read",
                 ),
                 (
-                    Method::PUT,
+                    "PUT",
                     MappingsPut,
                     "PUT /v1/mappings/{schema}/{destination}",
                     "destinations:write",
@@ -245,17 +235,12 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![schema.to_string(), destination.to_string()],
         ),
         ["workflows"] => (
-            vec![(
-                Method::GET,
-                WorkflowsList,
-                "GET /v1/workflows",
-                "workflows:read",
-            )],
+            &[("GET", WorkflowsList, "GET /v1/workflows", "workflows:read")],
             vec![],
         ),
         ["workflows", id, "dispatch"] => (
-            vec![(
-                Method::POST,
+            &[(
+                "POST",
                 WorkflowsDispatch,
                 "POST /v1/workflows/{id}/dispatch",
                 "workflows:write",
@@ -263,34 +248,29 @@ pub fn route(method: &Method, segments: &[impl AsRef<str>]) -> Result<Route, Rou
             vec![id.to_string()],
         ),
         ["runs", id] => (
-            vec![(Method::GET, RunsGet, "GET /v1/runs/{id}", "workflows:read")],
+            &[("GET", RunsGet, "GET /v1/runs/{id}", "workflows:read")],
             vec![id.to_string()],
         ),
         ["runs", id, "logs"] => (
-            vec![(
-                Method::GET,
-                RunsLogs,
-                "GET /v1/runs/{id}/logs",
-                "workflows:read",
-            )],
+            &[("GET", RunsLogs, "GET /v1/runs/{id}/logs", "workflows:read")],
             vec![id.to_string()],
         ),
         _ => return Err(RouteMiss::NotFound),
     };
-    let allowed: &'static str = match choices.len() {
-        1 if choices[0].0 == Method::GET => "GET",
-        1 if choices[0].0 == Method::PUT => "PUT",
-        1 => "POST",
-        _ => match choices[0].1 {
-            DeliveryList => "GET, POST",
-            DestinationsList => "GET, POST",
-            _ => "GET, PUT",
-        },
+    let allowed: &'static str = match choices {
+        [(only, ..)] => only,
+        [(_, DeliveryList | DestinationsList, ..), ..] => "GET, POST",
+        _ => "GET, PUT",
+    };
+    let wanted = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
     };
     choices
-        .into_iter()
-        .find(|(m, ..)| m == method || (*m == Method::GET && method == Method::HEAD))
-        .map(|(_, endpoint, pattern, scope)| Route {
+        .iter()
+        .find(|(m, ..)| *m == wanted)
+        .map(|&(_, endpoint, pattern, scope)| Route {
             pattern,
             scope,
             endpoint,
@@ -508,17 +488,17 @@ fn fault_error(respond: &crate::world::faults::Respond) -> NumoraError {
 pub fn with_operational_headers(reply: Reply, request_id: &str, rate: &RateState) -> Reply {
     reply
         .with_header(HeaderName::from_static("x-request-id"), request_id)
-        .with_header(
+        .with_value(
             HeaderName::from_static("x-rate-limit-limit"),
-            rate.limit.to_string(),
+            rate.limit.into(),
         )
-        .with_header(
+        .with_value(
             HeaderName::from_static("x-rate-limit-remaining"),
-            rate.remaining.to_string(),
+            rate.remaining.into(),
         )
-        .with_header(
+        .with_value(
             HeaderName::from_static("x-rate-limit-reset"),
-            rate.reset.to_string(),
+            rate.reset.into(),
         )
 }
 
