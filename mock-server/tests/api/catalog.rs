@@ -178,12 +178,7 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
     let mut bad = mapping.clone();
     bad["record"]["columns"]["otcm_vendorname"] = json!("fields.vendor_colour.value");
     let err = app
-        .send(
-            "PUT",
-            &format!("/v1/mappings/invoice_v2/{DST}"),
-            Some(&app.key.clone()),
-            Some(&bad.to_string()),
-        )
+        .put(&format!("/v1/mappings/invoice_v2/{DST}"), &bad.to_string())
         .await;
     let body = err.assert_error(422, "invalid_payload");
     assert!(body["error"]["message"]
@@ -197,11 +192,9 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
         json!({"record": {"entity_set": 7}}),
     ] {
         let r = app
-            .send(
-                "PUT",
+            .put(
                 &format!("/v1/mappings/invoice_v2/{DST}"),
-                Some(&app.key.clone()),
-                Some(&broken.to_string()),
+                &broken.to_string(),
             )
             .await;
         assert!(r.status == 422 || r.status == 400, "{broken}: {}", r.text);
@@ -209,11 +202,9 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
     // Write the invoice number into the vendor name column instead.
     mapping["record"]["columns"]["otcm_vendorname"] = json!("fields.invoice_number.value");
     let put = app
-        .send(
-            "PUT",
+        .put(
             &format!("/v1/mappings/invoice_v2/{DST}"),
-            Some(&app.key.clone()),
-            Some(&mapping.to_string()),
+            &mapping.to_string(),
         )
         .await;
     assert_eq!(put.status, 200, "{}", put.text);
@@ -224,28 +215,18 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
         202
     );
     app.advance("2s").await;
-    let rows = app
-        .control("GET", "/dataverse/otcm_inboundinvoices", None)
-        .await
-        .json();
-    assert_eq!(rows["data"][0]["otcm_vendorname"], "INV-2026-0142");
+    let rows = app.rows("otcm_inboundinvoices").await;
+    assert_eq!(rows[0]["otcm_vendorname"], "INV-2026-0142");
     // Without a line-item section, only the invoice is written.
     mapping.as_object_mut().unwrap().remove("line_items");
     let put = app
-        .send(
-            "PUT",
+        .put(
             &format!("/v1/mappings/invoice_v2/{DST}"),
-            Some(&app.key.clone()),
-            Some(&mapping.to_string()),
+            &mapping.to_string(),
         )
         .await;
     assert_eq!(put.status, 200, "{}", put.text);
-    let count = |v: serde_json::Value| v["data"].as_array().unwrap().len();
-    let lines_before = count(
-        app.control("GET", "/dataverse/otcm_inboundinvoicelineitems", None)
-            .await
-            .json(),
-    );
+    let lines_before = app.rows("otcm_inboundinvoicelineitems").await.len();
     assert_eq!(
         app.post(&format!("/v1/documents/{OBRIEN_DOC}/dispatch"), "{}")
             .await
@@ -254,11 +235,7 @@ async fn a_mapping_put_changes_what_dispatch_writes() {
     );
     app.advance("2s").await;
     assert_eq!(app.status_of(OBRIEN_DOC).await, "push_succeeded");
-    let lines_after = count(
-        app.control("GET", "/dataverse/otcm_inboundinvoicelineitems", None)
-            .await
-            .json(),
-    );
+    let lines_after = app.rows("otcm_inboundinvoicelineitems").await.len();
     assert_eq!(lines_before, lines_after);
     app.get("/v1/mappings/invoice_v9/dst_x")
         .await

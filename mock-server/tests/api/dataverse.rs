@@ -317,21 +317,14 @@ async fn dispatch_writes_the_default_world_into_dataverse() {
         );
     }
     app.advance("3s").await;
-    let invoices = app
-        .control("GET", "/dataverse/otcm_inboundinvoices", None)
-        .await
-        .json();
-    let invoices = invoices["data"].as_array().unwrap().clone();
+    let invoices = app.rows("otcm_inboundinvoices").await;
     assert_eq!(
         invoices.len(),
         4,
         "one invoice per document with a supplier"
     );
-    let lines = app
-        .control("GET", "/dataverse/otcm_inboundinvoicelineitems", None)
-        .await
-        .json();
-    assert_eq!(lines["data"].as_array().unwrap().len(), 3 + 1 + 1 + 1);
+    let lines = app.rows("otcm_inboundinvoicelineitems").await;
+    assert_eq!(lines.len(), 3 + 1 + 1 + 1);
     for d in docs {
         let attempts = app.get(&format!("/v1/documents/{d}/delivery")).await.json();
         let latest = &attempts["data"][0];

@@ -107,6 +107,20 @@ impl App {
             .await
     }
 
+    pub async fn put(&self, path: &str, body: &str) -> Res {
+        self.send("PUT", path, Some(&self.key.clone()), Some(body))
+            .await
+    }
+
+    /// The rows of a Dataverse table of the default workspace (control API).
+    pub async fn rows(&self, table: &str) -> Vec<serde_json::Value> {
+        let r = self
+            .control("GET", &format!("/dataverse/{table}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["data"].as_array().cloned().unwrap_or_default()
+    }
+
     /// A control API call on the default workspace.
     pub async fn control(&self, method: &str, path: &str, body: Option<&str>) -> Res {
         self.send(
