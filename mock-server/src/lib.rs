@@ -23,9 +23,12 @@
 //! - `fixtures` — the YAML fixture format and the embedded default world.
 
 pub mod app;
+pub mod app_state;
 pub mod call;
 pub mod control;
 pub mod dataverse;
+pub mod driver;
+pub mod fault_pipeline;
 pub mod fixtures;
 pub mod numora;
 pub mod openapi;

@@ -191,7 +191,7 @@ impl MockServerBuilder {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let webhooks = crate::webhooks::start(&state.registry);
+        let webhooks = crate::webhooks::start(&state.registry, crate::driver::run_due);
         let ticker = tokio::spawn(real_clock_ticker(state.registry.clone()));
         let app = router(state.clone());
         let task = tokio::spawn(serve(listener, app, stopped, state.read_timeout));
@@ -309,7 +309,7 @@ async fn real_clock_ticker(registry: std::sync::Arc<Registry>) {
             if let Some(ws) = registry.workspace(&id) {
                 let mut w = lock(&ws);
                 if w.clock.mode() == crate::world::clock::ClockMode::Real {
-                    w.run_due();
+                    crate::driver::run_due(&mut w);
                 }
             }
         }

@@ -8,165 +8,27 @@
 //! the retry (1 s, 2 s, 4 s … after the failed attempt's virtual instant).
 //! A workspace without a sender (router-level tests) only queues.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use crate::world::faults::{FaultApi, FaultSpec, FaultTarget};
-use crate::world::ids::IdGen;
+use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
+use crate::world::faults::{FaultApi, FaultTarget, Respond};
+use crate::world::hooks::{DeliveryAttempt, DeliveryState, Message, Outgoing};
+use crate::world::model::{Attempt, AttemptSource, DeliveryData};
 use crate::world::time::{format_millis, format_seconds, Millis};
-use crate::world::workspace::{Event, Job, Workspace};
+use crate::world::workspace::{Job, Workspace};
 use crate::world::{lock, Registry};
 
 /// Header names of a delivery.
 pub const HEADER_ID: &str = "X-Numora-Webhook-Id";
 pub const HEADER_TIMESTAMP: &str = "X-Numora-Webhook-Timestamp";
 pub const HEADER_SIGNATURE: &str = "X-Numora-Webhook-Signature";
-
-/// The endpoint id of the route era's shared n8n webhook.
-pub const N8N_ENDPOINT: &str = "n8n";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub url: String,
-    pub secret: String,
-    /// Event types to send; empty means all.
-    #[serde(default)]
-    pub events: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub id: String,
-    pub spec: EndpointSpec,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryAttempt {
-    pub at: String,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeliveryState {
-    Pending,
-    Delivered,
-    Failed,
-}
-
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: String,
-    pub endpoint_id: String,
-    pub event: Value,
-    pub attempts: Vec<DeliveryAttempt>,
-    pub state: DeliveryState,
-    url: String,
-    secret: String,
-    /// The raw body, serialized once so every attempt signs the same bytes.
-    body: String,
-    /// The virtual instant of the latest attempt.
-    last_at: Millis,
-    /// The token of the attempt the sender is working on.
-    in_flight: Option<u64>,
-    /// The fault rule already chosen for the next attempt (after its latency).
-    held: Option<FaultSpec>,
-    /// Set on the second copy a `duplicate` fault makes.
-    copy_of: Option<String>,
-}
-
-impl Delivery {
-    /// The control API's view (`GET /_mock/workspaces/{ws}/webhooks/deliveries`).
-    /// Never contains the secret.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "endpoint_id": self.endpoint_id,
-            "event": self.event,
-            "attempts": self.attempts,
-            "state": self.state,
-        })
-    }
-
-    fn new(id: String, endpoint_id: String, event: Value, url: String, secret: String) -> Self {
-        let body = serde_json::to_string(&event).unwrap_or_default();
-        Delivery {
-            id,
-            endpoint_id,
-            event,
-            attempts: Vec::new(),
-            state: DeliveryState::Pending,
-            url,
-            secret,
-            body,
-            last_at: 0,
-            in_flight: None,
-            held: None,
-            copy_of: None,
-        }
-    }
-}
-
-/// Where a workspace hands attempts to the background sender.
-#[derive(Debug, Clone)]
-pub struct Link {
-    workspace: String,
-    tx: mpsc::UnboundedSender<Message>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Webhooks {
-    pub endpoints: Vec<Endpoint>,
-    pub deliveries: BTreeMap<String, Delivery>,
-    /// The background sender; `None` means deliveries only queue.
-    pub link: Option<Link>,
-}
-
-/// A request the background sender makes.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub workspace: String,
-    pub delivery_id: String,
-    token: u64,
-    pub url: String,
-    pub event_id: String,
-    pub timestamp: String,
-    pub signature: String,
-    pub body: String,
-    pub timeout: Duration,
-}
-
-/// What the workspaces tell the background sender.
-#[derive(Debug, Clone)]
-pub enum Message {
-    /// POST this attempt.
-    Send(Outgoing),
-    /// Run the due jobs of this workspace (a delivery was queued for now
-    /// outside a request's own drain).
-    Kick(String),
-}
 
 /// `lowercase hex HMAC-SHA256(secret, "<timestamp>.<raw body>")`
 pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
@@ -203,96 +65,54 @@ fn backoff(last_at: Millis, failures: usize) -> Millis {
     last_at.saturating_add(1000_i64 << exponent)
 }
 
-impl Webhooks {
-    pub fn add_endpoint_json(
-        &mut self,
-        spec: Value,
-        ids: &mut IdGen,
-        now: Millis,
-    ) -> Result<&Endpoint, String> {
-        let spec: EndpointSpec = serde_json::from_value(spec).map_err(|e| e.to_string())?;
-        match reqwest::Url::parse(&spec.url) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            _ => return Err(format!("url: '{}' is not an http(s) URL", spec.url)),
+/// Emits a webhook event for a document (the world queues its deliveries)
+/// and makes the attempts that are due already, before the caller goes on.
+pub fn emit(ws: &mut Workspace, kind: &str, document_id: &str, at: Millis, run_id: Option<&str>) {
+    ws.add_event(kind, document_id, at, run_id);
+    attempt_ready(ws);
+}
+
+/// Records a delivery attempt on a document (see `Workspace::add_attempt`)
+/// and makes the attempts of the event it emits that are due already.
+pub fn record_attempt(
+    ws: &mut Workspace,
+    document_id: &str,
+    data: DeliveryData,
+    source: AttemptSource,
+    run_id: Option<String>,
+    at: Millis,
+) -> Option<Attempt> {
+    let attempt = ws.add_attempt(document_id, data, source, run_id, at);
+    attempt_ready(ws);
+    attempt
+}
+
+/// Makes the attempts the world queued as due already, in the order queued.
+pub fn attempt_ready(ws: &mut Workspace) {
+    for (at, job) in ws.take_ready() {
+        match job {
+            Job::DeliverWebhook { delivery_id } => attempt_due(ws, &delivery_id, at),
+            // Only deliveries are queued as due already; anything else waits
+            // for the scheduler like every other job.
+            other => ws.scheduler.schedule(at, other),
         }
-        let id = spec.id.clone().unwrap_or_else(|| ids.prefixed("whe_", now));
-        self.endpoints.push(Endpoint { id, spec });
-        Ok(self.endpoints.last().expect("just pushed"))
+    }
+}
+
+/// How a fault answers for a webhook delivery: the attempt is recorded with
+/// the rule's status, or as timed out when the connection drops.
+struct WebhookFaults;
+
+impl FaultDialect for WebhookFaults {
+    /// (status, error) of the attempt.
+    type Answer = (Option<u16>, Option<String>);
+
+    fn respond(&self, respond: &Respond) -> Self::Answer {
+        (Some(respond.status), None)
     }
 
-    /// Connects (or disconnects) the background sender.
-    /// Deliveries whose latest attempt is being sent right now.
-    pub fn in_flight(&self) -> usize {
-        self.deliveries
-            .values()
-            .filter(|d| d.in_flight.is_some())
-            .count()
-    }
-
-    pub fn attach(&mut self, workspace: &str, tx: Option<&mpsc::UnboundedSender<Message>>) {
-        self.link = tx.map(|tx| Link {
-            workspace: workspace.to_string(),
-            tx: tx.clone(),
-        });
-    }
-
-    /// Queues one delivery per subscribed endpoint; returns (due, delivery id) jobs.
-    pub fn enqueue(&mut self, event: &Event, ids: &mut IdGen, at: Millis) -> Vec<(Millis, String)> {
-        let mut jobs = Vec::new();
-        let body = event.to_json();
-        for endpoint in &self.endpoints {
-            if !endpoint.spec.events.is_empty() && !endpoint.spec.events.contains(&event.kind) {
-                continue;
-            }
-            let id = ids.prefixed("whd_", at);
-            self.deliveries.insert(
-                id.clone(),
-                Delivery::new(
-                    id.clone(),
-                    endpoint.id.clone(),
-                    body.clone(),
-                    endpoint.spec.url.clone(),
-                    endpoint.spec.secret.clone(),
-                ),
-            );
-            jobs.push((at, id));
-        }
-        jobs
-    }
-
-    /// Queues the route era's notification of the shared n8n webhook, and
-    /// asks the sender to run it once the current request lets go of the lock.
-    pub fn enqueue_n8n(
-        &mut self,
-        hook: &Option<crate::fixtures::N8nWebhookFixture>,
-        document_id: &str,
-        run_id: &str,
-        provider: &str,
-        ids: &mut IdGen,
-        at: Millis,
-    ) -> Vec<(Millis, String)> {
-        let Some(hook) = hook else { return Vec::new() };
-        let id = ids.prefixed("whd_", at);
-        let event = json!({
-            "id": ids.prefixed("evt_", at),
-            "type": "delivery.requested",
-            "created_at": format_seconds(at),
-            "data": {"document_id": document_id, "run_id": run_id, "provider": provider},
-        });
-        self.deliveries.insert(
-            id.clone(),
-            Delivery::new(
-                id.clone(),
-                N8N_ENDPOINT.into(),
-                event,
-                hook.url.clone(),
-                hook.secret.clone(),
-            ),
-        );
-        if let Some(link) = &self.link {
-            let _ = link.tx.send(Message::Kick(link.workspace.clone()));
-        }
-        vec![(at, id)]
+    fn dropped(&self) -> Self::Answer {
+        (None, Some("timeout".to_string()))
     }
 }
 
@@ -309,7 +129,7 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
         return;
     }
     let fault = match d.held.take() {
-        Some(held) => Some(held),
+        Some((id, spec)) => Some(FaultAction::new(id, spec)),
         None => {
             let path = url_path(&d.url);
             let target = FaultTarget {
@@ -319,12 +139,12 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
                 document_id: d.event["data"]["document_id"].as_str(),
                 ..FaultTarget::default()
             };
-            let hit = ws.faults.check(FaultApi::Webhook, &target).map(|(_, s)| s);
-            if let Some(mut spec) = hit {
-                let latency = spec.virtual_latency();
+            let hit = fault_pipeline::matching(&mut ws.faults, FaultApi::Webhook, &target);
+            if let Some(action) = hit {
+                // Latency holds the attempt: it is made that much later.
+                let latency = action.latency();
                 if latency > 0 {
-                    spec.latency = None;
-                    d.held = Some(spec);
+                    d.held = Some(action.without_latency().into_parts());
                     ws.scheduler.schedule(
                         at + latency,
                         Job::DeliverWebhook {
@@ -333,18 +153,16 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
                     );
                     return;
                 }
-                Some(spec)
+                Some(action)
             } else {
                 None
             }
         }
     };
     let copy = match &fault {
-        Some(spec) if spec.duplicate && d.attempts.is_empty() && d.copy_of.is_none() => {
+        Some(action) if action.duplicate() && d.attempts.is_empty() && d.copy_of.is_none() => {
             let mut copy = d.clone();
-            let mut spec = spec.clone();
-            spec.duplicate = false;
-            copy.held = Some(spec);
+            copy.held = Some(action.for_copy().into_parts());
             copy.copy_of = Some(delivery_id.to_string());
             Some(copy)
         }
@@ -352,15 +170,10 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
     };
     d.last_at = at;
     let timestamp = format_seconds(at);
-    let answered = fault.as_ref().and_then(|spec| {
-        if let Some(r) = &spec.respond {
-            Some((Some(r.status), None))
-        } else if spec.drop_connection {
-            Some((None, Some("timeout".to_string())))
-        } else {
-            None
-        }
-    });
+    let answered = match fault.as_ref().map(|f| f.step(&WebhookFaults)) {
+        Some(Step::Answer(outcome)) => Some(outcome),
+        _ => None,
+    };
     d.attempts.push(DeliveryAttempt {
         at: format_millis(at),
         status: None,
@@ -426,9 +239,13 @@ fn conclude(ws: &mut Workspace, delivery_id: &str, status: Option<u16>, error: O
     }
 }
 
+/// How the sender runs a workspace's due work (the driver's `run_due`,
+/// passed in so this engine does not depend on the layer that calls it).
+pub type RunDue = fn(&mut Workspace);
+
 /// Starts the background sender for every workspace of `registry`, present
 /// and future (the registry hands the channel to workspaces it builds).
-pub fn start(registry: &Arc<Registry>) -> tokio::task::JoinHandle<()> {
+pub fn start(registry: &Arc<Registry>, run_due: RunDue) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = registry.webhook_sender.set(tx.clone());
     let tx = registry.webhook_sender.get().cloned().unwrap_or(tx);
@@ -438,13 +255,17 @@ pub fn start(registry: &Arc<Registry>) -> tokio::task::JoinHandle<()> {
         }
     }
     drop(tx);
-    tokio::spawn(dispatch(Arc::downgrade(registry), rx))
+    tokio::spawn(dispatch(Arc::downgrade(registry), rx, run_due))
 }
 
 /// Receives attempts and sends each on its destination's lane: one lane per
 /// URL, so deliveries to one receiver arrive in the order they were made and
 /// a slow receiver never holds up another.
-async fn dispatch(registry: Weak<Registry>, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn dispatch(
+    registry: Weak<Registry>,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    run_due: RunDue,
+) {
     let client = reqwest::Client::new();
     let mut lanes: HashMap<String, mpsc::UnboundedSender<Outgoing>> = HashMap::new();
     while let Some(message) = rx.recv().await {
@@ -454,13 +275,13 @@ async fn dispatch(registry: Weak<Registry>, mut rx: mpsc::UnboundedReceiver<Mess
                     return;
                 };
                 if let Some(ws) = registry.workspace(&workspace) {
-                    lock(&ws).run_due();
+                    run_due(&mut lock(&ws));
                 }
             }
             Message::Send(outgoing) => {
                 let lane = lanes.entry(outgoing.url.clone()).or_insert_with(|| {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    tokio::spawn(lane(client.clone(), registry.clone(), rx));
+                    tokio::spawn(lane(client.clone(), registry.clone(), rx, run_due));
                     tx
                 });
                 let _ = lane.send(outgoing);
@@ -473,6 +294,7 @@ async fn lane(
     client: reqwest::Client,
     registry: Weak<Registry>,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    run_due: RunDue,
 ) {
     while let Some(outgoing) = rx.recv().await {
         let (status, error) = post(&client, &outgoing).await;
@@ -491,7 +313,7 @@ async fn lane(
         if current {
             conclude(&mut ws, &outgoing.delivery_id, status, error);
             // A retry may already be due (the clock moved while we sent).
-            ws.run_due();
+            run_due(&mut ws);
         }
     }
 }

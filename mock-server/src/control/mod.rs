@@ -12,7 +12,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::app_state::AppState;
 use crate::call::Reply;
 use crate::fixtures::{DocumentFixture, Fixture};
 use crate::numora::NumoraError;
@@ -371,7 +371,7 @@ async fn clock_advance(
                 "send exactly one of {\"by\": \"5s\"} or {\"to\": \"2026-03-24T03:00:00.000Z\"}",
             )),
         }
-        w.run_due();
+        crate::driver::run_due(&mut w);
     }
     settle_webhooks(&ws).await;
     let json = clock_json(&lock(&ws));
@@ -391,7 +391,7 @@ async fn settle_webhooks(ws: &SharedWorkspace) {
     for _ in 0..budget {
         let in_flight = {
             let mut w = lock(ws);
-            w.run_due();
+            crate::driver::run_due(&mut w);
             w.webhooks.in_flight()
         };
         if in_flight == 0 {
@@ -710,7 +710,7 @@ fn dataverse_call(
             .unwrap_or_default(),
         origin: "http://internal".into(),
     };
-    w.dataverse_exchange(org, "control-api", &call, true)
+    crate::dataverse::gate::exchange(w, org, "control-api", &call, true)
 }
 
 /// Adds a row (e.g. a supplier) as if a Dataverse user had created it.

@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{bad, body_json, fixture_from, ok, workspace, Result};
-use crate::app::AppState;
+use crate::app_state::AppState;
 use crate::world::lock;
 
 /// The whole workspace as deterministic JSON, in the fixture format.

@@ -21,7 +21,7 @@
 use std::cmp::Ordering;
 
 use super::error::{DataverseError, DvResult, TOO_MANY_CONDITIONS};
-use super::table::{parse_date, parse_guid};
+use super::table::{parse_date, parse_guid, ColumnType};
 use crate::world::time::parse_rfc3339;
 
 /// The deepest nesting the parser follows before answering 400.
@@ -70,6 +70,19 @@ impl Ty {
             || self == other
             || (self.numeric() && other.numeric())
             || (self.temporal() && other.temporal())
+    }
+}
+
+/// The operand type a column of type `ty` has in a filter.
+pub fn column_ty(ty: ColumnType) -> Ty {
+    match ty {
+        ColumnType::String | ColumnType::Memo => Ty::String,
+        ColumnType::Integer | ColumnType::Choice | ColumnType::Bigint => Ty::Int,
+        ColumnType::Decimal | ColumnType::Money => Ty::Decimal,
+        ColumnType::Boolean => Ty::Bool,
+        ColumnType::Datetime => Ty::DateTime,
+        ColumnType::Dateonly => Ty::Date,
+        ColumnType::Guid => Ty::Guid,
     }
 }
 

@@ -25,6 +25,7 @@
 mod error;
 mod filter;
 mod fixture;
+pub mod gate;
 mod json;
 mod metadata;
 mod query;
@@ -125,7 +126,7 @@ impl filter::Schema for Org {
     }
 
     fn column(&self, set: &str, name: &str) -> Option<filter::Ty> {
-        Some(self.table(set)?.def.attr(name)?.ty().filter_ty())
+        Some(filter::column_ty(self.table(set)?.def.attr(name)?.ty()))
     }
 
     fn navigation(&self, set: &str, name: &str) -> Option<String> {

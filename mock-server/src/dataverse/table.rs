@@ -11,7 +11,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::filter::Ty;
 use super::json::Out;
 use crate::world::time::{format_seconds, parse_rfc3339};
 
@@ -54,18 +53,6 @@ impl ColumnType {
             ColumnType::Datetime => "Edm.DateTimeOffset",
             ColumnType::Dateonly => "Edm.Date",
             ColumnType::Guid => "Edm.Guid",
-        }
-    }
-
-    pub fn filter_ty(self) -> Ty {
-        match self {
-            ColumnType::String | ColumnType::Memo => Ty::String,
-            ColumnType::Integer | ColumnType::Choice | ColumnType::Bigint => Ty::Int,
-            ColumnType::Decimal | ColumnType::Money => Ty::Decimal,
-            ColumnType::Boolean => Ty::Bool,
-            ColumnType::Datetime => Ty::DateTime,
-            ColumnType::Dateonly => Ty::Date,
-            ColumnType::Guid => Ty::Guid,
         }
     }
 

@@ -97,7 +97,8 @@ pub fn destinations_test(ws: &mut Workspace, id: &str, _call: &Call) -> NumoraRe
                 body: Default::default(),
                 origin: "http://internal".into(),
             };
-            let reply = ws.dataverse_exchange(&c.org, "destination-test", &probe, true);
+            let reply =
+                crate::dataverse::gate::exchange(ws, &c.org, "destination-test", &probe, true);
             let body: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
             if reply.status.is_success() {
                 (

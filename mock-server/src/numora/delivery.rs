@@ -269,8 +269,7 @@ pub fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answe
         )));
     }
     let now = ws.now();
-    let attempt = ws
-        .record_attempt(id, data, AttemptSource::Callback, None, now)
+    let attempt = crate::webhooks::record_attempt(ws, id, data, AttemptSource::Callback, None, now)
         .ok_or_else(|| NumoraError::not_found("document", id))?;
     let status = find(ws, id)?.status;
     Ok((

@@ -209,7 +209,7 @@ pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
             document_id: id.clone(),
         },
     );
-    ws.emit("document.processing", &id, now, None);
+    crate::webhooks::emit(ws, "document.processing", &id, now, None);
     Ok((
         StatusCode::ACCEPTED,
         json!({"data": find(ws, &id)?.to_json()}),
@@ -308,7 +308,7 @@ pub fn approve(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer
         doc.review_state = state;
         doc.updated_at = now;
     });
-    ws.emit("document.reviewed", id, now, None);
+    crate::webhooks::emit(ws, "document.reviewed", id, now, None);
     get_json(ws, id)
 }
 

@@ -86,9 +86,13 @@ impl Ctx<'_> {
             origin: INTERNAL_ORIGIN.into(),
         };
         let before = self.ws.now();
-        let reply = self
-            .ws
-            .dataverse_exchange(&self.org.clone(), "internal-workflow", &call, true);
+        let reply = crate::dataverse::gate::exchange(
+            self.ws,
+            &self.org.clone(),
+            "internal-workflow",
+            &call,
+            true,
+        );
         // Virtual latency injected by a fault moves the run's own time too.
         self.at += self.ws.now() - before;
         let json: Option<Value> = serde_json::from_slice(&reply.body).ok();
@@ -380,7 +384,7 @@ pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
                 doc.id
             ));
         }
-        ws.emit("run.failed", &doc.id, at, Some(run_id));
+        crate::webhooks::emit(ws, "run.failed", &doc.id, at, Some(run_id));
         return;
     }
     if let Some(r) = ws.runs.get_mut(run_id) {
@@ -453,7 +457,8 @@ pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
         r.error_message = outcome.error_message;
         r.finished_at = Some(finished);
     }
-    ws.record_attempt(
+    crate::webhooks::record_attempt(
+        ws,
         &run.document_id,
         data,
         AttemptSource::Dispatch,
@@ -461,7 +466,7 @@ pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
         finished,
     );
     if outcome.status == AttemptStatus::Failed {
-        ws.emit("run.failed", &run.document_id, finished, Some(run_id));
+        crate::webhooks::emit(ws, "run.failed", &run.document_id, finished, Some(run_id));
     }
 }
 

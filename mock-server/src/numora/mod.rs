@@ -12,7 +12,7 @@ mod catalog;
 mod delivery;
 mod documents;
 mod multipart;
-mod schemas;
+pub mod schemas;
 mod session;
 
 pub use documents::control_json;
@@ -22,7 +22,8 @@ use axum::http::{header, HeaderName, Method, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::call::{Call, Reply};
-use crate::world::faults::{FaultApi, FaultSpec, FaultTarget};
+use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
+use crate::world::faults::{FaultApi, FaultTarget, Respond};
 use crate::world::journal::JournalEntry;
 use crate::world::workspace::{RateState, Workspace};
 pub use error::{NumoraError, NumoraResult};
@@ -329,7 +330,7 @@ pub fn request_id(call: &Call, generate: impl FnOnce() -> String) -> String {
 /// Serves one authenticated `/v1` call for the workspace that owns `key`.
 pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
     ws.clock.on_request();
-    ws.run_due();
+    crate::driver::run_due(ws);
     let now = ws.now();
     let request_id = request_id(call, || ws.ids.prefixed("req_", now));
     let segments = call.segments_after("/v1").unwrap_or_default();
@@ -343,7 +344,7 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
         .key(key)
         .map(|k| (k.revoked, routed.as_ref().is_ok_and(|r| k.allows(r.scope))));
     let rate = ws.rate_check(key, now);
-    let mut fault: Option<(String, FaultSpec)> = None;
+    let mut fault: Option<FaultAction> = None;
 
     let result: NumoraResult<(StatusCode, Payload)> = (|| {
         let allowed = match key_state {
@@ -395,19 +396,9 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
             headers: Some(&call.headers),
             ..FaultTarget::default()
         };
-        fault = ws.faults.check(FaultApi::Numora, &target);
-        if let Some((_, spec)) = &fault {
-            let latency = spec.virtual_latency();
-            if latency > 0 {
-                ws.clock.advance(latency);
-                ws.run_due();
-            }
-            if let Some(respond) = &spec.respond {
-                return Err(fault_error(respond));
-            }
-            if spec.drop_connection {
-                return Err(NumoraError::Internal("connection dropped".into()));
-            }
+        fault = fault_pipeline::check(ws, &NumoraFaults, FaultApi::Numora, &target);
+        if let Some(Step::Answer(error)) = fault.as_ref().map(|f| f.step(&NumoraFaults)) {
+            return Err(error);
         }
         handle(ws, &route, call)
     })();
@@ -420,7 +411,7 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
         Err(e) => {
             let body = match fault
                 .as_ref()
-                .and_then(|(_, s)| s.respond.as_ref())
+                .and_then(FaultAction::respond)
                 .and_then(|r| r.body.clone())
             {
                 Some(custom) => custom,
@@ -444,36 +435,45 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
     if reply.status == StatusCode::TOO_MANY_REQUESTS {
         let retry = fault
             .as_ref()
-            .and_then(|(_, s)| s.respond.as_ref())
+            .and_then(FaultAction::respond)
             .and_then(|r| r.retry_after)
             .unwrap_or(rate.reset);
         reply = reply.with_header(header::RETRY_AFTER, retry.to_string());
     }
-    if let Some((_, spec)) = &fault {
-        if let Some(respond) = &spec.respond {
-            for (name, value) in &respond.headers {
-                if let Ok(name) = HeaderName::try_from(name.as_str()) {
-                    reply = reply.with_header(name, value);
-                }
-            }
-        }
-        reply.delay = spec.real_latency();
-        reply.drop_connection = spec.drop_connection;
-        if spec.malformed_body {
-            let cut = reply.body.len() / 2;
-            reply.body = reply.body.slice(..cut);
-        }
+    if let Some(action) = &fault {
+        reply = action.finish(reply);
     }
     let status = reply.status.as_u16();
     ws.log_call(JournalEntry {
         request_id: Some(request_id),
-        fault: fault.map(|(id, _)| id),
+        fault: fault.map(|f| f.id),
         ..JournalEntry::of("numora", call, pattern, status)
     });
     reply
 }
 
-fn fault_error(respond: &crate::world::faults::Respond) -> NumoraError {
+/// How a fault answers for Numora: the error envelope for the status; a
+/// dropped connection is recorded as an internal error (never sent).
+struct NumoraFaults;
+
+impl FaultDialect for NumoraFaults {
+    type Answer = NumoraError;
+
+    fn respond(&self, respond: &Respond) -> NumoraError {
+        fault_error(respond)
+    }
+
+    fn dropped(&self) -> NumoraError {
+        NumoraError::Internal("connection dropped".into())
+    }
+
+    /// The call took virtual time: work that fell due meanwhile runs first.
+    fn after_latency(&self, ws: &mut Workspace) {
+        crate::driver::run_due(ws);
+    }
+}
+
+fn fault_error(respond: &Respond) -> NumoraError {
     let base = NumoraError::for_status(respond.status, respond.message.clone());
     match &respond.code {
         Some(code) => NumoraError::Custom {

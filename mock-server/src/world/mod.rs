@@ -8,9 +8,9 @@
 
 pub mod clock;
 pub mod dump;
-pub mod dv;
 pub mod faults;
 pub mod glob;
+pub mod hooks;
 pub mod ids;
 pub mod journal;
 pub mod model;
@@ -63,8 +63,7 @@ pub struct Registry {
     ids: Mutex<IdGen>,
     /// The background webhook sender, handed to every workspace built here
     /// (set once by the server; unset for router-level tests).
-    pub webhook_sender:
-        std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<crate::webhooks::Message>>,
+    pub webhook_sender: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<hooks::Message>>,
 }
 
 /// What the control API reports about a created workspace.

@@ -3,7 +3,12 @@
 //! All state changes to documents go through [`Workspace::update_document`],
 //! which keeps the outbox index in step; every delivery attempt goes through
 //! [`Workspace::record_attempt`], which keeps the status-follows-latest-attempt
-//! rule; every due job runs from [`Workspace::run_due`].
+//! rule.
+//!
+//! Due work is data: the scheduler holds [`Job`]s for later instants, and
+//! [`Workspace::ready`] holds the ones that were due already when they were
+//! made. The world never runs a job itself; the layer above pops them
+//! ([`Workspace::pop_due`], [`Workspace::take_ready`]) and runs them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,11 +17,12 @@ use serde_json::{json, Map, Value};
 
 use super::clock::{Clock, ClockMode};
 use super::faults::Faults;
+use super::hooks::{Event, Webhooks};
 use super::ids::IdGen;
 use super::journal::Journal;
 use super::model::*;
 use super::scheduler::Scheduler;
-use super::time::{format_seconds, parse_duration, parse_rfc3339, Millis};
+use super::time::{parse_duration, parse_rfc3339, Millis};
 use crate::dataverse::Store;
 use crate::fixtures::{DeliveryRoute, DocumentFixture, Fixture, FixtureError, N8nWebhookFixture};
 
@@ -54,26 +60,6 @@ pub struct Session {
     pub connection_id: String,
     pub org: String,
     pub expires_at: Millis,
-}
-
-/// A webhook event, as emitted at a transition.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: String,
-    pub kind: String,
-    pub created_at: Millis,
-    pub data: Value,
-}
-
-impl Event {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "type": self.kind,
-            "created_at": format_seconds(self.created_at),
-            "data": self.data,
-        })
-    }
 }
 
 /// A per-key fixed rate-limit window on virtual time.
@@ -118,7 +104,11 @@ pub struct Workspace {
     pub journal: Journal,
     pub faults: Faults,
     pub dataverse: Store,
-    pub webhooks: crate::webhooks::Webhooks,
+    pub webhooks: Webhooks,
+    /// Jobs that were due already when they were made (deliveries of an
+    /// event emitted for now), in the order they were made. The layer above
+    /// runs them before it answers the request that made them.
+    pub ready: Vec<(Millis, Job)>,
 }
 
 fn duration(setting: &Option<String>, name: &str, default: Millis) -> Result<Millis, FixtureError> {
@@ -203,7 +193,8 @@ impl Workspace {
             journal: Journal::default(),
             faults: Faults::default(),
             dataverse,
-            webhooks: crate::webhooks::Webhooks::default(),
+            webhooks: Webhooks::default(),
+            ready: Vec::new(),
         };
         ws.load(f)?;
         Ok(ws)
@@ -602,7 +593,9 @@ impl Workspace {
     }
 
     /// Records a delivery attempt; the document's status follows its latest attempt.
-    pub fn record_attempt(
+    /// Deliveries of the event it emits that are due already land in
+    /// [`Workspace::ready`] (`webhooks::record_attempt` also makes them).
+    pub fn add_attempt(
         &mut self,
         document_id: &str,
         data: DeliveryData,
@@ -627,16 +620,18 @@ impl Workspace {
         })?;
         if status != before {
             match status {
-                Status::PushSucceeded => self.emit("push.succeeded", document_id, at, None),
-                Status::PushFailed => self.emit("push.failed", document_id, at, None),
+                Status::PushSucceeded => self.add_event("push.succeeded", document_id, at, None),
+                Status::PushFailed => self.add_event("push.failed", document_id, at, None),
                 _ => {}
             }
         }
         Some(attempt)
     }
 
-    /// Emits a webhook event for a document and queues its deliveries.
-    pub fn emit(&mut self, kind: &str, document_id: &str, at: Millis, run_id: Option<&str>) {
+    /// Emits a webhook event for a document and queues its deliveries: later
+    /// ones on the scheduler, those due already in [`Workspace::ready`]
+    /// (`webhooks::emit` also makes those attempts).
+    pub fn add_event(&mut self, kind: &str, document_id: &str, at: Millis, run_id: Option<&str>) {
         let Some(doc) = self.documents.get(document_id) else {
             return;
         };
@@ -659,8 +654,8 @@ impl Workspace {
         let now = self.now();
         for (due, delivery_id) in jobs {
             if due <= now {
-                // Due already: attempt it now rather than at the next request.
-                crate::webhooks::attempt_due(self, &delivery_id, due);
+                // Due already: attempted now rather than at the next request.
+                self.ready.push((due, Job::DeliverWebhook { delivery_id }));
             } else {
                 self.scheduler
                     .schedule(due, Job::DeliverWebhook { delivery_id });
@@ -668,63 +663,15 @@ impl Workspace {
         }
     }
 
-    /// Runs every job due by now, in virtual-instant order.
-    pub fn run_due(&mut self) {
-        // Jobs may schedule more jobs; a bound keeps a faulty loop from hanging a request.
-        for _ in 0..100_000 {
-            let now = self.now();
-            let Some((at, job)) = self.scheduler.pop_due(now) else {
-                return;
-            };
-            self.run_job(at, job);
-        }
+    /// The next job due by now (earliest virtual instant first).
+    pub fn pop_due(&mut self) -> Option<(Millis, Job)> {
+        let now = self.now();
+        self.scheduler.pop_due(now)
     }
 
-    fn run_job(&mut self, at: Millis, job: Job) {
-        match job {
-            Job::FinishProcessing { document_id } => self.finish_processing(&document_id, at),
-            Job::ExecuteRun { run_id } => crate::numora::executor::execute(self, &run_id, at),
-            Job::DeliverWebhook { delivery_id } => {
-                crate::webhooks::attempt_due(self, &delivery_id, at)
-            }
-        }
-    }
-
-    fn finish_processing(&mut self, id: &str, at: Millis) {
-        let Some(outcome) = self
-            .documents
-            .get(id)
-            .filter(|d| d.status == Status::Processing)
-            .map(|d| d.processing)
-        else {
-            return;
-        };
-        let needs_result = self.documents.get(id).is_some_and(|d| d.fields.is_empty());
-        let generated = (needs_result && outcome == ProcessingOutcome::Succeed).then(|| {
-            let schema = self.documents[id].schema.clone();
-            let date = super::time::format_millis(at)[..10].to_string();
-            crate::numora::extract(&schema, &mut self.ids, &date)
-        });
-        self.update_document(id, |doc| {
-            doc.updated_at = at;
-            if let Some((confidence, fields, line_items)) = generated {
-                doc.confidence = confidence;
-                doc.fields = fields;
-                doc.line_items = line_items;
-            }
-            match outcome {
-                ProcessingOutcome::Succeed => doc.status = Status::ReviewRequired,
-                ProcessingOutcome::Fail => {
-                    doc.status = Status::Failed;
-                    doc.failure_reason.get_or_insert_with(|| {
-                        "extraction failed: the file could not be read".into()
-                    });
-                }
-            }
-        });
-        if outcome == ProcessingOutcome::Succeed {
-            self.emit("document.review_required", id, at, None);
-        }
+    /// The jobs that were due already when they were made, in order.
+    pub fn take_ready(&mut self) -> Vec<(Millis, Job)> {
+        std::mem::take(&mut self.ready)
     }
 
     /// Queues a run for a document (dispatch, retry-push, workflow dispatch).
