@@ -76,18 +76,10 @@ pub fn decode_component(text: &str) -> String {
     percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
-/// Splits an `application/x-www-form-urlencoded` query.
+/// Splits an `application/x-www-form-urlencoded` query into decoded pairs.
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                decode_component(&k.replace('+', " ")),
-                decode_component(&v.replace('+', " ")),
-            )
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect()
 }
 
@@ -179,5 +171,10 @@ mod tests {
         assert_eq!(pairs[0], ("$filter".into(), "name eq 'O''Brien'".into()));
         assert_eq!(pairs[1], ("$top".into(), "2".into()));
         assert_eq!(pairs[2], ("x".into(), "a b".into()));
+        let pairs = parse_query("&a&b=%2B+%zz&");
+        assert_eq!(
+            pairs,
+            [("a".into(), "".into()), ("b".into(), "+ %zz".into())]
+        );
     }
 }

@@ -3,7 +3,9 @@
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::{json_object, optional_str, provider, required_str, Answer, NumoraError, NumoraResult};
+use super::body::{self, Need, Provider, Text};
+use super::error::{NumoraError, NumoraResult};
+use super::handler::Answer;
 use crate::call::Call;
 use crate::world::model::*;
 use crate::world::time::format_millis;
@@ -27,21 +29,21 @@ pub fn destinations_list(ws: &Workspace) -> NumoraResult<Answer> {
     ))
 }
 
+#[derive(serde::Deserialize)]
+struct DestinationBody {
+    provider: Provider,
+    display_name: Text,
+    credentials: Option<Map<String, Value>>,
+    connection_id: Option<String>,
+}
+
 /// `POST /v1/destinations`
 pub fn destinations_create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
-    let body = json_object(call, false)?;
-    let provider = provider(Some(required_str(&body, "provider")?))?;
-    let display_name = required_str(&body, "display_name")?.to_string();
-    let credentials = match body.get("credentials") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(c)) => Some(Value::Object(c.clone())),
-        Some(_) => {
-            return Err(NumoraError::InvalidValue(
-                "credentials must be a JSON object".into(),
-            ))
-        }
-    };
-    let connection_id = optional_str(&body, "connection_id")?;
+    let body: DestinationBody = body::parse(call, Need::Required)?;
+    let provider = body.provider.0;
+    let display_name = body.display_name.0;
+    let credentials = body.credentials.map(Value::Object);
+    let connection_id = body.connection_id;
     if let Some(c) = &connection_id {
         if !ws.connections.iter().any(|x| &x.id == c) {
             return Err(NumoraError::InvalidValue(format!(
@@ -66,7 +68,7 @@ pub fn destinations_create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answ
 }
 
 /// `POST /v1/destinations/{id}/test`: calls the org's WhoAmI.
-pub fn destinations_test(ws: &mut Workspace, id: &str, _call: &Call) -> NumoraResult<Answer> {
+pub fn destinations_test(ws: &mut Workspace, id: &str) -> NumoraResult<Answer> {
     let destination = ws
         .destinations
         .iter()
@@ -240,7 +242,9 @@ pub fn mapping_put(
     call: &Call,
 ) -> NumoraResult<Answer> {
     let key = mapping_key(ws, schema, destination)?;
-    let mut body = json_object(call, false)?;
+    // The mapping is stored and echoed as sent, so it stays a JSON object;
+    // validate_mapping checks the sections the internal workflow reads.
+    let mut body = body::object(call, Need::Required)?;
     body.remove("schema");
     body.remove("destination");
     if !body.contains_key("record") {
@@ -263,6 +267,21 @@ pub fn workflows_list(ws: &Workspace) -> NumoraResult<Answer> {
     ))
 }
 
+/// The only execution mode there is.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ExecutionMode {
+    Queued,
+}
+
+#[derive(serde::Deserialize)]
+struct WorkflowDispatchBody {
+    document_id: Text,
+    /// Read only to reject other modes.
+    #[allow(dead_code)]
+    execution_mode: Option<ExecutionMode>,
+}
+
 /// `POST /v1/workflows/{id}/dispatch`
 pub fn workflow_dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let workflow = ws
@@ -271,14 +290,8 @@ pub fn workflow_dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraRes
         .find(|w| w.id == id)
         .cloned()
         .ok_or_else(|| NumoraError::not_found("workflow", id))?;
-    let body = json_object(call, false)?;
-    let document_id = required_str(&body, "document_id")?.to_string();
-    let mode = optional_str(&body, "execution_mode")?.unwrap_or_else(|| "queued".into());
-    if mode != "queued" {
-        return Err(NumoraError::InvalidValue(format!(
-            "execution_mode must be queued (the only supported mode), got '{mode}'"
-        )));
-    }
+    let body: WorkflowDispatchBody = body::parse(call, Need::Required)?;
+    let document_id = body.document_id.0;
     let doc = ws
         .documents
         .get(&document_id)

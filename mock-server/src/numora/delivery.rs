@@ -1,16 +1,17 @@
 //! Delivery: the outbox, dispatch, retry-push and the delivery callback.
 
 use axum::http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{
-    json_object, limit, optional_str, provider, required_str, Answer, NumoraError, NumoraResult,
-};
+use super::body::{self, Need, Provider, Text, Timestamp};
+use super::error::{NumoraError, NumoraResult};
+use super::handler::{raw, Answer, Outcome};
+use super::query::{self, limit};
 use crate::call::Call;
 use crate::fixtures::DeliveryRoute;
 use crate::world::ids::{crockford_decode, crockford_encode};
 use crate::world::model::*;
-use crate::world::time::{format_millis, parse_rfc3339, Millis};
+use crate::world::time::{format_millis, Millis};
 use crate::world::workspace::Workspace;
 
 fn encode_cursor(parts: &[&str]) -> String {
@@ -34,8 +35,8 @@ fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
 }
 
 /// `GET /v1/delivery/outbox`
-pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<(StatusCode, super::Payload)> {
-    let provider = provider(call.query_param("provider").as_deref())?;
+pub fn outbox(ws: &Workspace, call: &Call) -> Outcome {
+    let provider = Provider::or_default(query::provider(call)?);
     let limit = limit(call, 50, 100)?;
     let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
         None => None,
@@ -89,7 +90,7 @@ pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<(StatusCode, super::P
             next_cursor,
         },
     };
-    super::raw(StatusCode::OK, &page)
+    raw(StatusCode::OK, &page)
 }
 
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {
@@ -152,51 +153,68 @@ fn start_push(
     ))
 }
 
+/// The optional body of dispatch and retry-push.
+#[derive(serde::Deserialize)]
+struct PushBody {
+    provider: Option<Provider>,
+}
+
+fn push_provider(call: &Call) -> NumoraResult<String> {
+    let body: PushBody = body::parse(call, Need::Optional)?;
+    Ok(Provider::or_default(body.provider))
+}
+
 /// `POST /v1/documents/{id}/dispatch`
 pub fn dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     find(ws, id)?;
-    let body = json_object(call, true)?;
-    let provider = provider(optional_str(&body, "provider")?.as_deref())?;
+    let provider = push_provider(call)?;
     start_push(ws, id, &provider, &[Status::Reviewed, Status::PushFailed])
 }
 
 /// `POST /v1/documents/{id}/actions/retry-push`
 pub fn retry_push(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     find(ws, id)?;
-    let body = json_object(call, true)?;
-    let provider = provider(optional_str(&body, "provider")?.as_deref())?;
+    let provider = push_provider(call)?;
     start_push(ws, id, &provider, &[Status::PushFailed])
 }
 
+/// The fields of a delivery callback read before the `succeeded` rule.
+#[derive(serde::Deserialize)]
+struct CallbackHead {
+    status: AttemptStatus,
+    provider: Provider,
+    execution_id: Text,
+    attempted_at: Timestamp,
+    external_record_id: Option<String>,
+}
+
+/// The fields read after it.
+#[derive(serde::Deserialize)]
+struct CallbackDetails {
+    external_url: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+}
+
+/// Reads a delivery callback. The documented order of checks: every
+/// required field present (400), then their values (422), then
+/// `external_record_id` when `succeeded` (400), then the optional details.
 fn parse_callback(call: &Call) -> NumoraResult<DeliveryData> {
-    let body = json_object(call, false)?;
-    for field in ["provider", "status", "execution_id", "attempted_at"] {
-        if body.get(field).is_none_or(Value::is_null) {
-            return Err(NumoraError::missing(field));
-        }
-    }
-    let status_text = required_str(&body, "status")?;
-    let status = AttemptStatus::parse(status_text).ok_or_else(|| {
-        NumoraError::InvalidValue(format!(
-            "status must be one of succeeded, failed, skipped (got '{status_text}')"
-        ))
-    })?;
-    let provider = provider(Some(required_str(&body, "provider")?))?;
-    let execution_id = required_str(&body, "execution_id")?.to_string();
+    let map = body::object(call, Need::Required)?;
+    body::require(
+        &map,
+        &["provider", "status", "execution_id", "attempted_at"],
+    )?;
+    let head: CallbackHead = body::typed(map.clone())?;
+    let execution_id = head.execution_id.0;
     if execution_id.chars().count() > 255 {
         return Err(NumoraError::InvalidValue(
             "execution_id must be at most 255 characters".into(),
         ));
     }
-    let attempted_text = required_str(&body, "attempted_at")?;
-    let attempted_at = parse_rfc3339(attempted_text).ok_or_else(|| {
-        NumoraError::InvalidValue(format!(
-            "attempted_at must be an RFC 3339 timestamp such as 2026-03-24T03:00:00.000Z (got '{attempted_text}')"
-        ))
-    })?;
-    let external_record_id = optional_str(&body, "external_record_id")?;
-    if status == AttemptStatus::Succeeded
-        && external_record_id
+    if head.status == AttemptStatus::Succeeded
+        && head
+            .external_record_id
             .as_deref()
             .is_none_or(|s| s.trim().is_empty())
     {
@@ -204,15 +222,16 @@ fn parse_callback(call: &Call) -> NumoraResult<DeliveryData> {
             "external_record_id is required when status is succeeded".into(),
         ));
     }
+    let details: CallbackDetails = body::typed(map)?;
     Ok(DeliveryData {
-        provider,
-        status,
+        provider: head.provider.0,
+        status: head.status,
         execution_id,
-        attempted_at,
-        external_record_id,
-        external_url: optional_str(&body, "external_url")?,
-        error_code: optional_str(&body, "error_code")?,
-        error_message: optional_str(&body, "error_message")?,
+        attempted_at: head.attempted_at.0,
+        external_record_id: head.external_record_id,
+        external_url: details.external_url,
+        error_code: details.error_code,
+        error_message: details.error_message,
     })
 }
 
@@ -281,10 +300,7 @@ pub fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answe
 /// `GET /v1/documents/{id}/delivery`
 pub fn list(ws: &Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
-    let provider_filter = match call.query_param("provider") {
-        Some(p) => Some(provider(Some(&p))?),
-        None => None,
-    };
+    let provider_filter = query::provider(call)?.map(|p| p.0);
     let limit = limit(call, 20, 100)?;
     let after: Option<(Millis, usize)> = match call.query_param("cursor").filter(|c| !c.is_empty())
     {

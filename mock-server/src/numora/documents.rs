@@ -3,10 +3,13 @@
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::{json_object, optional_str, required_str, Answer, NumoraError, NumoraResult};
+use super::body::{self, Need, Text, Timestamp};
+use super::error::{NumoraError, NumoraResult};
+use super::handler::{raw, Answer, Outcome};
+use super::upload;
 use crate::call::Call;
 use crate::world::model::*;
-use crate::world::time::{format_millis, parse_rfc3339};
+use crate::world::time::format_millis;
 use crate::world::workspace::{Job, Workspace};
 
 /// The documented upload limit.
@@ -63,10 +66,18 @@ struct Submission {
     metadata: Map<String, Value>,
 }
 
+/// The JSON form of `POST /v1/documents`.
+#[derive(serde::Deserialize)]
+struct CreateBody {
+    schema: Text,
+    file_url: Text,
+    external_id: Option<String>,
+    metadata: Option<Map<String, Value>>,
+}
+
 fn json_submission(call: &Call) -> NumoraResult<Submission> {
-    let body = json_object(call, false)?;
-    let schema = required_str(&body, "schema")?.to_string();
-    let file_url = required_str(&body, "file_url")?.to_string();
+    let body: CreateBody = body::parse(call, Need::Required)?;
+    let file_url = body.file_url.0;
     let path = file_url.split(['?', '#']).next().unwrap_or_default();
     if !(file_url.starts_with("http://") || file_url.starts_with("https://")) {
         return Err(NumoraError::InvalidValue(
@@ -81,25 +92,15 @@ fn json_submission(call: &Call) -> NumoraResult<Submission> {
         return Err(unsupported(path.rsplit('/').next().unwrap_or(path)));
     }
     Ok(Submission {
-        schema,
+        schema: body.schema.0,
         file_url: Some(file_url),
-        external_id: optional_str(&body, "external_id")?,
-        metadata: metadata(body.get("metadata"))?,
+        external_id: body.external_id,
+        metadata: body.metadata.unwrap_or_default(),
     })
 }
 
-fn metadata(value: Option<&Value>) -> NumoraResult<Map<String, Value>> {
-    match value {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
-        Some(_) => Err(NumoraError::InvalidValue(
-            "metadata must be a JSON object".into(),
-        )),
-    }
-}
-
 fn multipart_submission(call: &Call, boundary: &str) -> NumoraResult<Submission> {
-    let parts = super::multipart::parse(&call.body, boundary).map_err(|e| {
+    let parts = upload::parts(call.body.clone(), boundary).map_err(|e| {
         NumoraError::InvalidPayload(format!("the multipart body could not be read: {e}"))
     })?;
     let text = |name: &str| {
@@ -148,14 +149,9 @@ pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         .to_ascii_lowercase()
         .starts_with("multipart/form-data")
     {
-        let boundary = content_type
-            .split(';')
-            .filter_map(|p| p.trim().strip_prefix("boundary="))
-            .next()
-            .map(|b| b.trim_matches('"').to_string())
-            .ok_or_else(|| {
-                NumoraError::InvalidPayload("multipart/form-data needs a boundary".into())
-            })?;
+        let boundary = upload::boundary(&content_type).ok_or_else(|| {
+            NumoraError::InvalidPayload("multipart/form-data needs a boundary".into())
+        })?;
         multipart_submission(call, &boundary)?
     } else {
         json_submission(call)?
@@ -217,12 +213,12 @@ pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
 }
 
 /// `GET /v1/documents/{id}`
-pub fn get(ws: &Workspace, id: &str) -> NumoraResult<(StatusCode, super::Payload)> {
+pub fn get(ws: &Workspace, id: &str) -> Outcome {
     #[derive(serde::Serialize)]
     struct Envelope<'a> {
         data: DocumentView<'a>,
     }
-    super::raw(
+    raw(
         StatusCode::OK,
         &Envelope {
             data: find(ws, id)?.view(),
@@ -250,12 +246,11 @@ pub fn result(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
     }
 }
 
-fn review_state(value: Option<&Value>, doc: &Document) -> NumoraResult<Option<ReviewState>> {
-    let Some(value) = value.filter(|v| !v.is_null()) else {
+/// Checks a review state against the document's result.
+fn review_state(state: Option<ReviewState>, doc: &Document) -> NumoraResult<Option<ReviewState>> {
+    let Some(state) = state else {
         return Ok(None);
     };
-    let state: ReviewState = serde_json::from_value(value.clone())
-        .map_err(|e| NumoraError::InvalidValue(format!("review_state is invalid: {e}")))?;
     for name in &state.confirmed_general_field_names {
         if !doc.fields.contains_key(name) {
             return Err(NumoraError::InvalidValue(format!(
@@ -277,17 +272,18 @@ fn review_state(value: Option<&Value>, doc: &Document) -> NumoraResult<Option<Re
     Ok(state.normalized())
 }
 
+#[derive(serde::Deserialize)]
+struct ApproveBody {
+    expected_updated_at: Timestamp,
+    review_state: Option<ReviewState>,
+}
+
 /// `POST /v1/documents/{id}/actions/approve`
 pub fn approve(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
-    let body = json_object(call, false)?;
-    let expected = required_str(&body, "expected_updated_at")?;
-    let expected = parse_rfc3339(expected).ok_or_else(|| {
-        NumoraError::InvalidValue(format!(
-            "expected_updated_at must be an RFC 3339 timestamp (got '{expected}')"
-        ))
-    })?;
-    let state = review_state(body.get("review_state"), doc)?;
+    let body: ApproveBody = body::parse(call, Need::Required)?;
+    let expected = body.expected_updated_at.0;
+    let state = review_state(body.review_state, doc)?;
     if doc.status != Status::ReviewRequired {
         return Err(NumoraError::Conflict(format!(
             "document '{id}' is {}; only review_required documents can be approved",
@@ -312,11 +308,15 @@ pub fn approve(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer
     get_json(ws, id)
 }
 
+#[derive(serde::Deserialize)]
+struct RejectBody {
+    reason: Option<String>,
+}
+
 /// `POST /v1/documents/{id}/actions/reject`
 pub fn reject(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
-    let body = json_object(call, true)?;
-    let reason = optional_str(&body, "reason")?;
+    let reason = body::parse::<RejectBody>(call, Need::Optional)?.reason;
     if !matches!(doc.status, Status::ReviewRequired | Status::Reviewed) {
         return Err(NumoraError::Conflict(format!(
             "document '{id}' is {}; only review_required or reviewed documents can be rejected",

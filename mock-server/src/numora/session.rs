@@ -3,7 +3,9 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::{json_object, optional_str, Answer, NumoraError, NumoraResult};
+use super::body::{self, Need};
+use super::error::{NumoraError, NumoraResult};
+use super::handler::Answer;
 use crate::call::Call;
 use crate::world::model::ActiveStatus;
 use crate::world::time::format_millis;
@@ -15,9 +17,14 @@ pub fn mint_token(ws: &mut Workspace) -> String {
     format!("dv.{}.{}", ws.id, ws.ids.token(40))
 }
 
+#[derive(serde::Deserialize)]
+struct SessionBody {
+    connection_id: Option<String>,
+}
+
+/// `POST /v1/dynamics/session`
 pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
-    let body = json_object(call, true)?;
-    let wanted = optional_str(&body, "connection_id")?;
+    let wanted = body::parse::<SessionBody>(call, Need::Optional)?.connection_id;
     let connection = match &wanted {
         Some(id) => {
             let c = ws

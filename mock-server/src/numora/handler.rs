@@ -1,0 +1,73 @@
+//! The contract between the route table and a `/v1` handler: what a handler
+//! receives ([`Input`]) and what it answers ([`Outcome`]).
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::error::{NumoraError, NumoraResult};
+use crate::call::Call;
+
+/// A handler's JSON answer: status and body.
+pub type Answer = (StatusCode, Value);
+
+/// What the pipeline sends: a JSON value, or JSON already serialized by a
+/// hot route from borrowed views (no intermediate value tree).
+pub enum Payload {
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+/// What every handler ends with, whichever answer type it builds.
+pub type Outcome = NumoraResult<(StatusCode, Payload)>;
+
+/// Serializes `value` for a hot route.
+pub fn raw(status: StatusCode, value: &impl serde::Serialize) -> Outcome {
+    serde_json::to_vec(value)
+        .map(|bytes| (status, Payload::Raw(bytes)))
+        .map_err(|e| NumoraError::Internal(format!("serialization failed: {e}")))
+}
+
+/// Turns a handler's answer into an [`Outcome`].
+pub trait Respond {
+    fn respond(self) -> Outcome;
+}
+
+impl Respond for NumoraResult<Answer> {
+    fn respond(self) -> Outcome {
+        self.map(|(status, value)| (status, Payload::Json(value)))
+    }
+}
+
+impl Respond for Outcome {
+    fn respond(self) -> Outcome {
+        self
+    }
+}
+
+/// One routed call: the request and the path parameters its route names.
+pub struct Input<'a> {
+    pub call: &'a Call,
+    names: &'a [&'static str],
+    values: &'a [String],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(call: &'a Call, names: &'a [&'static str], values: &'a [String]) -> Self {
+        Self {
+            call,
+            names,
+            values,
+        }
+    }
+
+    /// The (percent-decoded) value of path parameter `name`; empty when the
+    /// route has no such parameter (the table and its handlers are checked
+    /// together by the route tests).
+    pub fn param(&self, name: &str) -> &'a str {
+        self.names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| self.values.get(i))
+            .map_or("", String::as_str)
+    }
+}
