@@ -1,8 +1,6 @@
 //! The HTTP surface: axum routes that turn requests into [`Call`]s for the
 //! world, and [`Reply`]s back into responses.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, StatusCode};
@@ -12,21 +10,14 @@ use axum::Router;
 
 use crate::call::{Call, Reply};
 use crate::numora::{self, NumoraError};
-use crate::world::{lock, Registry};
+use crate::world::lock;
 
 /// The largest request body read at all (uploads are capped at 30 MB inside).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
 /// The largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub registry: Arc<Registry>,
-    pub control: bool,
-    pub admin_token: Option<String>,
-    /// How long a client may take to send a request (headers, then body).
-    pub read_timeout: std::time::Duration,
-}
+pub use crate::app_state::AppState;
 
 /// The whole router: `/v1`, `/api/data/v9.2`, `/_mock` (unless disabled) and `/openapi.json`.
 pub fn router(state: AppState) -> Router {

@@ -23,6 +23,7 @@
 //! - `fixtures` — the YAML fixture format and the embedded default world.
 
 pub mod app;
+pub mod app_state;
 pub mod call;
 pub mod control;
 pub mod dataverse;
@@ -30,6 +31,7 @@ pub mod fixtures;
 pub mod numora;
 pub mod openapi;
 pub mod server;
+pub mod strict;
 pub mod webhooks;
 pub mod world;
 
