@@ -1,6 +1,6 @@
-//! What every HTTP handler is given: the world's registry and the server's
-//! settings. Kept apart from the router so the route modules (`app`,
-//! `control`) can share it without importing each other.
+//! The state every route shares. It lives apart from `app` (the router) so
+//! that the control API can name it without importing the router that
+//! mounts it: `app` and `control` both depend on this file, not on each other.
 
 use std::sync::Arc;
 

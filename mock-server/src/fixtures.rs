@@ -339,13 +339,23 @@ impl Fixture {
                 Some(l) => format!("{origin}:{}:{}", l.line(), l.column()),
                 None => origin.to_string(),
             };
-            FixtureError::at(location, e.to_string())
+            FixtureError::at(location, crate::strict::explain("fixture", &e.to_string()))
         })
     }
 
-    /// Reads a fixture from a JSON value (the control API's inline fixtures).
+    /// Reads a fixture from a JSON value (the control API's inline fixtures);
+    /// the error's location is the path inside it (`documents[0].status`).
     pub fn from_json(value: Value) -> Result<Fixture, FixtureError> {
-        serde_json::from_value(value).map_err(|e| FixtureError::at("fixtures", e.to_string()))
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let message = crate::strict::explain("fixture", &e.inner().to_string());
+            let location = if path == "." {
+                "fixtures".into()
+            } else {
+                format!("fixtures: {path}")
+            };
+            FixtureError::at(location, message)
+        })
     }
 
     pub fn default_world() -> Fixture {

@@ -33,6 +33,7 @@ pub mod fixtures;
 pub mod numora;
 pub mod openapi;
 pub mod server;
+pub mod strict;
 pub mod webhooks;
 pub mod world;
 

@@ -1,0 +1,79 @@
+//! `/_mock/workspaces/{ws}/journal[/count]`: the request journal.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::common::{ok, workspace, Result};
+use crate::app_state::AppState;
+use crate::world::journal::JournalFilter;
+use crate::world::lock;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/workspaces/{ws}/journal", get(list).delete(clear))
+        .route("/workspaces/{ws}/journal/count", get(count))
+}
+
+#[derive(Deserialize)]
+struct JournalQuery {
+    method: Option<String>,
+    path: Option<String>,
+    api: Option<String>,
+    status: Option<u16>,
+    internal: Option<bool>,
+}
+
+impl JournalQuery {
+    fn filter(&self) -> JournalFilter {
+        JournalFilter {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            api: self.api.clone(),
+            status: self.status,
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<JournalQuery>,
+) -> Result<Response> {
+    let ws = workspace(&state, &id)?;
+    let w = lock(&ws);
+    let filter = q.filter();
+    let data: Vec<Value> = w
+        .journal
+        .entries(&filter)
+        .filter(|e| q.internal.is_none_or(|i| e.internal == i))
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
+    Ok(ok(StatusCode::OK, Value::Array(data)))
+}
+
+async fn count(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<JournalQuery>,
+) -> Result<Response> {
+    let ws = workspace(&state, &id)?;
+    let w = lock(&ws);
+    let filter = q.filter();
+    let count = w
+        .journal
+        .entries(&filter)
+        .filter(|e| q.internal.is_none_or(|i| e.internal == i))
+        .count();
+    Ok(ok(StatusCode::OK, json!({"count": count})))
+}
+
+async fn clear(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let ws = workspace(&state, &id)?;
+    lock(&ws).journal.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
