@@ -347,8 +347,10 @@ impl Fixture {
     /// the error's location is the path inside it (`documents[0].status`).
     pub fn from_json(value: Value) -> Result<Fixture, FixtureError> {
         serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let message = crate::strict::explain("fixture", &e.inner().to_string());
+            // The location names the path, so the message need not repeat it.
+            let inner = e.inner().to_string();
+            let (path, _) = crate::strict::explain_at("fixture", &e.path().to_string(), &inner);
+            let message = crate::strict::explain("fixture", &inner);
             let location = if path == "." {
                 "fixtures".into()
             } else {

@@ -18,7 +18,10 @@
 //!   Dataverse store.
 //! - `numora` — the `/v1` pipeline and handlers, and the internal workflow.
 //! - `dataverse` — the Web API engine (OData queries, writes, metadata).
-//! - `control` — the `/_mock` API.
+//! - `control` — the `/_mock` API, one file per resource.
+//! - `app_state` — the state every route shares (apart from `app`, so that
+//!   `control` need not import the router that mounts it).
+//! - `strict` — the one wording of an unknown-key refusal.
 //! - `webhooks` — endpoints, signed deliveries and retries.
 //! - `fixtures` — the YAML fixture format and the embedded default world.
 

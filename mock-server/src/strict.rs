@@ -82,6 +82,25 @@ pub fn explain(what: &str, message: &str) -> String {
     }
 }
 
+/// Like [`explain`], for a message from `serde_path_to_error`, whose `path`
+/// ends with the unknown key itself: the key is dropped from the path, which
+/// then says where the key sits (`documents[0]`). Returns the path to report
+/// and the message.
+pub fn explain_at(what: &str, path: &str, message: &str) -> (String, String) {
+    let Some(mut u) = UnknownField::parse(message) else {
+        return (path.to_string(), message.to_string());
+    };
+    let parent = path
+        .strip_suffix(u.name.as_str())
+        .map(|p| p.trim_end_matches('.'))
+        .unwrap_or(path);
+    let parent = if parent.is_empty() { "." } else { parent };
+    if u.path.is_empty() && parent != "." {
+        u.path = parent.to_string();
+    }
+    (parent.to_string(), u.describe(what))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +122,18 @@ mod tests {
             explain("x", "unknown field `a`, there are no fields"),
             "unknown field \"a\" in x; it takes no fields"
         );
+    }
+
+    #[test]
+    fn a_path_that_ends_with_the_key_names_the_parent() {
+        let message = "unknown field `stauts`, expected `status`";
+        let (path, text) = explain_at("fault rule", "respond.stauts", message);
+        assert_eq!(path, "respond");
+        assert_eq!(
+            text,
+            "unknown field \"stauts\" in fault rule at respond; valid: status (did you mean \"status\"?)"
+        );
+        assert_eq!(explain_at("x", "stauts", message).0, ".");
     }
 
     #[test]

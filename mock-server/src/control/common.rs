@@ -86,8 +86,8 @@ pub(super) fn typed<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> 
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner().to_string();
-        if inner.contains("unknown field `") {
-            return bad(crate::strict::explain(what, &inner));
+        if crate::strict::UnknownField::parse(&inner).is_some() {
+            return bad(crate::strict::explain_at(what, &path, &inner).1);
         }
         if path == "." {
             bad(format!("{what}: {inner}"))
