@@ -31,6 +31,7 @@ mod metadata;
 mod query;
 mod table;
 mod throttle;
+mod undo;
 mod write;
 
 #[cfg(test)]
@@ -141,6 +142,8 @@ pub struct Store {
     next_version: u64,
     protection: Option<ServiceProtection>,
     throttle: Throttle,
+    /// Writes since `begin`, to undo as one (see `undo`).
+    stage: Option<undo::Stage>,
 }
 
 /// The first version number handed out when a fixture gives none.
@@ -182,6 +185,7 @@ impl Store {
             next_version: fixture.next_version.unwrap_or(FIRST_VERSION),
             protection: fixture.service_protection.clone(),
             throttle,
+            stage: None,
         };
         for org in &fixture.orgs {
             if store.has_org(&org.name) {

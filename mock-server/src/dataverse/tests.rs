@@ -1388,3 +1388,62 @@ fn from_fixture_at_stamps_rows() {
     let rows = store.rows("default", "teams").unwrap();
     assert_eq!(rows[0]["createdon"], "1970-01-01T00:00:00Z");
 }
+
+#[test]
+fn a_stage_rolls_back_every_write_as_one() {
+    let mut h = harness();
+    // The first call stamps fixture rows with their system times; that is not a write.
+    assert_eq!(h.get("/teams").status.as_u16(), 200);
+    let before = serde_json::to_value(h.store.to_fixture()).unwrap();
+    h.store.begin();
+    let created = h.send(
+        "POST",
+        "/otcm_suppliers",
+        &[("content-type", "application/json")],
+        r#"{"otcm_name": "Fabrikam"}"#,
+    );
+    assert_eq!(created.status.as_u16(), 204, "{}", text(&created));
+    let patched = h.send(
+        "PATCH",
+        "/otcm_suppliers(33333333-3333-3333-3333-333333333333)",
+        &[("content-type", "application/json")],
+        r#"{"otcm_vendorcode": "OB"}"#,
+    );
+    assert_eq!(patched.status.as_u16(), 204, "{}", text(&patched));
+    // Deleting a supplier also clears the invoice's lookup to it.
+    let deleted = h.send(
+        "DELETE",
+        "/otcm_suppliers(22222222-2222-2222-2222-222222222222)",
+        &[],
+        "",
+    );
+    assert_eq!(deleted.status.as_u16(), 204, "{}", text(&deleted));
+    let during = serde_json::to_value(h.store.to_fixture()).unwrap();
+    assert_ne!(during, before, "the writes changed the store");
+    h.store.rollback();
+    assert_eq!(serde_json::to_value(h.store.to_fixture()).unwrap(), before);
+}
+
+#[test]
+fn a_committed_stage_keeps_its_writes() {
+    let mut h = harness();
+    let before = serde_json::to_value(h.store.to_fixture()).unwrap();
+    h.store.begin();
+    let deleted = h.send(
+        "DELETE",
+        "/otcm_suppliers(44444444-4444-4444-4444-444444444444)",
+        &[],
+        "",
+    );
+    assert_eq!(deleted.status.as_u16(), 204, "{}", text(&deleted));
+    h.store.commit();
+    h.store.rollback(); // nothing is staged any more
+    let after = serde_json::to_value(h.store.to_fixture()).unwrap();
+    assert_ne!(after, before);
+    assert_eq!(
+        h.get("/otcm_suppliers(44444444-4444-4444-4444-444444444444)")
+            .status
+            .as_u16(),
+        404
+    );
+}

@@ -273,7 +273,7 @@ fn insert(store: &mut Store, o: usize, t: usize, id: &str, changes: Vec<Change>,
         modified: Some(env.now),
     };
     apply(&mut row.values, changes);
-    store.orgs[o].tables[t].rows.push(row);
+    store.append_row(o, t, row);
 }
 
 /// Weak ETags listed in an `If-Match`/`If-None-Match` header (`None` for `*`).
@@ -322,9 +322,10 @@ pub fn update(
     let exists = existing.is_some();
     if exists {
         let version = store.bump();
-        let Some(row) = store.orgs[o].tables[t].rows.iter_mut().find(|r| r.id == id) else {
+        let Some(index) = store.orgs[o].tables[t].rows.iter().position(|r| r.id == id) else {
             return Err(DataverseError::row_missing("", id));
         };
+        let row = store.row_mut(o, t, index);
         apply(&mut row.values, payload.changes);
         row.version = version;
         row.modified = Some(env.now);
@@ -356,7 +357,7 @@ pub fn delete(
         }
     }
     let set = table.def.entity_set.clone();
-    store.orgs[o].tables[t].rows.retain(|r| r.id != id);
+    store.remove_row(o, t, id);
     let mut referencing: Vec<(usize, String)> = Vec::new();
     for (ti, table) in store.orgs[o].tables.iter().enumerate() {
         for lookup in table.def.lookups.iter().filter(|l| l.target == set) {
@@ -373,7 +374,7 @@ pub fn delete(
             .collect();
         for i in rows {
             let version = store.bump();
-            let row = &mut store.orgs[o].tables[ti].rows[i];
+            let row = store.row_mut(o, ti, i);
             row.values.remove(&column);
             row.version = version;
             row.modified = Some(env.now);

@@ -60,10 +60,14 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// The (percent-decoded) value of path parameter `name`; empty when the
-    /// route has no such parameter (the table and its handlers are checked
-    /// together by the route tests).
+    /// The (percent-decoded) value of path parameter `name`. A name its
+    /// route does not declare is a slip in the table: it fails the tests
+    /// (debug builds), and reads as empty in release builds.
     pub fn param(&self, name: &str) -> &'a str {
+        debug_assert!(
+            self.names.contains(&name),
+            "a handler reads path parameter `{name}`, which its route does not declare"
+        );
         self.names
             .iter()
             .position(|n| *n == name)

@@ -113,4 +113,18 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         .await;
     r.assert_error(405, "method_not_allowed");
     assert_eq!(r.header("allow"), Some("GET"));
+    // A path with two methods lists both; HEAD is served as GET, but a
+    // path without GET refuses it.
+    let r = app
+        .send("DELETE", "/v1/destinations", Some(&app.key), None)
+        .await;
+    r.assert_error(405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = app.send("HEAD", "/v1/schemas", Some(&app.key), None).await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .send("HEAD", "/v1/documents", Some(&app.key), None)
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
 }
