@@ -19,6 +19,7 @@
 //! - `numora` — the `/v1` pipeline and handlers, and the internal workflow.
 //! - `dataverse` — the Web API engine (OData queries, writes, metadata).
 //! - `control` — the `/_mock` API.
+//! - `ui` — the inspector page at `/_mock/ui`, embedded assets.
 //! - `webhooks` — endpoints, signed deliveries and retries.
 //! - `fixtures` — the YAML fixture format and the embedded default world.
 
@@ -30,6 +31,7 @@ pub mod fixtures;
 pub mod numora;
 pub mod openapi;
 pub mod server;
+pub mod ui;
 pub mod webhooks;
 pub mod world;
 
