@@ -615,8 +615,9 @@ function renderDataverse(d, route) {
   const keys = [];
   const add = (k) => { if (!skip.has(k) && !keys.includes(k)) keys.push(k); };
   add(t.primary_id); add(t.primary_name);
-  Object.keys(t.columns || {}).forEach(add);
   (t.lookups || []).forEach((l) => add(l.column));
+  const leading = keys.length;
+  Object.keys(t.columns || {}).forEach(add);
   rows.forEach((r) => Object.keys(r).forEach(add));
   const primaryOf = (set) => (d.tables.find((x) => x.entity_set === set) || {}).primary_id;
   const cell = (r, k) => {
@@ -632,13 +633,15 @@ function renderDataverse(d, route) {
     out.push(h('p', { class: 'notice' }, `Showing rows where ${filters.map(([k, v]) => `${k} = ${v}`).join(' and ')}. `,
       h('a', { href: link('dataverse', t.entity_set, orgQuery) }, 'Show every row')));
   }
-  out.push(table(`Rows of ${t.entity_set}`, [...keys, ...childCols],
+  const head = keys.slice(0, leading);
+  const tail = keys.slice(leading);
+  out.push(table(`Rows of ${t.entity_set}`, [...head, ...childCols, ...tail],
     rows.map((r) => ({
       attrs: { 'data-row': r[t.primary_id] },
-      cells: [...keys.map((k) => cell(r, k)), ...d.children.map((c) => {
+      cells: [...head.map((k) => cell(r, k)), ...d.children.map((c) => {
         const n = c.rows.filter((x) => x[c.lookup.column] === r[t.primary_id]).length;
         return h('a', { href: link('dataverse', c.table.entity_set, { ...orgQuery, [c.lookup.column]: r[t.primary_id] }) }, `${n} row${n === 1 ? '' : 's'}`);
-      })],
+      }), ...tail.map((k) => cell(r, k))],
     })), { class: 'rows', empty: 'No rows.' }));
   return out;
 }

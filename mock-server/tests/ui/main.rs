@@ -152,6 +152,7 @@ fn the_inspector_shows_the_world_live() {
     let detail = detail.as_str().unwrap_or_default();
     assert!(detail.contains("GET /v1/documents/{id}/result"), "{detail}");
     assert!(detail.contains("Response: 200"), "{detail}");
+    browser.screenshot(&dir, "journal-entry");
 
     // The filter box hides what does not match.
     assert_eq!(fake.numora("GET", "/v1/delivery/outbox"), 200);
@@ -207,6 +208,14 @@ fn the_inspector_shows_the_world_live() {
         "the invoice's three line items",
     );
     browser.screenshot(&dir, "dataverse-line-items");
+    // And each line item links back to its invoice.
+    browser.eval(
+        "document.querySelector('table.rows tbody tr a[href*=\"otcm_inboundinvoices?\"]').click()",
+    );
+    browser.wait_for(
+        &format!("location.hash.includes('/otcm_inboundinvoices?') && document.querySelectorAll('table.rows tbody tr').length === 1 && document.querySelector('table.rows tbody').innerText.includes({})", json!(SEED_DOC)),
+        "the line item's invoice",
+    );
 
     // The document's timeline: created, dispatch, the run, the attempt.
     go(
@@ -348,6 +357,12 @@ fn the_inspector_shows_the_world_live() {
         &mut browser,
         "#/ws/default/journal",
         "document.querySelectorAll('#journal-list > li').length > 3",
+    );
+    let overflow = browser.eval("document.documentElement.scrollWidth <= window.innerWidth");
+    assert_eq!(
+        overflow,
+        json!(true),
+        "the page scrolls sideways at 1280 px"
     );
     browser.screenshot(&dir, "journal");
 
