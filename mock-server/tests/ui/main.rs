@@ -96,6 +96,38 @@ fn go(browser: &mut Browser, hash: &str, ready: &str) {
     browser.wait_for(ready, hash);
 }
 
+/// Every visible text meets WCAG AA contrast against its background
+/// (4.5:1; 3:1 for large text).
+fn assert_contrast(browser: &mut Browser, view: &str) {
+    let low = browser.eval(
+        r#"(() => {
+        const parse = (c) => { const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null; const p = m[1].split(',').map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+        const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+        const lum = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+        const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255 }; };
+        const low = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+          const text = walker.currentNode;
+          const el = text.parentElement;
+          if (!text.textContent.trim() || !el || !el.getClientRects().length || el.closest('.sr-only')) continue;
+          const style = getComputedStyle(el);
+          const [a, b] = [lum(parse(style.color)), lum(background(el))].sort((x, y) => y - x);
+          const ratio = (a + 0.05) / (b + 0.05);
+          const size = parseFloat(style.fontSize);
+          const large = size >= 24 || (Number(style.fontWeight) >= 700 && size >= 18.66);
+          if (ratio < (large ? 3 : 4.5)) low.push(`${el.tagName}.${el.className} "${text.textContent.trim().slice(0, 40)}" ${ratio.toFixed(2)}:1`);
+        }
+        return low;
+      })()"#,
+    );
+    assert_eq!(
+        low,
+        json!([]),
+        "text below WCAG AA contrast in the {view} view"
+    );
+}
+
 /// Network errors the page expects: an endpoint this build lacks answers 404.
 fn expected_404(params: &Value) -> bool {
     let entry = &params["entry"];
@@ -153,6 +185,7 @@ fn the_inspector_shows_the_world_live() {
     assert!(detail.contains("GET /v1/documents/{id}/result"), "{detail}");
     assert!(detail.contains("Response: 200"), "{detail}");
     browser.screenshot(&dir, "journal-entry");
+    assert_contrast(&mut browser, "journal");
 
     // The filter box hides what does not match.
     assert_eq!(fake.numora("GET", "/v1/delivery/outbox"), 200);
@@ -201,6 +234,7 @@ fn the_inspector_shows_the_world_live() {
         "{row}"
     );
     browser.screenshot(&dir, "dataverse-invoices");
+    assert_contrast(&mut browser, "dataverse");
     // The invoice links to its line items.
     browser.eval("[...document.querySelectorAll('table.rows a')].find((a) => a.textContent === '3 rows').click()");
     browser.wait_for(
@@ -236,6 +270,7 @@ fn the_inspector_shows_the_world_live() {
         assert!(timeline.contains(part), "{part} missing from {timeline}");
     }
     browser.screenshot(&dir, "document-timeline");
+    assert_contrast(&mut browser, "document");
     go(
         &mut browser,
         "#/ws/default/documents",
@@ -271,6 +306,7 @@ fn the_inspector_shows_the_world_live() {
     );
     assert_eq!(cells[5], json!(rule["hits"].to_string()), "hits: {cells}");
     browser.screenshot(&dir, "faults");
+    assert_contrast(&mut browser, "faults");
 
     let (verdicts_status, verdicts) = fake.control("GET", "/workspaces/default/verdicts", None);
     go(
@@ -328,6 +364,7 @@ fn the_inspector_shows_the_world_live() {
     let after = browser.eval("document.getElementById('clock-now').textContent");
     assert_eq!(after, json!(fake.clock_now()));
     browser.screenshot(&dir, "clock");
+    assert_contrast(&mut browser, "clock");
 
     go(
         &mut browser,
@@ -335,6 +372,7 @@ fn the_inspector_shows_the_world_live() {
         "document.querySelector('main section')",
     );
     browser.screenshot(&dir, "webhooks");
+    assert_contrast(&mut browser, "webhooks");
     go(
         &mut browser,
         "#/workspaces",
@@ -352,6 +390,7 @@ fn the_inspector_shows_the_world_live() {
     let overflow = browser.eval("document.documentElement.scrollWidth <= window.innerWidth");
     assert_eq!(overflow, json!(true), "the page scrolls sideways at 420 px");
     browser.screenshot(&dir, "journal-narrow");
+    assert_contrast(&mut browser, "narrow journal");
     browser.viewport(1280, 800);
     go(
         &mut browser,
@@ -428,6 +467,7 @@ fn the_admin_token_is_asked_once_and_kept_in_a_cookie() {
     browser.open(&fake.url("/_mock/ui"));
     browser.wait_for("document.getElementById('token')", "the sign-in form");
     browser.screenshot(&shots(), "sign-in");
+    assert_contrast(&mut browser, "sign-in");
     browser.eval("document.getElementById('token').focus()");
     browser.type_text("s3cret");
     browser.press("Enter");
