@@ -128,6 +128,19 @@ fn assert_contrast(browser: &mut Browser, view: &str) {
     );
 }
 
+/// Follows the verdicts view's link to journal entry `seq`: the journal
+/// opens with that entry expanded and focused.
+fn follow_evidence(browser: &mut Browser, seq: u64) {
+    let found = browser.eval(&format!(
+        "(() => {{ const a = [...document.querySelectorAll('a.evidence')].find((a) => a.getAttribute('href').endsWith('/journal/{seq}')); if (a) a.click(); return !!a; }})()"
+    ));
+    assert_eq!(found, json!(true), "no link to journal entry {seq}");
+    browser.wait_for(
+        &format!("document.activeElement && document.activeElement.id === 'je-{seq}' && document.activeElement.getAttribute('aria-expanded') === 'true'"),
+        "the evidence entry, open and focused",
+    );
+}
+
 /// Network errors the page expects: an endpoint this build lacks answers 404.
 fn expected_404(params: &Value) -> bool {
     let entry = &params["entry"];
@@ -321,7 +334,34 @@ fn the_inspector_shows_the_world_live() {
             notice.as_str().is_some_and(|n| n.contains("not available")),
             "{notice}"
         );
-        eprintln!("skipped: the verdict-to-journal link (GET /_mock/workspaces/default/verdicts answers 404 in this build)");
+        eprintln!("skipped: the verdict-to-journal link against the fake (GET /_mock/workspaces/default/verdicts answers 404 in this build); checking the page with the documented answer shape, served by the browser instead");
+        let (_, journal) = fake.control("GET", "/workspaces/default/journal?status=409", None);
+        let refused = journal["data"][0]["seq"]
+            .as_u64()
+            .expect("the refused dispatch");
+        browser.answer(
+            "/verdicts",
+            200,
+            &json!({"data": {"findings": [{
+                "rule": "dispatch_refused_retried", "severity": "warning",
+                "message": "a dispatch answered 409 and the document was dispatched again without being read",
+                "advice": "read the document after a 409 before dispatching it again",
+                "source": "docs/verdicts.md", "evidence": [refused, refused + 1], "document_id": OBRIEN_DOC,
+            }], "summary": {"error": 0, "warning": 1, "info": 0}}}),
+        );
+        go(
+            &mut browser,
+            "#/ws/default/faults",
+            "document.querySelector('main tbody')",
+        );
+        go(
+            &mut browser,
+            "#/ws/default/verdicts",
+            "document.querySelector('.findings a.evidence')",
+        );
+        browser.screenshot(&dir, "verdicts-shape");
+        assert_contrast(&mut browser, "verdicts");
+        follow_evidence(&mut browser, refused);
     } else {
         assert_eq!(verdicts_status, 200, "{verdicts}");
         let seq = verdicts["data"]["findings"]
@@ -330,21 +370,16 @@ fn the_inspector_shows_the_world_live() {
                 f.iter()
                     .find_map(|f| f["evidence"].as_array().and_then(|e| e.first()).cloned())
             })
+            .and_then(|seq| seq.as_u64())
             .unwrap_or_else(|| {
                 panic!(
                     "a finding with evidence after a blind retry of a refused dispatch: {verdicts}"
                 )
             });
-        let link = browser.eval(&format!(
-            "(() => {{ const a = [...document.querySelectorAll('a.evidence')].find((a) => a.getAttribute('href').endsWith('/journal/{seq}')); if (a) a.click(); return !!a; }})()"
-        ));
-        assert_eq!(link, json!(true), "no link to journal entry {seq}");
-        browser.wait_for(
-            &format!("document.activeElement && document.activeElement.id === 'je-{seq}' && document.activeElement.getAttribute('aria-expanded') === 'true'"),
-            "the evidence entry, open and focused",
-        );
-        browser.screenshot(&dir, "verdict-evidence");
+        assert_contrast(&mut browser, "verdicts");
+        follow_evidence(&mut browser, seq);
     }
+    browser.screenshot(&dir, "verdict-evidence");
 
     // The clock view's advance control moves the virtual clock.
     go(
