@@ -199,12 +199,23 @@ fn the_inspector_shows_the_world_live() {
     assert!(detail.contains("Response: 200"), "{detail}");
     browser.screenshot(&dir, "journal-entry");
     assert_contrast(&mut browser, "journal");
+    // Arrow keys move between entries.
+    assert_eq!(fake.numora("GET", "/v1/schemas"), 200);
+    browser.wait_for(
+        "document.querySelectorAll('#journal-list > li').length === 2",
+        "the second call",
+    );
+    browser.eval("document.getElementById('je-1').focus()");
+    browser.press("ArrowDown");
+    assert_eq!(browser.eval("document.activeElement.id"), json!("je-0"));
+    browser.press("ArrowUp");
+    assert_eq!(browser.eval("document.activeElement.id"), json!("je-1"));
 
     // The filter box hides what does not match.
     assert_eq!(fake.numora("GET", "/v1/delivery/outbox"), 200);
     browser.wait_for(
-        "document.querySelectorAll('#journal-list > li').length === 2",
-        "the second call",
+        "document.querySelectorAll('#journal-list > li').length === 3",
+        "the third call",
     );
     browser.eval("document.getElementById('journal-filter').focus()");
     browser.type_text("outbox");
@@ -222,6 +233,16 @@ fn the_inspector_shows_the_world_live() {
         None,
     );
     assert_eq!(rows["data"].as_array().map(Vec::len), Some(0));
+    // The documents view follows the state change without a reload.
+    let status_cell = format!(
+        "[...document.querySelectorAll('main tbody tr')].find((tr) => tr.innerText.includes({})).children[2].textContent",
+        json!(SEED_DOC)
+    );
+    go(
+        &mut browser,
+        "#/ws/default/documents",
+        &format!("{status_cell} === 'reviewed'"),
+    );
     assert_eq!(
         fake.numora("POST", &format!("/v1/documents/{SEED_DOC}/dispatch")),
         202
@@ -232,6 +253,10 @@ fn the_inspector_shows_the_world_live() {
         Some(json!({"by": "30s"})),
     );
     assert_eq!(status, 200);
+    browser.wait_for(
+        &format!("{status_cell} === 'push_succeeded'"),
+        "the dispatched document's new status",
+    );
     go(
         &mut browser,
         "#/ws/default/dataverse/otcm_inboundinvoices",
