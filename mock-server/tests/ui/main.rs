@@ -565,3 +565,41 @@ fn the_admin_token_is_asked_once_and_kept_in_a_cookie() {
     let errors = browser.errors(|_| false);
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 }
+
+#[test]
+fn the_page_is_embedded_and_part_of_the_control_surface() {
+    let fake = Fake::start(MockServer::builder().seed(7));
+    let mut total = 0;
+    for (path, kind) in [
+        ("/_mock/ui", "text/html"),
+        ("/_mock/ui/app.js", "text/javascript"),
+        ("/_mock/ui/app.css", "text/css"),
+    ] {
+        let url = fake.url(path);
+        let (status, headers, bytes) = fake.rt.block_on(async {
+            let res = reqwest::get(&url).await.expect("the fake answers");
+            let status = res.status().as_u16();
+            let headers = res.headers().clone();
+            (status, headers, res.bytes().await.expect("a body").len())
+        });
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .is_ok_and(|c| c.starts_with(kind)),
+            "{path}: {:?}",
+            headers["content-type"]
+        );
+        let csp = headers["content-security-policy"]
+            .to_str()
+            .unwrap_or_default();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        total += bytes;
+    }
+    assert!(total <= 200 * 1024, "the page weighs {total} bytes");
+    eprintln!("the page's assets: {total} bytes");
+
+    let off = Fake::start(MockServer::builder().seed(7).control(false));
+    assert_eq!(off.send("GET", "/_mock/ui", &[], None).0, 404);
+    assert_eq!(off.send("GET", "/_mock/ui/app.js", &[], None).0, 404);
+}
