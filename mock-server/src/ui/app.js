@@ -461,8 +461,9 @@ function headersList(headers) {
 function exchangePart(title, part) {
   if (!part) return h('div', { class: 'part' }, h('h3', {}, title), h('p', { class: 'muted' }, 'Not recorded by this server.'));
   const body = part.body !== undefined ? part.body : part.body_text;
-  const rest = Object.fromEntries(Object.entries(part).filter(([k]) => !['headers', 'body', 'body_text'].includes(k)));
+  const rest = Object.fromEntries(Object.entries(part).filter(([k]) => !['headers', 'body', 'body_text', 'truncated'].includes(k)));
   return h('div', { class: 'part' }, h('h3', {}, title),
+    part.truncated ? h('p', {}, badge('body cut', 'warn', 'the fake keeps the first part of long bodies'), ' Only the start of this body was kept.') : null,
     Object.keys(rest).length ? h('p', { class: 'mono small' }, Object.entries(rest).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ')) : null,
     headersList(part.headers),
     body === undefined || body === null || body === '' ? h('p', { class: 'muted' }, 'No body.') : h('pre', { class: 'body', tabindex: '0' }, pretty(body)));
