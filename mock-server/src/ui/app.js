@@ -394,7 +394,7 @@ function applyJournalFilter() {
     if (ok) shown += 1;
   }
   const count = document.getElementById('journal-count');
-  if (count) count.textContent = `${list.children.length} entries, ${shown} shown`;
+  if (count) count.textContent = `${list.children.length} ${list.children.length === 1 ? 'entry' : 'entries'}, ${shown} shown`;
 }
 
 function patchJournal(list, entries) {
@@ -461,7 +461,7 @@ function headersList(headers) {
 function exchangePart(title, part) {
   if (!part) return h('div', { class: 'part' }, h('h3', {}, title), h('p', { class: 'muted' }, 'Not recorded by this server.'));
   const body = part.body !== undefined ? part.body : part.body_text;
-  const rest = Object.fromEntries(Object.entries(part).filter(([k]) => !['headers', 'body', 'body_text', 'truncated'].includes(k)));
+  const rest = Object.fromEntries(Object.entries(part).filter(([k]) => !['headers', 'body', 'body_text', 'truncated', 'status'].includes(k)));
   return h('div', { class: 'part' }, h('h3', {}, title),
     part.truncated ? h('p', {}, badge('body cut', 'warn', 'the fake keeps the first part of long bodies'), ' Only the start of this body was kept.') : null,
     Object.keys(rest).length ? h('p', { class: 'mono small' }, Object.entries(rest).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' · ')) : null,

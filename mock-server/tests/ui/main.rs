@@ -160,7 +160,7 @@ fn the_inspector_shows_the_world_live() {
 
     browser.open(&fake.url("/_mock/ui#/ws/default/journal"));
     browser.wait_for(
-        "document.getElementById('journal-list') && document.getElementById('journal-count').textContent.includes('entries')",
+        "document.getElementById('journal-list') && document.getElementById('journal-count').textContent.includes('shown')",
         "the journal view",
     );
     assert_eq!(
