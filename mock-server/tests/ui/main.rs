@@ -451,6 +451,33 @@ fn the_inspector_shows_the_world_live() {
     assert_eq!(overflow, json!(true), "the page scrolls sideways at 420 px");
     browser.screenshot(&dir, "journal-narrow");
     assert_contrast(&mut browser, "narrow journal");
+    for (hash, name, ready) in [
+        (
+            format!("#/ws/default/documents/{SEED_DOC}"),
+            "document-narrow",
+            "document.querySelector('.timeline')",
+        ),
+        (
+            "#/ws/default/dataverse/otcm_inboundinvoices".to_string(),
+            "dataverse-narrow",
+            "document.querySelector('table.rows')",
+        ),
+        (
+            "#/ws/default/verdicts".to_string(),
+            "verdicts-narrow",
+            "document.querySelector('.findings, main .notice')",
+        ),
+        (
+            "#/ws/default/clock".to_string(),
+            "clock-narrow",
+            "document.getElementById('advance')",
+        ),
+    ] {
+        go(&mut browser, &hash, ready);
+        browser.screenshot(&dir, name);
+        let fits = browser.eval("document.documentElement.scrollWidth <= window.innerWidth || [...document.querySelectorAll('main *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')");
+        assert_eq!(fits, json!(true), "{hash} scrolls sideways at 420 px");
+    }
     browser.viewport(1280, 800);
     go(
         &mut browser,
