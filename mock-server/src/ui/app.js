@@ -247,7 +247,14 @@ const views = {
   },
 
   journal: {
-    async load() {
+    // A poll asks for the count first and reads the whole journal only when
+    // it changed (and every fifth poll, for a journal at its cap).
+    async load(route, poll) {
+      if (poll && app.lastJournal) {
+        const { count } = await data(wsPath('/journal/count'));
+        app.journalPolls = (app.journalPolls || 0) + 1;
+        if (count === app.lastJournal.length && app.journalPolls % 5 !== 0) return app.lastJournal;
+      }
       return data(wsPath('/journal'));
     },
     render(entries, route) {
@@ -689,8 +696,10 @@ async function refresh(full) {
       main.replaceChildren(h('h2', { class: 'view-title' }, 'No such workspace'), h('p', {}, `Workspace ${app.ws} does not exist. `, h('a', { href: '#/workspaces' }, 'Pick one')));
       return;
     }
-    const loaded = await view.load(route);
+    const loaded = await view.load(route, !full);
     if (generation !== app.generation) return;
+    if (!full && loaded === app.lastLoaded) return;
+    app.lastLoaded = loaded;
     if (route.view === 'journal') app.lastJournal = loaded;
     const signature = JSON.stringify(loaded);
     if (!full && signature === app.signature) return;
