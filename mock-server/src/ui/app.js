@@ -358,7 +358,14 @@ const views = {
       const by = h('input', { id: 'advance-by', type: 'text', value: '5s', inputmode: 'text', 'aria-describedby': 'advance-help', size: '8' });
       const result = h('p', { id: 'advance-result', role: 'status' }, app.clockMessage || '');
       const advance = async (body) => {
-        const res = await call(wsPath('/clock/advance'), { method: 'POST', body });
+        let res;
+        try {
+          res = await call(wsPath('/clock/advance'), { method: 'POST', body });
+        } catch (err) {
+          if (err instanceof NeedLogin) showLogin('Sign in again to advance the clock.');
+          else result.textContent = `Not advanced: ${err.message || err}`;
+          return;
+        }
         app.clockMessage = res.ok ? `The clock now reads ${res.json.data.now}.` : `Not advanced: ${res.json && res.json.error ? res.json.error.message : res.status}`;
         result.textContent = app.clockMessage;
         await refresh(false);
