@@ -745,6 +745,7 @@ async function loadWorkspaces() {
 
 function showLogin(message) {
   app.generation += 1;
+  document.body.classList.add('signed-out');
   const input = h('input', { id: 'token', type: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { id: 'login-error', class: 'error', role: 'alert' }, message || '');
   document.getElementById('main').replaceChildren(
@@ -769,6 +770,7 @@ function showLogin(message) {
 }
 
 async function start() {
+  document.body.classList.remove('signed-out');
   await navigate();
 }
 
