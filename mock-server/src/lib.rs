@@ -19,6 +19,7 @@
 //! - `numora` — the `/v1` pipeline and handlers, and the internal workflow.
 //! - `dataverse` — the Web API engine (OData queries, writes, metadata).
 //! - `control` — the `/_mock` API, one file per resource.
+//! - `ui` — the inspector page at `/_mock/ui`, embedded assets.
 //! - `app_state` — the state every route shares (apart from `app`, so that
 //!   `control` need not import the router that mounts it).
 //! - `strict` — the one wording of an unknown-key refusal.
@@ -37,6 +38,7 @@ pub mod numora;
 pub mod openapi;
 pub mod server;
 pub mod strict;
+pub mod ui;
 pub mod webhooks;
 pub mod world;
 

@@ -8,7 +8,8 @@ use crate::app_state::AppState;
 use crate::numora::NumoraError;
 
 /// With `--admin-token`, every control call must carry
-/// `Authorization: Bearer <token>` (or `X-Admin-Token: <token>`).
+/// `Authorization: Bearer <token>` (or `X-Admin-Token: <token>`, or the
+/// inspector page's sign-in cookie); the page itself and its assets are public.
 pub async fn admin_guard(
     State(state): State<AppState>,
     req: axum::extract::Request,
@@ -24,7 +25,10 @@ pub async fn admin_guard(
                     .or_else(|| v.strip_prefix("bearer "))
             });
         let direct = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
-        if bearer.or(direct).map(str::trim) != Some(expected.as_str()) {
+        if bearer.or(direct).map(str::trim) != Some(expected.as_str())
+            && !crate::ui::cookie_grants(headers, expected)
+            && !crate::ui::is_public(req.uri().path())
+        {
             return ControlError(NumoraError::Unauthorized(
                 "the control API needs the admin token: send Authorization: Bearer <admin token>"
                     .into(),

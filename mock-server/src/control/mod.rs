@@ -7,7 +7,7 @@
 //! Every body refuses unknown keys (see `common::typed`).
 
 mod clock;
-mod common;
+pub(crate) mod common;
 mod dataverse;
 mod documents;
 mod faults;
@@ -38,4 +38,5 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(keys::routes())
         .merge(settings::routes())
+        .merge(crate::ui::routes())
 }
