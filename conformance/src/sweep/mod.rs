@@ -737,6 +737,10 @@ async fn judge_case(
         fired = Some(fired.unwrap_or(true) && n > 0);
     }
     result.fault_fired = fired;
+    // Disarm the case's faults: the judge's reads must not meet them.
+    for id in &fault_ids {
+        control_ok(session, Method::Delete, &format!("faults/{id}"), None).await?;
+    }
     let detected = detect_mode(session).await?;
     result.mode = opts.mode.or(detected);
 

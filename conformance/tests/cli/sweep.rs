@@ -351,3 +351,34 @@ fn a_scenario_step_asserts_verdicts() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("findings include `partial_write`"));
 }
+
+#[test]
+fn the_n8n_case_files_parse_and_replace_catalog_cases() {
+    for file in [
+        "examples/n8n/dispatch-cases.yaml",
+        "examples/n8n/executor-cases.yaml",
+    ] {
+        let out = conformance(&["sweep", "--cases", file, "--list"]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out.stderr));
+        let list = text(&out.stdout);
+        assert_eq!(
+            list.lines().count(),
+            17,
+            "{file}: only replacements: {list}"
+        );
+        assert!(list.contains("examples/n8n README") || list.contains("supplier lookup"));
+    }
+}
+
+/// A case's fault is disarmed before the judge reads: a dispatch client
+/// never reads results, so the result fault never fires (not applicable)
+/// and the judge's own result reads are not refused.
+#[test]
+fn a_fault_the_client_never_met_is_not_applicable_and_does_not_hit_the_judge() {
+    let (code, report) = json_sweep("numora_5xx_result", &["--mode", "dispatch"], &[]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let c = case(&report, "numora_5xx_result");
+    assert_eq!(c["status"]["status"], "not_applicable", "{c:#}");
+    assert_eq!(c["fault_fired"], false);
+    assert_eq!(c["documents"].as_array().unwrap().len(), 5);
+}
