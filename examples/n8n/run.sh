@@ -18,10 +18,10 @@
 #    $N8N_SWEEP_REPORTS (default: target/n8n-sweep). Exits 0 only if every
 #    case passed or was not applicable.
 #
-# Time: `n8n execute` starts in 10-20 s on a 2-core machine, so a case (2
-# runs) takes 30-45 s. The default selection (9 dispatch cases, 13 executor
-# cases) is about 22 x 40 s = 15 minutes; `--parallel 1` because both flows
-# share one n8n SQLite database.
+# Time: one `n8n execute` took 10-15 s on a 2-core machine, so a case (2
+# runs) is about 25-30 s. The default selection (9 dispatch cases, 13
+# executor cases: 44 executions) is about 10 minutes; `--parallel 1` because
+# both flows share one n8n SQLite database.
 #
 # Needs bash, curl, jq, node >= 20 with npm, and cargo (unless both *_BIN
 # are set).

@@ -89,12 +89,19 @@ pub fn details(c: &CaseResult) -> String {
     if let Some(ws) = &c.workspace {
         let _ = writeln!(out, "  workspace: {ws}");
     }
-    for f in &c.failures {
+    // Verdict failures are shown once, below, with their advice.
+    for f in c.failures.iter().filter(|f| !f.starts_with("verdict ")) {
         let _ = writeln!(out, "  ✗ {f}");
     }
     if let Ok(v) = &c.verdicts {
         for f in v.at_or_above(Severity::Warning) {
-            out.push_str(&crate::audit::finding_text(f, "    "));
+            let mark = if f.severity == Severity::Error {
+                "✗"
+            } else {
+                "!"
+            };
+            let _ = write!(out, "  {mark} verdict ");
+            out.push_str(crate::audit::finding_text(f, "    ").trim_start());
         }
     }
     for n in &c.notes {
