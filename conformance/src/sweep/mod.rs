@@ -174,12 +174,24 @@ pub struct CaseResult {
     pub fault_fired: Option<bool>,
     pub documents: Vec<DocJudgement>,
     pub contract_holds: bool,
-    /// `Err` says why no verdicts could be read.
+    /// `Err` says why no verdicts could be read. In JSON:
+    /// `{"findings": [...]}` or `{"unavailable": "why"}`.
+    #[serde(serialize_with = "verdicts_json")]
     pub verdicts: Result<Verdicts, String>,
     pub expectations: Vec<StepResult>,
     /// Why the case failed, one line each, with the evidence.
     pub failures: Vec<String>,
     pub notes: Vec<String>,
+}
+
+fn verdicts_json<S: serde::Serializer>(
+    v: &Result<Verdicts, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Ok(v) => v.serialize(s),
+        Err(why) => json!({ "unavailable": why }).serialize(s),
+    }
 }
 
 impl CaseResult {
