@@ -24,6 +24,8 @@ pub fn main(cli: Cli) -> u8 {
         Some(Command::Check(args)) => check_command(&args),
         Some(Command::List(args)) => list_command(&args),
         Some(Command::Listen(args)) => crate::listen::command(&args),
+        Some(Command::Audit(args)) => crate::audit::command(&args),
+        Some(Command::Sweep(args)) => crate::sweep::command(&args),
     };
     match result {
         Ok(code) => code,

@@ -34,6 +34,12 @@ pub enum Command {
     List(ListArgs),
     /// Receive webhook deliveries, verify their signatures and report each.
     Listen(ListenArgs),
+    /// Print the fake's verdicts on what a client did in a workspace
+    /// (exit 1 when a finding at or above --fail-on exists).
+    Audit(crate::audit::AuditArgs),
+    /// Run a client command once per failure case, each in a fresh
+    /// workspace, and judge what it left behind.
+    Sweep(crate::sweep::SweepArgs),
 }
 
 /// The whole command line: the scenario commands of [`Cli`], plus `props`.

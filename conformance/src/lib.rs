@@ -20,6 +20,8 @@
 //! - [`report`] human text with diffs, JSON, JUnit.
 //! - [`listen`] a webhook receiver that verifies signatures.
 //! - [`props`] model-based property tests (`conformance props`).
+//! - [`audit`] the fake's verdicts on a client (`conformance audit`).
+//! - [`sweep`] a client command under every failure case (`conformance sweep`).
 //! - [`app`] the commands, from configuration to exit code.
 //!
 //! # Example
@@ -41,6 +43,7 @@
 //! ```
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -49,4 +52,5 @@ pub mod props;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sweep;
 pub mod target;

@@ -347,6 +347,10 @@ async fn control_step(c: &ControlStep, ctx: &mut StepContext<'_>, result: &mut S
         .await;
         return;
     }
+    if let Some(v) = &c.verdicts {
+        verdicts_step(v, ctx, result).await;
+        return;
+    }
     let (method, path, body) = match control_call(c, &ctx.vars) {
         Ok(x) => x,
         Err(e) => {
@@ -527,4 +531,31 @@ async fn parallel_step(p: &ParallelStep, ctx: &mut StepContext<'_>, result: &mut
             .join(", ")
     ));
     result.response = shown;
+}
+
+/// `verdicts:`: read the workspace's findings and judge them.
+async fn verdicts_step(
+    v: &crate::audit::VerdictsStep,
+    ctx: &mut StepContext<'_>,
+    result: &mut StepResult,
+) {
+    let Some(control) = ctx.session.control_url.as_deref() else {
+        result.error = Some("a verdicts step needs the control API of the fake".into());
+        return;
+    };
+    match crate::audit::fetch(ctx.target.client(), control).await {
+        Ok(found) => {
+            for (check, passed, expected, actual) in crate::audit::judge_step(v, &found) {
+                result
+                    .assertions
+                    .push(AssertionResult::new(check, passed, expected, actual));
+            }
+            for f in &found.findings {
+                result
+                    .notes
+                    .push(crate::audit::finding_text(f, "").trim_end().to_owned());
+            }
+        }
+        Err(e) => result.error = Some(e.to_string()),
+    }
 }

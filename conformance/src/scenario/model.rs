@@ -104,6 +104,9 @@ enum StepSyntax {
     Parallel(Box<ParallelStep>),
     WebhookReceiver(Box<WebhookReceiver>),
     Webhooks(Box<WebhooksStep>),
+    /// Carried as a [`ControlStep`] like the webhook steps; see
+    /// [`crate::audit::VerdictsStep`].
+    Verdicts(Box<crate::audit::VerdictsStep>),
 }
 
 impl From<StepSyntax> for Step {
@@ -123,6 +126,11 @@ impl From<StepSyntax> for Step {
                 webhooks: Some(*w),
                 ..ControlStep::default()
             })),
+            StepSyntax::Verdicts(v) => Step::Control(Box::new(ControlStep {
+                name: v.name.clone(),
+                verdicts: Some(*v),
+                ..ControlStep::default()
+            })),
         }
     }
 }
@@ -133,6 +141,7 @@ impl Step {
             Step::Request(_) => "request",
             Step::Control(c) if c.webhook_receiver.is_some() => "webhook_receiver",
             Step::Control(c) if c.webhooks.is_some() => "webhooks",
+            Step::Control(c) if c.verdicts.is_some() => "verdicts",
             Step::Control(_) => "control",
             Step::WaitUntil(_) => "wait_until",
             Step::Parallel(_) => "parallel",
@@ -529,6 +538,9 @@ pub struct ControlStep {
     /// Written as the step `webhooks:` (see [`Step`]).
     #[serde(skip_deserializing)]
     pub webhooks: Option<WebhooksStep>,
+    /// Written as the step `verdicts:` (see [`Step`]).
+    #[serde(skip_deserializing)]
+    pub verdicts: Option<crate::audit::VerdictsStep>,
     #[serde(default)]
     pub expect: Expect,
     #[serde(default)]
@@ -565,6 +577,9 @@ impl ControlStep {
         }
         if self.webhooks.is_some() {
             out.push("webhooks");
+        }
+        if self.verdicts.is_some() {
+            out.push("verdicts");
         }
         out
     }
