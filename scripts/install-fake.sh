@@ -61,7 +61,9 @@ else
     echo "# cargo install ${args[*]} ${extra[*]:-} --path $crate"
     cargo install "${args[@]}" "${extra[@]}" --path "$repo/$crate"
   done
-  if [ -n "$stamp" ]; then echo "$want" > "$stamp"; fi
+  if [ -n "$stamp" ]; then
+    if [ -n "$rev" ]; then echo "$want" > "$stamp"; else rm -f "$stamp"; fi
+  fi
 fi
 
 for bin in mock-server conformance; do
