@@ -287,6 +287,7 @@ export function useFake({ failOnErrorVerdicts = false, failOn = failOnErrorVerdi
   afterEach(async () => {
     const ws = state.workspace;
     state.workspace = undefined;
+    if (!ws) return; // beforeEach failed: that failure is the test's
     try {
       if (failOn) await ws.assertNoFindings(failOn);
     } finally {

@@ -61,6 +61,8 @@ until [ -s "$ready" ]; do
   waited=$((waited + 1))
 done
 
+# The ready file is one line of compact JSON whose values hold no quotes, so
+# sed reads it and CI images need no jq.
 field() { sed -E "s/.*\"$1\":\"([^\"]*)\".*/\1/" "$ready"; }
 url="$(field url)"
 vars="NUMORA_FAKE_URL=$url
