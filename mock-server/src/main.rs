@@ -13,11 +13,13 @@ use mock_server::{parse_fault, ClockMode, MockServer};
 /// With no arguments it serves the embedded default world on
 /// http://127.0.0.1:4010: reviewed invoices in the outbox, a Dynamics 365
 /// connection, and a Dataverse org with a team and suppliers. Its first line
-/// on stdout is `listening on http://127.0.0.1:PORT`.
+/// on stdout is `listening on http://127.0.0.1:PORT`; wait for it, for
+/// `GET /_mock/health` to answer 200, or for the --ready-file to appear.
 ///
 /// Examples:
 ///   mock-server
 ///   mock-server --port 0 --seed 7
+///   mock-server --port 0 --ready-file /tmp/fake.json
 ///   mock-server --fixtures my-world.yaml --clock frozen
 ///   mock-server --fault 'dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,times=1'
 #[derive(Debug, Parser)]
@@ -74,6 +76,13 @@ struct Cli {
     /// SIGTERM/SIGINT and restored from it at start when it exists.
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
+
+    /// Once the server accepts connections, write
+    /// `{"url", "api_key", "organization_url", "control_url", "pid"}` as JSON to
+    /// PATH (a temporary file renamed into place, so a reader never sees half of
+    /// it), for harnesses that cannot read stdout. Removed again on a clean stop.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
 }
 
 fn parse_tick(text: &str) -> Result<i64, String> {
@@ -122,6 +131,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &cli.ready_file {
+        if let Err(e) = server.write_ready_file(path) {
+            eprintln!(
+                "mock-server: cannot write the ready file {}: {e} (give --ready-file a path in a writable directory)",
+                path.display()
+            );
+            server.stop().await;
+            return ExitCode::from(2);
+        }
+    }
     let url = server.url();
     println!("listening on {url}");
     println!("api key: {}", server.api_key());
@@ -135,6 +154,9 @@ async fn main() -> ExitCode {
         }
     );
     shutdown_signal().await;
+    if let Some(path) = &cli.ready_file {
+        let _ = std::fs::remove_file(path);
+    }
     if let Some(path) = &cli.state_file {
         if let Err(e) = server.save_state(path) {
             eprintln!(

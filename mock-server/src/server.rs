@@ -268,6 +268,43 @@ impl ServerHandle {
         std::fs::rename(&tmp, path)
     }
 
+    /// What a harness needs to reach this server, as `--ready-file` writes it:
+    /// `{"url", "api_key", "organization_url", "control_url", "pid"}`
+    /// (`control_url` is null when the control API is off).
+    pub fn ready_info(&self) -> serde_json::Value {
+        let url = self.url();
+        serde_json::json!({
+            "url": url,
+            "api_key": self.api_key(),
+            "organization_url": url,
+            "control_url": self.state.control.then(|| format!("{url}/_mock")),
+            "pid": std::process::id(),
+        })
+    }
+
+    /// Writes [`ServerHandle::ready_info`] to `path` atomically: a temporary
+    /// file in the same directory, then a rename, so a harness polling for
+    /// the file never reads half of it. The listener is already accepting.
+    pub fn write_ready_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let name = path.file_name().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the ready file path must end with a file name",
+            )
+        })?;
+        let tmp = path.with_file_name(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let mut text = serde_json::to_vec(&self.ready_info()).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+
     /// Waits until the server stops (it runs until stopped or dropped).
     pub async fn wait(mut self) {
         if let Some(task) = self.task.take() {

@@ -103,6 +103,8 @@ fn help_teaches_the_flags() {
         "--no-control",
         "--fault",
         "--admin-token",
+        "--ready-file",
+        "--version",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
     }
@@ -127,5 +129,90 @@ async fn the_admin_token_guards_the_control_api() {
             .await
             .status,
         200
+    );
+}
+
+#[test]
+fn version_names_the_binary_and_its_version() {
+    let out = binary().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("mock-server {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// The ready file is written before the `listening on` line, so once that
+/// line is read the file must already be complete; it goes away on SIGTERM.
+#[tokio::test]
+async fn ready_file_holds_the_url_key_and_org_url_and_is_removed_on_stop() {
+    let dir = std::env::temp_dir().join(format!("mock-server-ready-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ready = dir.join("fake.json");
+    let mut child = binary()
+        .args(["--port", "0", "--ready-file"])
+        .arg(&ready)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("listening on ").expect(&first);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ready).expect("ready file written")).unwrap();
+    assert_eq!(info["url"], url);
+    assert_eq!(info["organization_url"], url);
+    assert_eq!(info["api_key"], "sk_test_numora_mock_default");
+    assert_eq!(info["control_url"], format!("{url}/_mock"));
+    assert_eq!(info["pid"], child.id());
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["fake.json"], "the temporary file was renamed away");
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{url}/_mock/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let schemas = client
+        .get(format!("{url}/v1/schemas"))
+        .bearer_auth(info["api_key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(schemas.status(), 200, "the key in the file is accepted");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    assert!(!ready.exists(), "a clean stop removes the ready file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unwritable_ready_file_exits_2_with_the_reason() {
+    let out = binary()
+        .args([
+            "--port",
+            "0",
+            "--ready-file",
+            "/nonexistent-dir/for-sure/fake.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write the ready file"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "no listening line"
     );
 }
