@@ -30,6 +30,7 @@ pub mod fixtures;
 pub mod numora;
 pub mod openapi;
 pub mod server;
+pub mod verdicts;
 pub mod webhooks;
 pub mod world;
 

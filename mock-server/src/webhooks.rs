@@ -156,6 +156,10 @@ pub struct Outgoing {
     pub signature: String,
     pub body: String,
     pub timeout: Duration,
+    /// How a fault tampered with this attempt (journaled with its answer).
+    pub tampered: Option<crate::world::journal::Tampered>,
+    /// Wall ms (since the workspace began) when the attempt was handed over.
+    pub sent_wall: u64,
 }
 
 /// What the workspaces tell the background sender.
@@ -351,7 +355,9 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
         _ => None,
     };
     d.last_at = at;
-    let timestamp = format_seconds(at);
+    let (tampered, timestamp, secret) =
+        crate::verdicts::webhooks::tamper(fault.as_ref(), at, &d.secret);
+    let timestamp = timestamp.unwrap_or_else(|| format_seconds(at));
     let answered = fault.as_ref().and_then(|spec| {
         if let Some(r) = &spec.respond {
             Some((Some(r.status), None))
@@ -377,10 +383,16 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
                 token,
                 url: d.url.clone(),
                 event_id: d.event["id"].as_str().unwrap_or_default().to_string(),
-                signature: signature_header(&d.secret, &timestamp, &d.body),
+                signature: signature_header(&secret, &timestamp, &d.body),
                 timestamp,
                 body: d.body.clone(),
                 timeout: Duration::from_millis(ws.settings.webhook_timeout.max(1) as u64),
+                tampered,
+                sent_wall: 0,
+            };
+            let outgoing = Outgoing {
+                sent_wall: ws.wall.now_ms().saturating_sub(ws.began),
+                ..outgoing
             };
             if link.tx.send(Message::Send(outgoing)).is_err() {
                 // The sender is gone (the server is stopping): back to queued.
@@ -489,6 +501,7 @@ async fn lane(
             .get(&outgoing.delivery_id)
             .is_some_and(|d| d.in_flight == Some(outgoing.token));
         if current {
+            crate::verdicts::webhooks::journal(&mut ws, &outgoing, status);
             conclude(&mut ws, &outgoing.delivery_id, status, error);
             // A retry may already be due (the clock moved while we sent).
             ws.run_due();

@@ -3,6 +3,7 @@
 //! workspace's clock, so reading state does not change it.
 
 mod state;
+mod verdicts;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -54,6 +55,12 @@ pub fn routes() -> Router<AppState> {
             get(journal_list).delete(journal_clear),
         )
         .route("/workspaces/{ws}/journal/count", get(journal_count))
+        // Verdicts and run boundaries (P1-8): handlers in verdicts.rs.
+        .route(
+            "/workspaces/{ws}/journal/mark",
+            post(verdicts::journal_mark),
+        )
+        .route("/workspaces/{ws}/verdicts", get(verdicts::verdicts))
         .route("/workspaces/{ws}/state", get(state::dump).put(state::load))
         .route(
             "/workspaces/{ws}/dataverse/{entity_set}",
@@ -611,6 +618,7 @@ struct JournalQuery {
     api: Option<String>,
     status: Option<u16>,
     internal: Option<bool>,
+    since: Option<u64>,
 }
 
 impl JournalQuery {
@@ -620,6 +628,7 @@ impl JournalQuery {
             path: self.path.clone(),
             api: self.api.clone(),
             status: self.status,
+            since: self.since,
         }
     }
 }
@@ -971,6 +980,7 @@ async fn settings_edit(
         w.settings.n8n_webhook =
             serde_json::from_value(hook.clone()).map_err(|e| bad(format!("n8n_webhook: {e}")))?;
     }
+    verdicts::edit_settings(&mut w, &body)?;
     if let Some(limit) = body.get("rate_limit") {
         w.settings.rate_limit = limit
             .as_u64()

@@ -36,7 +36,7 @@ fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
 /// `GET /v1/delivery/outbox`
 pub fn outbox(ws: &Workspace, call: &Call) -> NumoraResult<(StatusCode, super::Payload)> {
     let provider = provider(call.query_param("provider").as_deref())?;
-    let limit = limit(call, 50, 100)?;
+    let limit = limit(call, 50, 100)?.min(ws.settings.outbox_max_page.unwrap_or(usize::MAX));
     let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
         None => None,
         Some(cursor) => {

@@ -70,6 +70,7 @@ impl Workspace {
         call: &Call,
         internal: bool,
     ) -> Reply {
+        let received = self.wall_ms();
         let resource = call
             .path
             .strip_prefix(API_PREFIX)
@@ -126,22 +127,53 @@ impl Workspace {
             fault: fault.map(|(id, _)| id),
             internal,
             ..JournalEntry::of("dataverse", call, route, status)
+                .received(received)
+                .answered(&reply)
         });
         reply
     }
 
     /// Serves an external client's call: token checks, clock, due work, then the gate.
     pub fn dataverse_serve(&mut self, call: &Call, token: &str) -> Reply {
+        let received = self.wall_ms();
         self.clock.on_request();
         self.run_due();
         let now = self.now();
-        let Some(session) = self.sessions.get(token) else {
-            return crate::dataverse::unauthorized(&call.origin, "invalid_token");
+        let refused = match self.sessions.get(token) {
+            None => Some("invalid_token"),
+            Some(session) if session.expires_at <= now => Some("expired_token"),
+            Some(_) => None,
         };
-        if session.expires_at <= now {
-            return crate::dataverse::unauthorized(&call.origin, "expired_token");
+        if let Some(reason) = refused {
+            return self.dataverse_refuse(call, reason, received);
         }
-        let org = session.org.clone();
+        let org = self
+            .sessions
+            .get(token)
+            .map(|s| s.org.clone())
+            .unwrap_or_default();
         self.dataverse_exchange(&org, token, call, false)
+    }
+}
+
+impl Workspace {
+    /// Answers (and journals) a call whose token this workspace refuses:
+    /// unknown here, or expired.
+    pub fn dataverse_refuse(&mut self, call: &Call, reason: &'static str, received: u64) -> Reply {
+        let reply = crate::dataverse::unauthorized(&call.origin, reason);
+        let set = entity_set(call.path.strip_prefix(API_PREFIX).unwrap_or(&call.path))
+            .map(crate::call::decode_component);
+        let route = match set {
+            Some(s) => format!("{} {API_PREFIX}/{s}", call.method),
+            None => format!("{} {API_PREFIX}/", call.method),
+        };
+        let status = reply.status.as_u16();
+        self.log_call(JournalEntry {
+            token_error: Some(reason),
+            ..JournalEntry::of("dataverse", call, route, status)
+                .received(received)
+                .answered(&reply)
+        });
+        reply
     }
 }

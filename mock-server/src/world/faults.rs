@@ -106,6 +106,14 @@ pub struct FaultSpec {
     /// Webhook: deliver the event twice.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
+    /// Webhook: sign the delivery with this secret instead of the endpoint's
+    /// (a receiver must reject it: `invalid_signature_accepted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_with: Option<String>,
+    /// Webhook: move the delivery's timestamp this far into the past, e.g.
+    /// `1h` (a receiver must reject it: `stale_webhook_accepted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backdate: Option<String>,
 }
 
 impl FaultSpec {
@@ -133,13 +141,24 @@ impl FaultSpec {
                 return Err(format!("method: '{m}' is not an HTTP method"));
             }
         }
+        if let Some(b) = &self.backdate {
+            parse_duration(b)
+                .ok_or_else(|| format!("backdate: '{b}' is not a duration (e.g. 10m, 1h)"))?;
+        }
+        if (self.sign_with.is_some() || self.backdate.is_some()) && self.api != FaultApi::Webhook {
+            return Err(
+                "sign_with and backdate act on webhook deliveries only (api: webhook)".into(),
+            );
+        }
         if self.respond.is_none()
             && self.latency.is_none()
             && !self.drop_connection
             && !self.malformed_body
             && !self.duplicate
+            && self.sign_with.is_none()
+            && self.backdate.is_none()
         {
-            return Err("a fault needs an action: respond, latency, drop_connection, malformed_body or duplicate".into());
+            return Err("a fault needs an action: respond, latency, drop_connection, malformed_body, duplicate, sign_with or backdate".into());
         }
         Ok(())
     }
@@ -319,6 +338,8 @@ pub fn parse_compact(text: &str) -> Result<FaultSpec, String> {
         drop_connection: false,
         malformed_body: false,
         duplicate: false,
+        sign_with: None,
+        backdate: None,
     };
     for option in parts {
         let (key, value) = option
@@ -347,7 +368,9 @@ pub fn parse_compact(text: &str) -> Result<FaultSpec, String> {
             "drop" => spec.drop_connection = value == "true",
             "malformed" => spec.malformed_body = value == "true",
             "duplicate" => spec.duplicate = value == "true",
-            other => return Err(format!("unknown option '{other}' (expected status, code, message, retry_after, times, after, entity_set, document_id, header, event, latency, real, drop, malformed, duplicate)")),
+            "sign_with" => spec.sign_with = Some(value.to_string()),
+            "backdate" => spec.backdate = Some(value.to_string()),
+            other => return Err(format!("unknown option '{other}' (expected status, code, message, retry_after, times, after, entity_set, document_id, header, event, latency, real, drop, malformed, duplicate, sign_with, backdate)")),
         }
     }
     spec.validate()?;

@@ -17,4 +17,5 @@ mod openapi;
 mod outbox;
 mod reliability;
 mod state;
+mod verdicts;
 mod webhooks;
