@@ -69,7 +69,8 @@ struct Cli {
     /// `numora:POST:/v1/documents/*/dispatch,status=409,times=1` or
     /// `dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,retry_after=5`.
     /// Keys: status code message retry_after times after entity_set document_id
-    /// header event latency real drop malformed duplicate sign_with backdate.
+    /// header event latency real drop malformed duplicate sign_with backdate
+    /// expire_session.
     /// [default: none]
     #[arg(long, value_name = "RULE", value_parser = parse_fault_arg, verbatim_doc_comment)]
     fault: Vec<mock_server::FaultSpec>,

@@ -91,7 +91,18 @@ impl Workspace {
                 self.clock.advance(latency);
             }
         }
+        let expire = fault
+            .as_ref()
+            .is_some_and(|(_, s)| s.expire_session && !internal);
+        if expire {
+            // The token expires for good: later calls with it are real 401s.
+            let now = self.clock.now();
+            if let Some(session) = self.sessions.get_mut(token) {
+                session.expires_at = now;
+            }
+        }
         let mut reply = match fault.as_ref().map(|(_, s)| s) {
+            _ if expire => crate::dataverse::unauthorized(&call.origin, "expired_token"),
             Some(FaultSpec {
                 respond: Some(respond),
                 ..
@@ -126,6 +137,7 @@ impl Workspace {
         self.log_call(JournalEntry {
             fault: fault.map(|(id, _)| id),
             internal,
+            token_error: expire.then_some("expired_token"),
             ..JournalEntry::of("dataverse", call, route, status)
                 .received(received)
                 .answered(&reply)

@@ -114,6 +114,10 @@ pub struct FaultSpec {
     /// `1h` (a receiver must reject it: `stale_webhook_accepted`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backdate: Option<String>,
+    /// Dataverse: expire the calling client's session token now and answer
+    /// 401 (with `after: N`, "the token expires after N calls").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expire_session: bool,
 }
 
 impl FaultSpec {
@@ -150,7 +154,11 @@ impl FaultSpec {
                 "sign_with and backdate act on webhook deliveries only (api: webhook)".into(),
             );
         }
+        if self.expire_session && self.api != FaultApi::Dataverse {
+            return Err("expire_session acts on Dataverse calls only (api: dataverse)".into());
+        }
         if self.respond.is_none()
+            && !self.expire_session
             && self.latency.is_none()
             && !self.drop_connection
             && !self.malformed_body
@@ -158,7 +166,7 @@ impl FaultSpec {
             && self.sign_with.is_none()
             && self.backdate.is_none()
         {
-            return Err("a fault needs an action: respond, latency, drop_connection, malformed_body, duplicate, sign_with or backdate".into());
+            return Err("a fault needs an action: respond, latency, drop_connection, malformed_body, duplicate, sign_with, backdate or expire_session".into());
         }
         Ok(())
     }
@@ -340,6 +348,7 @@ pub fn parse_compact(text: &str) -> Result<FaultSpec, String> {
         duplicate: false,
         sign_with: None,
         backdate: None,
+        expire_session: false,
     };
     for option in parts {
         let (key, value) = option
@@ -370,7 +379,8 @@ pub fn parse_compact(text: &str) -> Result<FaultSpec, String> {
             "duplicate" => spec.duplicate = value == "true",
             "sign_with" => spec.sign_with = Some(value.to_string()),
             "backdate" => spec.backdate = Some(value.to_string()),
-            other => return Err(format!("unknown option '{other}' (expected status, code, message, retry_after, times, after, entity_set, document_id, header, event, latency, real, drop, malformed, duplicate, sign_with, backdate)")),
+            "expire_session" => spec.expire_session = value == "true",
+            other => return Err(format!("unknown option '{other}' (expected status, code, message, retry_after, times, after, entity_set, document_id, header, event, latency, real, drop, malformed, duplicate, sign_with, backdate, expire_session)")),
         }
     }
     spec.validate()?;

@@ -757,3 +757,46 @@ async fn the_internal_workflow_completes_a_partly_written_invoice() {
     let v = verdicts(&app).await;
     assert_eq!(v["summary"]["error"], 0, "{v}");
 }
+
+/// For P1-9's "token expired mid-run": a Dataverse fault that expires the
+/// caller's session after N calls; the token stays expired.
+#[tokio::test]
+async fn an_expire_session_fault_expires_the_token_after_n_calls() {
+    let app = app().await;
+    add_fault(
+        &app,
+        json!({"api": "dataverse", "after": 1, "times": 1, "expire_session": true}),
+    )
+    .await;
+    let t = token(&app).await;
+    assert_eq!(dv(&app, &t, "GET", "WhoAmI", None).await.status, 200);
+    let r = dv(&app, &t, "GET", "WhoAmI", None).await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+    assert_eq!(
+        dv(&app, &t, "GET", "WhoAmI", None).await.status,
+        401,
+        "still expired"
+    );
+    let fresh = token(&app).await;
+    assert_eq!(dv(&app, &fresh, "GET", "WhoAmI", None).await.status, 200);
+    none(&app, "expired_token_reused").await;
+    let refused = app
+        .control("GET", "/journal?api=dataverse&status=401", None)
+        .await
+        .json();
+    let refused = refused["data"].as_array().unwrap();
+    assert_eq!(refused.len(), 2);
+    assert!(refused[0]["fault"].is_string());
+    assert_eq!(refused[0]["token_error"], "expired_token");
+    assert_eq!(refused[1]["token_error"], "expired_token");
+    let r = app
+        .control(
+            "POST",
+            "/faults",
+            Some(r#"{"api":"numora","expire_session":true}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("expire_session"), "{}", r.text);
+}
