@@ -388,11 +388,7 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
                 body: d.body.clone(),
                 timeout: Duration::from_millis(ws.settings.webhook_timeout.max(1) as u64),
                 tampered,
-                sent_wall: 0,
-            };
-            let outgoing = Outgoing {
                 sent_wall: ws.wall.now_ms().saturating_sub(ws.began),
-                ..outgoing
             };
             if link.tx.send(Message::Send(outgoing)).is_err() {
                 // The sender is gone (the server is stopping): back to queued.

@@ -800,3 +800,33 @@ async fn an_expire_session_fault_expires_the_token_after_n_calls() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("expire_session"), "{}", r.text);
 }
+
+/// With a frozen clock, a script that moves virtual time by the retry-after
+/// stands for the wait.
+#[tokio::test]
+async fn a_frozen_clock_counts_virtual_waits() {
+    for advance in ["1s", "5s"] {
+        let wall = ManualWall::new();
+        let app = app_with(
+            mock_server::MockServer::builder()
+                .seed(7)
+                .clock(mock_server::ClockMode::Frozen)
+                .wall_clock(wall.clone()),
+        )
+        .await;
+        add_fault(
+            &app,
+            json!({"api": "numora", "method": "GET", "path": "/v1/schemas", "times": 1,
+                   "respond": {"status": 429, "retry_after": 5}}),
+        )
+        .await;
+        assert_eq!(app.get("/v1/schemas").await.status, 429);
+        app.advance(advance).await;
+        assert_eq!(app.get("/v1/schemas").await.status, 200);
+        if advance == "5s" {
+            none(&app, "retry_after_ignored").await;
+        } else {
+            one(&app, "retry_after_ignored", "error").await;
+        }
+    }
+}
