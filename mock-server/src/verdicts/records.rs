@@ -156,6 +156,8 @@ struct Model {
     /// Line-item rows of every org, by item set.
     item_rows: BTreeMap<String, Vec<(String, Value)>>,
     client_rows: Vec<ClientRow>,
+    /// Whether any org has an invoice table to judge against.
+    has_invoice_table: bool,
     /// Row id → seq of the client call that created it (any set).
     created_by: BTreeMap<String, u64>,
 }
@@ -184,11 +186,13 @@ impl Model {
         }
         let orgs: BTreeSet<&str> = ws.connections.iter().map(|c| c.org.as_str()).collect();
         let mut invoice_rows = Vec::new();
+        let mut has_invoice_table = false;
         let mut item_rows: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
         for org in &orgs {
             for (i, shape) in shapes.iter().enumerate() {
-                for (id, row) in ws.dataverse.rows_by_id(org, &shape.set).unwrap_or_default() {
-                    invoice_rows.push((i, id, row));
+                if let Some(rows) = ws.dataverse.rows_by_id(org, &shape.set) {
+                    has_invoice_table = true;
+                    invoice_rows.extend(rows.into_iter().map(|(id, row)| (i, id, row)));
                 }
                 if let Some(items) = &shape.items_set {
                     item_rows
@@ -229,6 +233,7 @@ impl Model {
             invoice_rows,
             item_rows,
             client_rows,
+            has_invoice_table,
             created_by,
         };
         for i in 0..model.client_rows.len() {
@@ -320,6 +325,9 @@ fn filter_quote_unescaped(cx: &Cx<'_>, out: &mut Vec<Finding>) {
 }
 
 fn success_without_record(cx: &Cx<'_>, model: &Model, out: &mut Vec<Finding>) {
+    if !model.has_invoice_table {
+        return; // no mapping or no org with its invoice table: nothing to check against
+    }
     let ids: BTreeSet<String> = model
         .invoice_rows
         .iter()

@@ -167,25 +167,3 @@ impl Workspace {
         self.dataverse_exchange(&org, token, call, false)
     }
 }
-
-impl Workspace {
-    /// Answers (and journals) a call whose token this workspace refuses:
-    /// unknown here, or expired.
-    pub fn dataverse_refuse(&mut self, call: &Call, reason: &'static str, received: u64) -> Reply {
-        let reply = crate::dataverse::unauthorized(&call.origin, reason);
-        let set = entity_set(call.path.strip_prefix(API_PREFIX).unwrap_or(&call.path))
-            .map(crate::call::decode_component);
-        let route = match set {
-            Some(s) => format!("{} {API_PREFIX}/{s}", call.method),
-            None => format!("{} {API_PREFIX}/", call.method),
-        };
-        let status = reply.status.as_u16();
-        self.log_call(JournalEntry {
-            token_error: Some(reason),
-            ..JournalEntry::of("dataverse", call, route, status)
-                .received(received)
-                .answered(&reply)
-        });
-        reply
-    }
-}

@@ -14,6 +14,7 @@ pub mod glob;
 pub mod ids;
 pub mod journal;
 pub mod model;
+pub mod refused;
 pub mod scheduler;
 pub mod time;
 pub mod wall;
