@@ -444,9 +444,11 @@ impl Journal {
             .get(usize::try_from(seq.checked_sub(first)?).ok()?)
     }
 
+    /// Empties the journal; what it dropped before no longer matters.
     pub fn clear(&mut self) {
         self.entries.clear();
         self.bytes = 0;
+        self.dropped = 0;
     }
 }
 

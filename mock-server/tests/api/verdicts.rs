@@ -313,6 +313,9 @@ async fn journal_truncated_says_the_record_is_partial() {
     let f = one(&app, "journal_truncated", "info").await;
     assert!(f["message"].as_str().unwrap().contains("dropped"), "{f}");
     assert_eq!(journal(&app).await.len(), 3);
+    // Clearing starts a fresh record.
+    assert_eq!(app.control("DELETE", "/journal", None).await.status, 204);
+    none(&app, "journal_truncated").await;
 }
 
 // ------------------------------------------------------------ waiting
