@@ -1013,6 +1013,9 @@ async fn settings_edit(
             "session_ttl": format_duration(w.settings.session_ttl),
             "processing_delay": format_duration(w.settings.processing_delay),
             "run_delay": format_duration(w.settings.run_delay),
+            "outbox_max_page": w.settings.outbox_max_page,
+            "journal_max_entries": w.settings.journal_max_entries,
+            "journal_max_bytes": w.settings.journal_max_bytes,
         }),
     ))
 }

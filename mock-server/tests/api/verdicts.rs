@@ -528,6 +528,18 @@ async fn outbox_page_skipped() {
     for follow in [false, true] {
         let app = app().await;
         settings(&app, json!({"outbox_max_page": 1})).await;
+        let r = app
+            .control("PATCH", "/settings", Some(r#"{"outbox_max_page": 0}"#))
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("outbox_max_page"), "{}", r.text);
+        let r = app.control("PATCH", "/settings", Some("{}")).await;
+        assert_eq!(r.json()["data"]["outbox_max_page"], 1);
+        let dump = app.control("GET", "/state", None).await.json();
+        assert_eq!(
+            dump["settings"]["outbox_max_page"], 1,
+            "kept in a state dump"
+        );
         let mut path = "/v1/delivery/outbox?provider=dynamics365&limit=50".to_string();
         let page = app.get(&path).await.json();
         assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
