@@ -222,9 +222,10 @@ fn serve_dataverse(state: &AppState, call: Call) -> Reply {
     match workspace {
         Some(ws) => {
             let mut ws = lock(&ws);
+            let received = ws.wall_ms();
             ws.clock.on_request();
             crate::driver::run_due(&mut ws);
-            crate::dataverse::gate::serve(&mut ws, &call, &token)
+            crate::dataverse::gate::serve(&mut ws, &call, &token, received)
         }
         None => crate::dataverse::unauthorized(&call.origin, "invalid_token"),
     }

@@ -118,6 +118,16 @@ pub struct SettingsFixture {
     /// How long a webhook receiver may take before the attempt counts as timed out (default `10s`, real time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_timeout: Option<String>,
+    /// Caps every outbox page at this many documents, whatever `limit` asks
+    /// (so any client meets a second page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_max_page: Option<usize>,
+    /// The most entries the journal keeps (default 10000; the oldest go first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_max_entries: Option<usize>,
+    /// The most bytes of bodies and headers the journal keeps (default 64 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

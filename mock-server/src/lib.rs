@@ -24,6 +24,7 @@
 //!   `control` need not import the router that mounts it).
 //! - `strict` — the one wording of an unknown-key refusal.
 //! - `webhooks` — endpoints, signed deliveries and retries.
+//! - `verdicts` — judges a client from the journal and the state (read only).
 //! - `fixtures` — the YAML fixture format and the embedded default world.
 
 pub mod app;
@@ -39,6 +40,7 @@ pub mod openapi;
 pub mod server;
 pub mod strict;
 pub mod ui;
+pub mod verdicts;
 pub mod webhooks;
 pub mod world;
 

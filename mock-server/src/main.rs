@@ -22,6 +22,11 @@ use mock_server::{parse_fault, ClockMode, MockServer};
 ///   mock-server --port 0 --ready-file /tmp/fake.json
 ///   mock-server --fixtures my-world.yaml --clock frozen
 ///   mock-server --fault 'dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,times=1'
+///   RUST_LOG=mock_server=debug mock-server    (one log line per request)
+///
+/// Logging: RUST_LOG (tracing env-filter syntax) selects what goes to stderr;
+/// the default shows warnings only, `info` adds workspace lifecycle, `debug`
+/// one line per request.
 #[derive(Debug, Parser)]
 #[command(name = "mock-server", version, verbatim_doc_comment)]
 struct Cli {
@@ -34,19 +39,22 @@ struct Cli {
     host: IpAddr,
 
     /// Seed for every generated id (same seed + fixtures + requests = same bytes).
+    /// [default: the fixture's `seed`, else 1]
     #[arg(long)]
     seed: Option<u64>,
 
-    /// A YAML fixture file describing the world (default: the embedded default world).
+    /// A YAML fixture file describing the world. [default: the embedded default world]
     #[arg(long, value_name = "FILE")]
     fixtures: Option<PathBuf>,
 
     /// How virtual time moves: `step` (each request moves it by --tick), `frozen`
     /// (only POST /_mock/workspaces/{ws}/clock/advance moves it) or `real` (wall clock).
+    /// [default: the fixture's `clock.mode`, else step]
     #[arg(long, value_name = "MODE")]
     clock: Option<ClockMode>,
 
     /// How far `step` mode moves per request, e.g. 1s, 250ms.
+    /// [default: the fixture's `clock.tick`, else 1s]
     #[arg(long, value_name = "DURATION", value_parser = parse_tick)]
     tick: Option<i64>,
 
@@ -63,17 +71,19 @@ struct Cli {
     /// `numora:POST:/v1/documents/*/dispatch,status=409,times=1` or
     /// `dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,retry_after=5`.
     /// Keys: status code message retry_after times after entity_set document_id
-    /// header event latency real drop malformed duplicate.
+    /// header event latency real drop malformed duplicate sign_with backdate
+    /// expire_session.
+    /// [default: none]
     #[arg(long, value_name = "RULE", value_parser = parse_fault_arg, verbatim_doc_comment)]
     fault: Vec<mock_server::FaultSpec>,
 
     /// How long a client may take to send a request's headers, and then its
-    /// body, before the connection is closed (e.g. 10s).
+    /// body, before the connection is closed (e.g. 10s). [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_tick)]
     read_timeout: Option<i64>,
 
     /// Keep the world across restarts: every workspace is saved to PATH on
-    /// SIGTERM/SIGINT and restored from it at start when it exists.
+    /// SIGTERM/SIGINT and restored from it at start when it exists. [default: none]
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
 
@@ -97,6 +107,7 @@ fn parse_fault_arg(text: &str) -> Result<mock_server::FaultSpec, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let mut builder = MockServer::builder()
         .addr(SocketAddr::new(cli.host, cli.port))
         .control(!cli.no_control);
@@ -169,6 +180,16 @@ async fn main() -> ExitCode {
     }
     server.stop().await;
     ExitCode::SUCCESS
+}
+
+/// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn shutdown_signal() {

@@ -47,6 +47,7 @@ pub struct MockServerBuilder {
     faults: Vec<FaultSpec>,
     state_file: Option<PathBuf>,
     read_timeout: Option<std::time::Duration>,
+    wall: Option<crate::world::wall::Wall>,
 }
 
 /// The entry point of the library.
@@ -59,6 +60,13 @@ impl MockServer {
 }
 
 impl MockServerBuilder {
+    /// Replaces the wall clock behind the journal's `wall_ms` (tests move a
+    /// [`crate::world::wall::ManualWall`] instead of sleeping).
+    pub fn wall_clock(mut self, source: Arc<dyn crate::world::wall::WallSource>) -> Self {
+        self.wall = Some(crate::world::wall::Wall::new(source));
+        self
+    }
+
     /// Seeds every id the default workspace generates.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -154,6 +162,7 @@ impl MockServerBuilder {
             seed: self.seed,
             fixture: Arc::new(fixture),
             clock,
+            wall: self.wall.clone().unwrap_or_default(),
         })?;
         if let Some(path) = self.state_file.as_ref().filter(|p| p.exists()) {
             let text =

@@ -13,15 +13,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
+use crate::call::Call;
 use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
 use crate::world::faults::{FaultApi, FaultTarget, Respond};
 use crate::world::hooks::{DeliveryAttempt, DeliveryState, Message, Outgoing};
+use crate::world::journal::JournalEntry;
 use crate::world::model::{Attempt, AttemptSource, DeliveryData};
-use crate::world::time::{format_millis, format_seconds, Millis};
+use crate::world::time::{format_millis, Millis};
 use crate::world::workspace::{Job, Workspace};
 use crate::world::{lock, Registry};
 
@@ -169,7 +172,7 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
         _ => None,
     };
     d.last_at = at;
-    let timestamp = format_seconds(at);
+    let signing = fault_pipeline::signing(fault.as_ref(), at, &d.secret);
     let answered = match fault.as_ref().map(|f| f.step(&WebhookFaults)) {
         Some(Step::Answer(outcome)) => Some(outcome),
         _ => None,
@@ -190,10 +193,12 @@ pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
                 token,
                 url: d.url.clone(),
                 event_id: d.event["id"].as_str().unwrap_or_default().to_string(),
-                signature: signature_header(&d.secret, &timestamp, &d.body),
-                timestamp,
+                signature: signature_header(&signing.secret, &signing.timestamp, &d.body),
+                timestamp: signing.timestamp,
                 body: d.body.clone(),
                 timeout: Duration::from_millis(ws.settings.webhook_timeout.max(1) as u64),
+                tampered: signing.tampered,
+                sent_wall: ws.wall.now_ms().saturating_sub(ws.began),
             };
             if link.tx.send(Message::Send(outgoing)).is_err() {
                 // The sender is gone (the server is stopping): back to queued.
@@ -311,11 +316,47 @@ async fn lane(
             .get(&outgoing.delivery_id)
             .is_some_and(|d| d.in_flight == Some(outgoing.token));
         if current {
+            journal(&mut ws, &outgoing, status);
             conclude(&mut ws, &outgoing.delivery_id, status, error);
             // A retry may already be due (the clock moved while we sent).
             run_due(&mut ws);
         }
     }
+}
+
+/// Journals an attempt the sender made, with the receiver's answer (`status`
+/// `None`: no answer, journaled as 0) and how a fault tampered with it.
+fn journal(ws: &mut Workspace, o: &Outgoing, status: Option<u16>) {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("content-type", "application/json"),
+        ("x-numora-webhook-id", o.event_id.as_str()),
+        ("x-numora-webhook-timestamp", o.timestamp.as_str()),
+        ("x-numora-webhook-signature", o.signature.as_str()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+    let call = Call {
+        method: Method::POST,
+        path: url_path(&o.url),
+        query: None,
+        headers,
+        body: o.body.clone().into(),
+        origin: String::new(),
+    };
+    let entry = JournalEntry {
+        tampered: o.tampered,
+        ..JournalEntry::of(
+            "webhook",
+            &call,
+            "POST (webhook endpoint)",
+            status.unwrap_or(0),
+        )
+        .received(o.sent_wall)
+    };
+    ws.log_call(entry);
 }
 
 async fn post(client: &reqwest::Client, o: &Outgoing) -> (Option<u16>, Option<String>) {

@@ -1,4 +1,6 @@
-//! `/_mock/workspaces/{ws}/journal[/count]`: the request journal.
+//! `/_mock/workspaces/{ws}/journal[/count]`: the request journal. Its
+//! run-boundary marks (`journal/mark`) sit with the verdicts that read them,
+//! in `verdicts.rs`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -26,6 +28,8 @@ struct JournalQuery {
     api: Option<String>,
     status: Option<u16>,
     internal: Option<bool>,
+    /// Only entries after this sequence number.
+    since: Option<u64>,
 }
 
 impl JournalQuery {
@@ -35,6 +39,7 @@ impl JournalQuery {
             path: self.path.clone(),
             api: self.api.clone(),
             status: self.status,
+            since: self.since,
         }
     }
 }

@@ -16,6 +16,7 @@ mod journal;
 mod keys;
 mod settings;
 mod state;
+mod verdicts;
 mod webhooks;
 mod workspaces;
 
@@ -38,5 +39,6 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(keys::routes())
         .merge(settings::routes())
+        .merge(verdicts::routes())
         .merge(crate::ui::routes())
 }

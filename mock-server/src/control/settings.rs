@@ -41,6 +41,13 @@ struct SettingsBody {
     processing_delay: Option<String>,
     #[serde(default)]
     run_delay: Option<String>,
+    /// Caps every outbox page; `null` lifts the cap.
+    #[serde(default, deserialize_with = "present")]
+    outbox_max_page: Option<Option<usize>>,
+    #[serde(default)]
+    journal_max_entries: Option<usize>,
+    #[serde(default)]
+    journal_max_bytes: Option<usize>,
 }
 
 /// `PATCH …/connections/{id}`.
@@ -82,6 +89,19 @@ async fn settings_edit(
     let session_ttl = duration("session_ttl", req.session_ttl)?;
     let processing_delay = duration("processing_delay", req.processing_delay)?;
     let run_delay = duration("run_delay", req.run_delay)?;
+    if req.outbox_max_page == Some(Some(0)) {
+        return Err(bad(
+            "outbox_max_page must be a positive integer (or null for no cap)",
+        ));
+    }
+    for (name, value) in [
+        ("journal_max_entries", req.journal_max_entries),
+        ("journal_max_bytes", req.journal_max_bytes),
+    ] {
+        if value == Some(0) {
+            return Err(bad(format!("{name} must be a positive integer")));
+        }
+    }
     let ws = workspace(&state, &id)?;
     let mut w = lock(&ws);
     if let Some(route) = req.route {
@@ -102,6 +122,20 @@ async fn settings_edit(
     if let Some(ms) = run_delay {
         w.settings.run_delay = ms;
     }
+    if let Some(cap) = req.outbox_max_page {
+        w.settings.outbox_max_page = cap;
+    }
+    let entries = req
+        .journal_max_entries
+        .unwrap_or(w.settings.journal_max_entries);
+    let bytes = req
+        .journal_max_bytes
+        .unwrap_or(w.settings.journal_max_bytes);
+    if (entries, bytes) != (w.settings.journal_max_entries, w.settings.journal_max_bytes) {
+        w.settings.journal_max_entries = entries;
+        w.settings.journal_max_bytes = bytes;
+        w.journal.set_limits(entries, bytes);
+    }
     Ok(ok(
         StatusCode::OK,
         json!({
@@ -110,6 +144,9 @@ async fn settings_edit(
             "session_ttl": format_duration(w.settings.session_ttl),
             "processing_delay": format_duration(w.settings.processing_delay),
             "run_delay": format_duration(w.settings.run_delay),
+            "outbox_max_page": w.settings.outbox_max_page,
+            "journal_max_entries": w.settings.journal_max_entries,
+            "journal_max_bytes": w.settings.journal_max_bytes,
         }),
     ))
 }

@@ -1,6 +1,9 @@
 //! The gate every Dataverse call passes: external clients' calls (after token
 //! checks) and the internal workflow's calls alike. It applies fault rules,
-//! asks the store, and journals the call.
+//! asks the store, and journals the call. A call whose token the workspace
+//! refuses (unknown there, or expired) is answered 401 and journaled too, so
+//! a client that keeps sending an expired token can be judged
+//! (`expired_token_reused`).
 
 use axum::http::{header, HeaderName, StatusCode};
 
@@ -18,11 +21,17 @@ pub fn entity_set(resource: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// How a fault answers for Dataverse: its error body for the status, and a
-/// 502 recorded for a dropped connection.
-struct DataverseFaults;
+/// How a fault answers for Dataverse: its error body for the status, a 502
+/// recorded for a dropped connection, and the 401 of an expired token when
+/// a rule expires the caller's session.
+struct DataverseFaults<'a> {
+    origin: &'a str,
+    /// The external caller's session token (`None`: the internal workflow,
+    /// which has no session a rule could expire).
+    session: Option<&'a str>,
+}
 
-impl FaultDialect for DataverseFaults {
+impl FaultDialect for DataverseFaults<'_> {
     type Answer = Reply;
 
     fn respond(&self, respond: &Respond) -> Reply {
@@ -31,6 +40,22 @@ impl FaultDialect for DataverseFaults {
 
     fn dropped(&self) -> Reply {
         Reply::new(StatusCode::BAD_GATEWAY)
+    }
+
+    fn expire_session(&self, ws: &mut Workspace) -> bool {
+        let Some(token) = self.session else {
+            return false;
+        };
+        // The token expires for good: later calls with it are real 401s.
+        let now = ws.clock.now();
+        if let Some(session) = ws.sessions.get_mut(token) {
+            session.expires_at = now;
+        }
+        true
+    }
+
+    fn session_expired(&self) -> Option<Reply> {
+        Some(unauthorized(self.origin, "expired_token"))
     }
 }
 
@@ -73,6 +98,7 @@ fn fault_reply(respond: &Respond) -> Reply {
 
 /// Serves one call to `org` (already authenticated).
 pub fn exchange(ws: &mut Workspace, org: &str, token: &str, call: &Call, internal: bool) -> Reply {
+    let received = ws.wall_ms();
     let resource = call
         .path
         .strip_prefix(API_PREFIX)
@@ -86,8 +112,13 @@ pub fn exchange(ws: &mut Workspace, org: &str, token: &str, call: &Call, interna
         headers: Some(&call.headers),
         ..FaultTarget::default()
     };
-    let fault = fault_pipeline::check(ws, &DataverseFaults, FaultApi::Dataverse, &target);
-    let reply = fault_pipeline::serve(fault.as_ref(), &DataverseFaults, || {
+    let dialect = DataverseFaults {
+        origin: &call.origin,
+        session: (!internal).then_some(token),
+    };
+    let fault = fault_pipeline::check(ws, &dialect, FaultApi::Dataverse, &target);
+    let expired = fault.as_ref().is_some_and(|f| f.expired_session());
+    let reply = fault_pipeline::serve(fault.as_ref(), &dialect, || {
         let req = DvRequest {
             call,
             resource: &resource,
@@ -99,29 +130,53 @@ pub fn exchange(ws: &mut Workspace, org: &str, token: &str, call: &Call, interna
         };
         ws.dataverse.handle(org, &req, &mut env)
     });
-    let route = match set {
-        Some(s) => format!("{} {API_PREFIX}/{s}", call.method),
-        None => format!("{} {API_PREFIX}/", call.method),
-    };
     let status = reply.status.as_u16();
     ws.log_call(JournalEntry {
         fault: fault.map(|f| f.id),
         internal,
-        ..JournalEntry::of("dataverse", call, route, status)
+        token_error: expired.then_some("expired_token"),
+        ..JournalEntry::of("dataverse", call, route(call, set.as_deref()), status)
+            .received(received)
+            .answered(&reply)
     });
     reply
 }
 
-/// Serves an external client's call after the clock ticked and due work
-/// ran: token checks, then the gate.
-pub fn serve(ws: &mut Workspace, call: &Call, token: &str) -> Reply {
-    let now = ws.now();
-    let Some(session) = ws.sessions.get(token) else {
-        return unauthorized(&call.origin, "invalid_token");
-    };
-    if session.expires_at <= now {
-        return unauthorized(&call.origin, "expired_token");
+/// The journal's route of a call: its method and entity set.
+fn route(call: &Call, set: Option<&str>) -> String {
+    match set {
+        Some(s) => format!("{} {API_PREFIX}/{s}", call.method),
+        None => format!("{} {API_PREFIX}/", call.method),
     }
-    let org = session.org.clone();
+}
+
+/// Serves an external client's call after the clock ticked and due work
+/// ran: token checks, then the gate. `received` is the wall instant the call
+/// arrived (before the tick), for the journal of a refused call.
+pub fn serve(ws: &mut Workspace, call: &Call, token: &str, received: u64) -> Reply {
+    let now = ws.now();
+    let org = match ws.sessions.get(token) {
+        None => return refuse(ws, call, "invalid_token", received),
+        Some(session) if session.expires_at <= now => {
+            return refuse(ws, call, "expired_token", received)
+        }
+        Some(session) => session.org.clone(),
+    };
     exchange(ws, &org, token, call, false)
+}
+
+/// Answers (and journals) a call whose token this workspace refuses:
+/// unknown here, or expired.
+fn refuse(ws: &mut Workspace, call: &Call, reason: &'static str, received: u64) -> Reply {
+    let reply = unauthorized(&call.origin, reason);
+    let set =
+        entity_set(call.path.strip_prefix(API_PREFIX).unwrap_or(&call.path)).map(decode_component);
+    let status = reply.status.as_u16();
+    ws.log_call(JournalEntry {
+        token_error: Some(reason),
+        ..JournalEntry::of("dataverse", call, route(call, set.as_deref()), status)
+            .received(received)
+            .answered(&reply)
+    });
+    reply
 }

@@ -505,6 +505,27 @@ impl Store {
         }
     }
 
+    /// A table's rows with their primary ids (read by the verdicts).
+    pub fn rows_by_id(
+        &self,
+        org: &str,
+        entity_set: &str,
+    ) -> Option<Vec<(String, serde_json::Value)>> {
+        let org = self.orgs.iter().find(|o| o.name == org)?;
+        let t = org.table_index(entity_set)?;
+        let view = query::View::all();
+        Some(
+            org.tables[t]
+                .rows
+                .iter()
+                .map(|r| {
+                    let shown = query::render_row(org, t, r, &view, true).to_value();
+                    (r.id.clone(), shown)
+                })
+                .collect(),
+        )
+    }
+
     pub fn rows(&self, org: &str, entity_set: &str) -> Option<Vec<serde_json::Value>> {
         let org = self.orgs.iter().find(|o| o.name == org)?;
         let t = org.table_index(entity_set)?;

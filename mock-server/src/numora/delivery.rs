@@ -37,7 +37,7 @@ fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
 /// `GET /v1/delivery/outbox`
 pub fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     let provider = Provider::or_default(query::provider(call)?);
-    let limit = limit(call, 50, 100)?;
+    let limit = limit(call, 50, 100)?.min(ws.settings.outbox_max_page.unwrap_or(usize::MAX));
     let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
         None => None,
         Some(cursor) => {

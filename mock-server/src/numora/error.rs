@@ -99,30 +99,28 @@ impl NumoraError {
     }
 
     /// The error a fault rule produces for `status` when it gives no body.
+    /// It reads like the real API's: the client must not be able to tell an
+    /// injected answer from a real one (the journal's `fault` says which it was).
     pub fn for_status(status: u16, message: Option<String>) -> Self {
         let msg = |default: &str| message.clone().unwrap_or_else(|| default.to_string());
         match status {
-            400 => Self::InvalidPayload(msg("the request was malformed (injected fault)")),
-            401 => Self::Unauthorized(msg("the API key is missing or invalid (injected fault)")),
-            403 => Self::Forbidden(msg(
-                "the API key may not access this resource (injected fault)",
-            )),
-            404 => Self::NotFound(msg("the resource was not found (injected fault)")),
-            409 => Self::Conflict(msg(
-                "the request conflicts with the current resource state (injected fault)",
-            )),
-            422 => Self::InvalidValue(msg("the payload values were invalid (injected fault)")),
-            429 => Self::RateLimited(msg("rate limit exceeded (injected fault)")),
-            500 => Self::Internal(msg("internal error (injected fault)")),
+            400 => Self::InvalidPayload(msg("the request was malformed")),
+            401 => Self::Unauthorized(msg("the API key is missing or invalid")),
+            403 => Self::Forbidden(msg("the API key may not access this resource")),
+            404 => Self::NotFound(msg("the resource was not found")),
+            409 => Self::Conflict(msg("the request conflicts with the current resource state")),
+            422 => Self::InvalidValue(msg("the payload values were invalid")),
+            429 => Self::RateLimited(msg("rate limit exceeded for this API key")),
+            500 => Self::Internal(msg("an internal error occurred; retry later")),
             502..=504 => Self::Custom {
                 status,
                 code: "provider_error".into(),
-                message: msg("a downstream provider failed (injected fault)"),
+                message: msg("a downstream provider failed"),
             },
             other => Self::Custom {
                 status: other,
                 code: "internal_error".into(),
-                message: msg("injected fault"),
+                message: msg("the request could not be completed"),
             },
         }
     }

@@ -6,6 +6,8 @@
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use serde_json::{json, Map, Value};
 
+mod resume;
+
 use crate::call::{Call, Reply};
 use crate::world::model::*;
 use crate::world::time::{format_millis, Millis};
@@ -289,21 +291,33 @@ fn run_steps(
         format!("{team_nav}@odata.bind"),
         json!(format!("/{team_set}({team})")),
     );
-    let (reply, json) = ctx.call(
-        "invoice_create",
-        Method::POST,
-        &record_set,
-        None,
-        Some(&Value::Object(record)),
-    );
-    if !reply.status.is_success() {
-        return failure_of(&reply, &json, "invoice_create");
-    }
-    let Some(invoice_id) = created_id(&reply) else {
-        return Outcome::failed(
-            "crm_invalid_response",
-            "invoice_create: no OData-EntityId in the answer",
-        );
+    // A retry after a failed attempt first looks for the invoice an earlier
+    // run wrote, and completes it instead of writing a second one.
+    let earlier = match resume::find_invoice(ctx, doc, mapping, &record_set) {
+        Err(failure) => return failure,
+        Ok(found) => found,
+    };
+    let invoice_id = match earlier {
+        Some(id) => id,
+        None => {
+            let (reply, json) = ctx.call(
+                "invoice_create",
+                Method::POST,
+                &record_set,
+                None,
+                Some(&Value::Object(record)),
+            );
+            if !reply.status.is_success() {
+                return failure_of(&reply, &json, "invoice_create");
+            }
+            let Some(invoice_id) = created_id(&reply) else {
+                return Outcome::failed(
+                    "crm_invalid_response",
+                    "invoice_create: no OData-EntityId in the answer",
+                );
+            };
+            invoice_id
+        }
     };
     if !mapping.contains_key("line_items") {
         // A mapping without a line-item section writes the invoice only.
@@ -325,7 +339,15 @@ fn run_steps(
         "otcm_InboundInvoiceId",
     );
     let item_columns = columns(mapping, "line_items");
+    let written =
+        match resume::written_items(ctx, doc, mapping, &item_set, &parent_nav, &invoice_id) {
+            Err(failure) => return failure,
+            Ok(written) => written,
+        };
     for (n, item) in doc.line_items.iter().enumerate() {
+        if written.contains(&(n + 1)) {
+            continue;
+        }
         let mut row = Map::new();
         for (column, source) in &item_columns {
             row.insert(column.clone(), source_value(doc, Some((n, item)), source));

@@ -60,6 +60,7 @@ pub fn request_id(call: &Call, generate: impl FnOnce() -> String) -> String {
 
 /// Serves one authenticated `/v1` call for the workspace that owns `key`.
 pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
+    let received = ws.wall_ms();
     ws.clock.on_request();
     crate::driver::run_due(ws);
     let now = ws.now();
@@ -175,6 +176,8 @@ pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
         request_id: Some(request_id),
         fault: fault.map(|f| f.id),
         ..JournalEntry::of("numora", call, pattern, status)
+            .received(received)
+            .answered(&reply)
     });
     reply
 }

@@ -49,6 +49,12 @@ impl Workspace {
                 run_delay: Some(format_duration(s.run_delay)),
                 webhook_max_attempts: Some(s.webhook_max_attempts),
                 webhook_timeout: Some(format_duration(s.webhook_timeout)),
+                outbox_max_page: s.outbox_max_page,
+                journal_max_entries: (s.journal_max_entries
+                    != crate::world::journal::JOURNAL_LIMIT)
+                    .then_some(s.journal_max_entries),
+                journal_max_bytes: (s.journal_max_bytes != crate::world::journal::JOURNAL_BYTES)
+                    .then_some(s.journal_max_bytes),
             },
             api_keys: self
                 .keys

@@ -106,6 +106,18 @@ pub struct FaultSpec {
     /// Webhook: deliver the event twice.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
+    /// Webhook: sign the delivery with this secret instead of the endpoint's
+    /// (a receiver must reject it: `invalid_signature_accepted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_with: Option<String>,
+    /// Webhook: move the delivery's timestamp this far into the past, e.g.
+    /// `1h` (a receiver must reject it: `stale_webhook_accepted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backdate: Option<String>,
+    /// Dataverse: expire the calling client's session token now and answer
+    /// 401 (with `after: N`, "the token expires after N calls").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expire_session: bool,
 }
 
 impl FaultSpec {
@@ -133,13 +145,28 @@ impl FaultSpec {
                 return Err(format!("method: '{m}' is not an HTTP method"));
             }
         }
+        if let Some(b) = &self.backdate {
+            parse_duration(b)
+                .ok_or_else(|| format!("backdate: '{b}' is not a duration (e.g. 10m, 1h)"))?;
+        }
+        if (self.sign_with.is_some() || self.backdate.is_some()) && self.api != FaultApi::Webhook {
+            return Err(
+                "sign_with and backdate act on webhook deliveries only (api: webhook)".into(),
+            );
+        }
+        if self.expire_session && self.api != FaultApi::Dataverse {
+            return Err("expire_session acts on Dataverse calls only (api: dataverse)".into());
+        }
         if self.respond.is_none()
+            && !self.expire_session
             && self.latency.is_none()
             && !self.drop_connection
             && !self.malformed_body
             && !self.duplicate
+            && self.sign_with.is_none()
+            && self.backdate.is_none()
         {
-            return Err("a fault needs an action: respond, latency, drop_connection, malformed_body or duplicate".into());
+            return Err("a fault needs an action: respond, latency, drop_connection, malformed_body, duplicate, sign_with, backdate or expire_session".into());
         }
         Ok(())
     }
@@ -319,6 +346,9 @@ pub fn parse_compact(text: &str) -> Result<FaultSpec, String> {
         drop_connection: false,
         malformed_body: false,
         duplicate: false,
+        sign_with: None,
+        backdate: None,
+        expire_session: false,
     };
     for option in parts {
         let (key, value) = option
@@ -347,7 +377,10 @@ pub fn parse_compact(text: &str) -> Result<FaultSpec, String> {
             "drop" => spec.drop_connection = value == "true",
             "malformed" => spec.malformed_body = value == "true",
             "duplicate" => spec.duplicate = value == "true",
-            other => return Err(format!("unknown option '{other}' (expected status, code, message, retry_after, times, after, entity_set, document_id, header, event, latency, real, drop, malformed, duplicate)")),
+            "sign_with" => spec.sign_with = Some(value.to_string()),
+            "backdate" => spec.backdate = Some(value.to_string()),
+            "expire_session" => spec.expire_session = value == "true",
+            other => return Err(format!("unknown option '{other}' (expected status, code, message, retry_after, times, after, entity_set, document_id, header, event, latency, real, drop, malformed, duplicate, sign_with, backdate, expire_session)")),
         }
     }
     spec.validate()?;

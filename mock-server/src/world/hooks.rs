@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::faults::FaultSpec;
 use super::ids::IdGen;
+use super::journal::Tampered;
 use super::time::{format_seconds, Millis};
 use crate::fixtures::N8nWebhookFixture;
 
@@ -167,6 +168,10 @@ pub struct Outgoing {
     pub signature: String,
     pub body: String,
     pub timeout: Duration,
+    /// How a fault tampered with this attempt (journaled with its answer).
+    pub tampered: Option<Tampered>,
+    /// Wall ms (since the workspace began) when the attempt was handed over.
+    pub sent_wall: u64,
 }
 
 /// What the workspaces tell the background sender.

@@ -1,13 +1,213 @@
-//! The request journal: every call a workspace served, in order.
-
-use serde::Serialize;
+//! The request journal: every call a workspace served, in order, with what
+//! was sent and answered.
+//!
+//! Each entry keeps the request's headers and body and the response's status,
+//! headers and body (secrets redacted, bodies cut at [`BODY_LIMIT`]), the
+//! fault that shaped the answer, the virtual instant and `wall_ms`: the wall
+//! milliseconds since the workspace began, at receipt and at answer. The
+//! verdicts (`crate::verdicts`) judge a client from this record.
+//!
+//! The journal is bounded per workspace, by entries and by bytes
+//! (`settings.journal_max_entries`, `settings.journal_max_bytes`); the oldest
+//! entries go first and the journal counts what it dropped.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use serde::ser::SerializeMap;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::time::Stamp;
 
-/// How many entries a workspace keeps before dropping the oldest.
+/// How many entries a workspace keeps by default before dropping the oldest.
 pub const JOURNAL_LIMIT: usize = 10_000;
+/// How many bytes (bodies, headers, paths) a workspace's journal keeps by default.
+pub const JOURNAL_BYTES: usize = 64 * 1024 * 1024;
+/// The most body bytes kept per request or response.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What a request or a response looked like.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    /// Header names (lowercase) and values, secrets already redacted.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// The body was longer than [`BODY_LIMIT`] and was cut.
+    pub truncated: bool,
+    /// Responses only.
+    pub status: Option<u16>,
+}
+
+/// Headers whose values are never kept.
+fn secret_header(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key" | "api-key"
+    ) || name.contains("secret")
+        || name.contains("token")
+}
+
+/// JSON members whose values are never shown.
+fn secret_member(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.ends_with("secret")
+        || name.contains("password")
+        || name == "token"
+        || name.ends_with("_token")
+        || name == "api_key"
+}
+
+pub const REDACTED: &str = "[redacted]";
+
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if secret_member(k) && !v.is_null() {
+                    *v = Value::String(REDACTED.into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+impl Captured {
+    fn cut(body: &Bytes) -> (Bytes, bool) {
+        if body.len() > BODY_LIMIT {
+            // Copied, so a huge upload is not kept alive by its first 64 KiB.
+            (Bytes::copy_from_slice(&body[..BODY_LIMIT]), true)
+        } else {
+            (body.clone(), false)
+        }
+    }
+
+    pub fn request(headers: &HeaderMap, body: &Bytes) -> Captured {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| {
+                let name = n.as_str().to_string();
+                let value = if secret_header(&name) {
+                    REDACTED.to_string()
+                } else {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                };
+                (name, value)
+            })
+            .collect();
+        let (body, truncated) = Self::cut(body);
+        Captured {
+            headers,
+            body,
+            truncated,
+            status: None,
+        }
+    }
+
+    pub fn response(reply: &crate::call::Reply) -> Captured {
+        let headers = reply
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let name = n.as_str().to_string();
+                let value = if secret_header(&name) {
+                    REDACTED.to_string()
+                } else {
+                    String::from_utf8_lossy(v.as_bytes()).into_owned()
+                };
+                (name, value)
+            })
+            .collect();
+        let (body, truncated) = Self::cut(&reply.body);
+        Captured {
+            headers,
+            body,
+            truncated,
+            status: Some(reply.status.as_u16()),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, when it is JSON (and was not cut).
+    pub fn json(&self) -> Option<Value> {
+        if self.truncated || self.body.is_empty() {
+            return None;
+        }
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The body as shown: JSON (secrets redacted), else text, else nothing.
+    fn shown_body(&self) -> Value {
+        if self.body.is_empty() {
+            return Value::Null;
+        }
+        if !self.truncated {
+            if let Ok(mut json) = serde_json::from_slice::<Value>(&self.body) {
+                redact(&mut json);
+                return json;
+            }
+        }
+        Value::String(String::from_utf8_lossy(&self.body).into_owned())
+    }
+
+    fn weight(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
+    }
+}
+
+impl Serialize for Captured {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if let Some(status) = self.status {
+            map.serialize_entry("status", &status)?;
+        }
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+            .collect();
+        map.serialize_entry("headers", &headers)?;
+        map.serialize_entry("body", &self.shown_body())?;
+        if self.truncated {
+            map.serialize_entry("truncated", &true)?;
+        }
+        map.end()
+    }
+}
+
+/// Wall-clock milliseconds since the workspace began (journal only).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct WallMs {
+    pub received: u64,
+    pub answered: u64,
+}
+
+/// How the fake tampered with a webhook delivery (a webhook fault action).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tampered {
+    /// Signed with another secret (`sign_with`).
+    Signature,
+    /// The timestamp was moved into the past (`backdate`).
+    Timestamp,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
@@ -16,7 +216,8 @@ pub struct JournalEntry {
     pub workspace: String,
     /// The virtual instant, formatted only when the journal is read.
     pub at: Stamp,
-    /// `numora`, `dataverse` or `webhook`.
+    /// `numora`, `dataverse`, `webhook` (a delivery the fake sent) or `mark`
+    /// (a run boundary set through the control API).
     pub api: &'static str,
     #[serde(serialize_with = "method_str")]
     pub method: axum::http::Method,
@@ -32,12 +233,47 @@ pub struct JournalEntry {
     pub fault: Option<String>,
     /// True for calls the fake made itself (the internal workflow's Dataverse calls).
     pub internal: bool,
+    /// A run boundary's label (`api: mark`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Why a Dataverse token was refused (`missing_token`, `invalid_token`, `expired_token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_error: Option<&'static str>,
+    /// Webhook deliveries a fault tampered with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tampered: Option<Tampered>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Captured>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Captured>,
+    pub wall_ms: WallMs,
+    /// The API key or Dataverse token that sent the call: kept to tell
+    /// clients apart, never serialized.
+    #[serde(skip)]
+    pub credential: Option<String>,
+    /// `wall_ms.received` was set by the caller (else it is the answer's).
+    #[serde(skip)]
+    pub received_set: bool,
+    /// Real latency a fault adds after the answer is built.
+    #[serde(skip)]
+    pub answer_delay: u64,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Journal {
-    entries: std::collections::VecDeque<JournalEntry>,
+    entries: VecDeque<JournalEntry>,
     next_seq: u64,
+    bytes: usize,
+    /// How many entries were dropped to stay within the limits.
+    pub dropped: u64,
+    pub max_entries: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for Journal {
+    fn default() -> Journal {
+        Journal::with_limits(JOURNAL_LIMIT, JOURNAL_BYTES)
+    }
 }
 
 /// What a journal query or count selects.
@@ -48,6 +284,8 @@ pub struct JournalFilter {
     pub path: Option<String>,
     pub api: Option<String>,
     pub status: Option<u16>,
+    /// Only entries with `seq` greater than this.
+    pub since: Option<u64>,
 }
 
 impl JournalFilter {
@@ -57,6 +295,7 @@ impl JournalFilter {
             .is_none_or(|m| m.eq_ignore_ascii_case(e.method.as_str()))
             && self.api.as_ref().is_none_or(|a| a == e.api)
             && self.status.is_none_or(|s| s == e.status)
+            && self.since.is_none_or(|s| e.seq > s)
             && self
                 .path
                 .as_ref()
@@ -90,18 +329,100 @@ impl JournalEntry {
             request_id: None,
             fault: None,
             internal: false,
+            label: None,
+            token_error: None,
+            tampered: None,
+            request: Some(Captured::request(&call.headers, &call.body)),
+            response: None,
+            wall_ms: WallMs::default(),
+            credential: call.bearer().map(str::to_string),
+            received_set: false,
+            answer_delay: 0,
         }
+    }
+
+    /// Adds the answer as sent.
+    pub fn answered(mut self, reply: &crate::call::Reply) -> Self {
+        self.response = Some(Captured::response(reply));
+        self.answer_delay = reply
+            .delay
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// Sets the wall instant the call was received.
+    pub fn received(mut self, wall: u64) -> Self {
+        self.wall_ms.received = wall;
+        self.received_set = true;
+        self
+    }
+
+    fn weight(&self) -> usize {
+        256 + self.path.len()
+            + self.query.as_ref().map_or(0, String::len)
+            + self.request.as_ref().map_or(0, Captured::weight)
+            + self.response.as_ref().map_or(0, Captured::weight)
+    }
+
+    /// The request body as JSON.
+    pub fn request_json(&self) -> Option<Value> {
+        self.request.as_ref().and_then(Captured::json)
+    }
+
+    /// The response body as JSON.
+    pub fn response_json(&self) -> Option<Value> {
+        self.response.as_ref().and_then(Captured::json)
+    }
+
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        self.request.as_ref().and_then(|c| c.header(name))
+    }
+
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        self.response.as_ref().and_then(|c| c.header(name))
     }
 }
 
 impl Journal {
+    pub fn with_limits(max_entries: usize, max_bytes: usize) -> Journal {
+        Journal {
+            entries: VecDeque::new(),
+            next_seq: 0,
+            bytes: 0,
+            dropped: 0,
+            max_entries: max_entries.max(1),
+            max_bytes: max_bytes.max(1),
+        }
+    }
+
     pub fn record(&mut self, mut entry: JournalEntry) {
         entry.seq = self.next_seq;
         self.next_seq += 1;
-        if self.entries.len() == JOURNAL_LIMIT {
-            self.entries.pop_front();
-        }
+        self.bytes += entry.weight();
         self.entries.push_back(entry);
+        while self.entries.len() > 1
+            && (self.entries.len() > self.max_entries || self.bytes > self.max_bytes)
+        {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes = self.bytes.saturating_sub(old.weight());
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// Changes the limits (dropping the oldest entries if now over them).
+    pub fn set_limits(&mut self, max_entries: usize, max_bytes: usize) {
+        self.max_entries = max_entries.max(1);
+        self.max_bytes = max_bytes.max(1);
+        while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
+            match self.entries.pop_front() {
+                Some(old) => {
+                    self.bytes = self.bytes.saturating_sub(old.weight());
+                    self.dropped += 1;
+                }
+                None => break,
+            }
+        }
     }
 
     pub fn entries<'a>(
@@ -111,7 +432,74 @@ impl Journal {
         self.entries.iter().filter(move |e| filter.matches(e))
     }
 
+    /// Every kept entry, oldest first.
+    pub fn all(&self) -> impl Iterator<Item = &JournalEntry> {
+        self.entries.iter()
+    }
+
+    /// The entry with this `seq`, if still kept.
+    pub fn get(&self, seq: u64) -> Option<&JournalEntry> {
+        let first = self.entries.front()?.seq;
+        self.entries
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)
+    }
+
+    /// Empties the journal; what it dropped before no longer matters.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.bytes = 0;
+        self.dropped = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(body: &str) -> JournalEntry {
+        let call = crate::call::Call {
+            method: axum::http::Method::POST,
+            path: "/v1/x".into(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+            origin: String::new(),
+        };
+        JournalEntry::of("numora", &call, "POST /v1/x", 200)
+    }
+
+    #[test]
+    fn the_journal_stays_within_its_entry_and_byte_limits() {
+        let mut journal = Journal::with_limits(3, usize::MAX);
+        for _ in 0..5 {
+            journal.record(entry("{}"));
+        }
+        assert_eq!(journal.all().count(), 3);
+        assert_eq!(journal.dropped, 2);
+        assert_eq!(journal.all().next().map(|e| e.seq), Some(2));
+        assert_eq!(journal.get(3).map(|e| e.seq), Some(3));
+        assert!(journal.get(1).is_none());
+
+        let mut journal = Journal::with_limits(100, 2_000);
+        for _ in 0..10 {
+            journal.record(entry(&"x".repeat(500)));
+        }
+        assert!(journal.all().count() < 10);
+        assert!(journal.dropped > 0);
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_long_bodies_cut() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer sk_live".parse().unwrap());
+        let body = Bytes::from(r#"{"credentials":{"client_secret":"s3"},"access_token":"t"}"#);
+        let shown = serde_json::to_value(Captured::request(&headers, &body)).unwrap();
+        assert_eq!(shown["headers"]["authorization"], REDACTED);
+        assert_eq!(shown["body"]["credentials"]["client_secret"], REDACTED);
+        assert_eq!(shown["body"]["access_token"], REDACTED);
+        let long = Bytes::from(vec![b'a'; BODY_LIMIT + 10]);
+        let shown = serde_json::to_value(Captured::request(&HeaderMap::new(), &long)).unwrap();
+        assert_eq!(shown["truncated"], true);
+        assert_eq!(shown["body"].as_str().map(str::len), Some(BODY_LIMIT));
     }
 }

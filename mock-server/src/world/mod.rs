@@ -16,6 +16,7 @@ pub mod journal;
 pub mod model;
 pub mod scheduler;
 pub mod time;
+pub mod wall;
 pub mod workspace;
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +42,8 @@ pub struct WorldConfig {
     pub seed: Option<u64>,
     pub fixture: Arc<Fixture>,
     pub clock: Option<(ClockMode, Option<Millis>)>,
+    /// The wall clock of every workspace's journal timing.
+    pub wall: wall::Wall,
 }
 
 /// The workspace an API key belongs to: its id (for re-indexing) and the
@@ -131,6 +134,8 @@ impl Registry {
     ) -> Result<Created, FixtureError> {
         let mut ws = Workspace::from_fixture(id.clone(), fixture, seed, self.config.clock)?;
         ws.webhooks.attach(&id, self.webhook_sender.get());
+        ws.set_wall(self.config.wall.clone());
+        tracing::info!(workspace = %id, "workspace ready");
         let mut inner = self.write();
         for key in &mut ws.keys {
             let taken = inner.keys.get(&key.key).is_some_and(|owner| owner.id != id);
@@ -184,8 +189,10 @@ impl Registry {
             let w = lock(&ws);
             (w.fixture.clone(), w.seed)
         };
-        let fresh =
+        let mut fresh =
             Workspace::from_fixture(id.to_string(), fixture, Some(seed), self.config.clock)?;
+        fresh.set_wall(self.config.wall.clone());
+        tracing::info!(workspace = %id, "workspace reset");
         let keys = {
             let mut w = lock(&ws);
             let keys = std::mem::take(&mut w.keys);
@@ -203,7 +210,11 @@ impl Registry {
     pub fn remove(&self, id: &str) -> bool {
         let mut inner = self.write();
         inner.keys.retain(|_, owner| owner.id != id);
-        inner.workspaces.remove(id).is_some()
+        let removed = inner.workspaces.remove(id).is_some();
+        if removed {
+            tracing::info!(workspace = %id, "workspace removed");
+        }
+        removed
     }
 
     /// Replaces the whole state of a workspace with a fixture (a state dump).

@@ -41,6 +41,10 @@ pub struct Settings {
     pub run_delay: Millis,
     pub webhook_max_attempts: u32,
     pub webhook_timeout: Millis,
+    /// The most documents one outbox page holds, whatever `limit` asks (none: 100).
+    pub outbox_max_page: Option<usize>,
+    pub journal_max_entries: usize,
+    pub journal_max_bytes: usize,
 }
 
 /// Work scheduled on the virtual clock.
@@ -109,6 +113,10 @@ pub struct Workspace {
     /// event emitted for now), in the order they were made. The layer above
     /// runs them before it answers the request that made them.
     pub ready: Vec<(Millis, Job)>,
+    /// The wall clock of the journal's `wall_ms` (never in answers or dumps).
+    pub wall: super::wall::Wall,
+    /// The wall instant the workspace began.
+    pub began: u64,
 }
 
 fn duration(setting: &Option<String>, name: &str, default: Millis) -> Result<Millis, FixtureError> {
@@ -166,7 +174,28 @@ impl Workspace {
             run_delay: duration(&s.run_delay, "run_delay", 2_000)?,
             webhook_max_attempts: s.webhook_max_attempts.unwrap_or(6).max(1),
             webhook_timeout: duration(&s.webhook_timeout, "webhook_timeout", 10_000)?,
+            outbox_max_page: match s.outbox_max_page {
+                Some(0) => {
+                    return Err(FixtureError::at(
+                        "settings.outbox_max_page",
+                        "must be at least 1",
+                    ))
+                }
+                other => other,
+            },
+            journal_max_entries: s
+                .journal_max_entries
+                .unwrap_or(super::journal::JOURNAL_LIMIT)
+                .max(1),
+            journal_max_bytes: s
+                .journal_max_bytes
+                .unwrap_or(super::journal::JOURNAL_BYTES)
+                .max(1),
         };
+        let journal =
+            Journal::with_limits(settings.journal_max_entries, settings.journal_max_bytes);
+        let wall = super::wall::Wall::default();
+        let began = wall.now_ms();
         let mut ids = IdGen::new(seed);
         let dataverse = Store::from_fixture_at(&f.dataverse, &mut ids, start)
             .map_err(|m| FixtureError::at("dataverse", m))?;
@@ -190,11 +219,13 @@ impl Workspace {
             scheduler: Scheduler::default(),
             rate: BTreeMap::new(),
             events: Vec::new(),
-            journal: Journal::default(),
+            journal,
             faults: Faults::default(),
             dataverse,
             webhooks: Webhooks::default(),
             ready: Vec::new(),
+            wall,
+            began,
         };
         ws.load(f)?;
         Ok(ws)
@@ -479,7 +510,33 @@ impl Workspace {
     pub fn log_call(&mut self, mut entry: super::journal::JournalEntry) {
         entry.workspace = self.id.clone();
         entry.at = super::time::Stamp(self.now());
+        let now = self.wall_ms();
+        entry.wall_ms.answered = now.saturating_add(entry.answer_delay);
+        if !entry.received_set {
+            entry.wall_ms.received = now;
+        }
+        tracing::debug!(
+            workspace = %self.id,
+            api = entry.api,
+            method = %entry.method,
+            path = %entry.path,
+            status = entry.status,
+            fault = entry.fault.as_deref().unwrap_or("-"),
+            internal = entry.internal,
+            "request"
+        );
         self.journal.record(entry);
+    }
+
+    /// Wall milliseconds since the workspace began (journal timing only).
+    pub fn wall_ms(&self) -> u64 {
+        self.wall.now_ms().saturating_sub(self.began)
+    }
+
+    /// Uses `wall` from now on, starting the workspace's wall time at zero.
+    pub fn set_wall(&mut self, wall: super::wall::Wall) {
+        self.began = wall.now_ms();
+        self.wall = wall;
     }
 
     pub fn key(&self, key: &str) -> Option<&ApiKey> {

@@ -108,6 +108,57 @@ fn help_teaches_the_flags() {
     ] {
         assert!(help.contains(flag), "--help mentions {flag}");
     }
+    for default in [
+        "[default: 4010]",
+        "else step]",
+        "else 1s]",
+        "else 1]",
+        "[default: 10s]",
+        "RUST_LOG",
+    ] {
+        assert!(help.contains(default), "--help shows {default}: {help}");
+    }
+}
+
+/// Quiet by default; `RUST_LOG=mock_server=debug` adds workspace lifecycle and
+/// one line per request on stderr.
+#[tokio::test]
+async fn rust_log_selects_lifecycle_and_request_lines() {
+    for (filter, expect_lines) in [(None, false), (Some("mock_server=debug"), true)] {
+        let mut command = binary();
+        command
+            .args(["--port", "0"])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(f) = filter {
+            command.env("RUST_LOG", f);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first
+            .strip_prefix("listening on ")
+            .expect(&first)
+            .to_string();
+        let status = reqwest::Client::new()
+            .get(format!("{url}/v1/schemas"))
+            .bearer_auth("sk_test_numora_mock_default")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lifecycle = stderr.contains("workspace ready");
+        let request = stderr
+            .lines()
+            .any(|l| l.contains("request") && l.contains("/v1/schemas"));
+        assert_eq!(lifecycle, expect_lines, "{filter:?}: {stderr}");
+        assert_eq!(request, expect_lines, "{filter:?}: {stderr}");
+    }
 }
 
 #[tokio::test]

@@ -18,4 +18,5 @@ mod outbox;
 mod reliability;
 mod state;
 mod strict;
+mod verdicts;
 mod webhooks;

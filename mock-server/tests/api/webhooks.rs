@@ -56,6 +56,8 @@ impl Hit {
 struct Script {
     tx: mpsc::UnboundedSender<Hit>,
     statuses: Arc<Mutex<VecDeque<u16>>>,
+    /// A consumer done right: verify with this secret at this instant, 401 on failure.
+    verify_with: Option<(String, OffsetDateTime)>,
 }
 
 struct Receiver {
@@ -66,10 +68,24 @@ struct Receiver {
 impl Receiver {
     /// Answers `statuses` in turn, then 200 to everything.
     async fn start(statuses: &[u16]) -> Receiver {
+        Self::with_verification(statuses, None).await
+    }
+
+    /// A receiver that checks signatures and timestamps as seed 003 asks
+    /// (answering 401 to a delivery that fails), its clock at `now`.
+    async fn verifying(secret: &str, now: OffsetDateTime) -> Receiver {
+        Self::with_verification(&[], Some((secret.to_string(), now))).await
+    }
+
+    async fn with_verification(
+        statuses: &[u16],
+        verify_with: Option<(String, OffsetDateTime)>,
+    ) -> Receiver {
         let (tx, rx) = mpsc::unbounded_channel();
         let script = Script {
             tx,
             statuses: Arc::new(Mutex::new(statuses.iter().copied().collect())),
+            verify_with,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -131,15 +147,21 @@ async fn record(State(s): State<Script>, uri: Uri, headers: HeaderMap, body: Byt
             .unwrap_or_default()
             .to_string()
     };
-    let status = s.statuses.lock().unwrap().pop_front().unwrap_or(200);
-    let _ = s.tx.send(Hit {
+    let mut status = s.statuses.lock().unwrap().pop_front().unwrap_or(200);
+    let hit = Hit {
         path: uri.path().to_string(),
         content_type: header("content-type"),
         id: header("x-numora-webhook-id"),
         timestamp: header("x-numora-webhook-timestamp"),
         signature: header("x-numora-webhook-signature"),
         body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    };
+    if let Some((secret, now)) = &s.verify_with {
+        if verify_hit(secret, &hit, *now).is_err() {
+            status = 401;
+        }
+    }
+    let _ = s.tx.send(hit);
     StatusCode::from_u16(status).unwrap()
 }
 
@@ -751,4 +773,72 @@ async fn the_route_era_notifies_the_shared_n8n_webhook_signed() {
     assert_eq!(retry.at(), hit.at() + secs(1));
     let deliveries = settled_log(&app, "n8n", 2).await;
     assert_eq!(statuses(&deliveries[0]), [json!(500), json!(200)]);
+}
+
+/// P1-8: `sign_with` and `backdate` tamper with one delivery; a receiver that
+/// answers 2xx to it is judged, one that verifies (401) is not.
+#[tokio::test]
+async fn receivers_that_accept_bad_signatures_or_stale_timestamps_are_judged() {
+    let cases = [
+        (
+            json!({"sign_with": "other-secret"}),
+            "invalid_signature_accepted",
+        ),
+        (json!({"backdate": "1h"}), "stale_webhook_accepted"),
+    ];
+    for (action, rule) in cases {
+        for verifying in [false, true] {
+            let app = frozen().await;
+            let now = virtual_now(&app).await;
+            let mut rx = if verifying {
+                Receiver::verifying(SECRET, now).await
+            } else {
+                Receiver::start(&[]).await
+            };
+            let endpoint = subscribe(&app, &rx.url(), SECRET, &["document.reviewed"]).await;
+            let mut fault = json!({"api": "webhook", "event": "document.reviewed", "times": 1});
+            fault
+                .as_object_mut()
+                .unwrap()
+                .extend(action.as_object().unwrap().clone());
+            add_fault(&app, fault).await;
+            approve(&app, REVIEW_DOC).await;
+            let hit = rx.next_about(REVIEW_DOC).await;
+            assert!(
+                verify_hit(SECRET, &hit, now).is_err(),
+                "{rule}: the delivery was tampered with"
+            );
+            let deliveries = settled_log(&app, &endpoint, 1).await;
+            let expected = if verifying { 401 } else { 200 };
+            assert_eq!(statuses(&deliveries[0]), [json!(expected)]);
+            let v = app.control("GET", "/verdicts", None).await.json();
+            let found: Vec<&Value> = v["data"]["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["rule"] == rule)
+                .collect();
+            if verifying {
+                assert!(found.is_empty(), "{rule}: {found:?}");
+            } else {
+                assert_eq!(found.len(), 1, "{rule}: {v}");
+                assert_eq!(found[0]["severity"], "error");
+                assert_eq!(found[0]["document_id"], REVIEW_DOC);
+                let seq = found[0]["evidence"][0].clone();
+                let journal = app
+                    .control("GET", "/journal?api=webhook", None)
+                    .await
+                    .json();
+                let entry = journal["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["seq"] == seq)
+                    .cloned()
+                    .expect("the evidence is a journaled delivery");
+                assert_eq!(entry["status"], 200);
+                assert_eq!(entry["path"], "/hooks/numora");
+            }
+        }
+    }
 }
