@@ -2,7 +2,11 @@
 //! stdout, progress and diagnostics to stderr.
 
 use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use crate::style::Style;
 
 use crate::cli::{CheckArgs, Cli, Command, Format, ListArgs};
 use crate::config::{self, LibraryConfig, RunConfig, TargetConfig};
@@ -17,7 +21,7 @@ use crate::scenario::{load_all, ScenarioError};
 use crate::target::Target;
 
 /// Run the parsed command line; returns the process exit code.
-pub fn main(cli: Cli) -> u8 {
+pub(crate) fn main(cli: Cli) -> u8 {
     let result = match cli.command {
         None => run_command(&cli.run),
         Some(Command::Run(args)) => run_command(&args),
@@ -42,7 +46,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
 }
 
 /// Parse every file, report every error; select with the filter.
-pub fn load(library: &LibraryConfig) -> Result<Vec<LoadedScenario>, Vec<ScenarioError>> {
+pub(crate) fn load(library: &LibraryConfig) -> Result<Vec<LoadedScenario>, Vec<ScenarioError>> {
     let (scenarios, errors) = load_all(&library.roots);
     if !errors.is_empty() {
         return Err(errors);
@@ -50,6 +54,14 @@ pub fn load(library: &LibraryConfig) -> Result<Vec<LoadedScenario>, Vec<Scenario
     Ok(scenarios
         .into_iter()
         .filter(|s| library.filter.selects(s))
+        .map(|mut s| {
+            if library.embedded {
+                // Name files as the library does, not by the cache copy.
+                s.path =
+                    Path::new(crate::library::DISPLAY_ROOT).join(format!("{}.yaml", s.library_id));
+            }
+            s
+        })
         .collect())
 }
 
@@ -64,16 +76,27 @@ fn print_parse_errors(errors: &[ScenarioError]) {
     );
 }
 
-struct StderrEvents;
+/// Progress on stderr: one line per scenario with a running counter.
+struct StderrEvents {
+    done: AtomicUsize,
+    total: AtomicUsize,
+    style: Style,
+}
 
 impl Events for StderrEvents {
+    fn run_started(&self, total: usize) {
+        self.total.store(total, Ordering::Relaxed);
+    }
+
     fn scenario_finished(&self, r: &ScenarioResult) {
-        eprintln!("{}", report::human::progress(r));
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.total.load(Ordering::Relaxed);
+        eprintln!("{}", report::human::progress(r, done, total, self.style));
     }
 }
 
 /// Connect to (or start) the target of a run.
-pub async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
+pub(crate) async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
     match &cfg.target {
         TargetConfig::Remote {
             url,
@@ -102,7 +125,7 @@ pub async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
 }
 
 /// Run a whole configuration: load, connect, run. `Err` means exit 2.
-pub async fn run_config(
+pub(crate) async fn run_config(
     cfg: &RunConfig,
     events: Arc<dyn Events>,
 ) -> Result<RunReport, Result<UsageError, Vec<ScenarioError>>> {
@@ -122,9 +145,9 @@ pub async fn run_config(
     Ok(runner::run_all(scenarios, Arc::new(target), Arc::new(opts), events).await)
 }
 
-fn render(report: &RunReport, format: Format) -> String {
+fn render(report: &RunReport, format: Format, style: Style) -> String {
     match format {
-        Format::Human => report::human::render(report),
+        Format::Human => report::human::render(report, style),
         Format::Json => report::json::render(report),
         Format::Junit => report::junit::render(report),
     }
@@ -135,7 +158,11 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
     let events: Arc<dyn Events> = if cfg.quiet {
         Arc::new(Quiet)
     } else {
-        Arc::new(StderrEvents)
+        Arc::new(StderrEvents {
+            done: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            style: Style::stderr(),
+        })
     };
     let report = match runtime()?.block_on(run_config(&cfg, events)) {
         Ok(r) => r,
@@ -145,7 +172,7 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
             return Ok(EXIT_USAGE);
         }
     };
-    let text = render(&report, cfg.format);
+    let text = render(&report, cfg.format, Style::stdout());
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     if cfg.format != Format::Human {
@@ -156,7 +183,7 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        std::fs::write(path, render(&report, *format))
+        std::fs::write(path, render(&report, *format, Style::PLAIN))
             .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
     }
     Ok(if report.success() {
@@ -167,7 +194,7 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
 }
 
 /// Every `schema:` component name a scenario uses.
-pub fn schema_refs(s: &LoadedScenario) -> Vec<String> {
+pub(crate) fn schema_refs(s: &LoadedScenario) -> Vec<String> {
     let mut out = Vec::new();
     let mut add = |e: &crate::scenario::model::Expect| {
         if let Some(sc) = &e.schema {
@@ -187,6 +214,7 @@ pub fn schema_refs(s: &LoadedScenario) -> Vec<String> {
                 add(&w.expect);
             }
             Step::Parallel(p) => add(&p.each),
+            Step::WebhookReceiver(_) | Step::Webhooks(_) => {}
         }
     }
     out
@@ -225,7 +253,10 @@ fn check_command(args: &CheckArgs) -> Result<u8, UsageError> {
             return Ok(EXIT_USAGE);
         }
     }
-    println!("{} scenarios OK", scenarios.len());
+    println!(
+        "{} OK",
+        crate::style::plural(scenarios.len(), "scenario", "scenarios")
+    );
     Ok(EXIT_OK)
 }
 

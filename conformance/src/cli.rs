@@ -4,28 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Check that a Numora API deployment (or the fake) behaves as the docs
-/// promise, by replaying the YAML scenarios of `scenarios/`.
-///
-/// With no --target, the fake is started in-process and every scenario runs
-/// in a fresh workspace of it. With --target, any deployment is checked:
-/// scenarios it cannot support are skipped with the reason, and nothing is
-/// written to a target without a control API unless --allow-writes is given.
-///
-/// Exit status: 0 all passed, 1 a scenario failed, 2 usage, configuration or
-/// scenario parse error.
-#[derive(Debug, Parser)]
-#[command(name = "conformance", version, args_conflicts_with_subcommands = true)]
-pub struct Cli {
-    #[command(subcommand)]
+/// A scenario command line: `props` split off (see [`Invocation::split`]).
+#[derive(Debug)]
+pub(crate) struct Cli {
     pub command: Option<Command>,
-    /// `conformance [OPTIONS]` is `conformance run [OPTIONS]`.
-    #[command(flatten)]
     pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run scenarios against a target (the default command).
     Run(RunArgs),
     /// Parse and validate scenarios without sending any request.
@@ -36,22 +23,45 @@ pub enum Command {
     Listen(ListenArgs),
 }
 
-/// The whole command line: the scenario commands of [`Cli`], plus `props`.
-///
-/// Check that a Numora API deployment (or the fake) behaves as the docs
-/// promise, by replaying the YAML scenarios of `scenarios/` (`run`, the
-/// default) or by model-based property tests (`props`).
-///
-/// With no --target, the fake is started in-process and every scenario runs
-/// in a fresh workspace of it. With --target, any deployment is checked:
-/// scenarios it cannot support are skipped with the reason, and nothing is
-/// written to a target without a control API unless --allow-writes is given.
-///
-/// Exit status: 0 all passed, 1 a scenario or property failed, 2 usage,
-/// configuration or scenario parse error.
+const ABOUT: &str = "Check that a Numora API deployment (or the fake) behaves as the docs promise";
+
+const LONG_ABOUT: &str = "\
+Check that a Numora API deployment (or the fake) behaves as the docs promise,
+by replaying the scenario library built into this binary (`run`, the default)
+or by model-based property tests (`props`).
+
+With no --target, the fake is started in-process and every scenario runs in a
+fresh workspace of it. With --target, any deployment is checked: scenarios it
+cannot support are skipped with the reason, and nothing is written to a target
+without a control API unless --allow-writes is given.";
+
+const EXAMPLES: &str = "\
+Examples:
+  conformance                                  run the built-in library against the built-in fake
+  conformance list --tag delivery              which scenarios a run would select
+  conformance run --target https://api.example --api-key $KEY --level documented
+                                               check a deployment read-only
+  conformance run --target URL --allow-writes --format junit --report ci.xml
+                                               a CI run with a JUnit report
+  conformance run my-scenarios/                run your own scenario files instead
+  conformance check my-scenarios/              validate scenario files, send nothing
+  conformance props --cases 200                property tests against the fake
+  conformance listen --secret whsec_x          verify webhook deliveries as they arrive
+
+Exit status: 0 all passed, 1 a scenario or property failed (or a gate),
+2 usage, configuration or scenario parse error.";
+
+// No doc comment here: clap would print it as the command's description.
 #[derive(Debug, Parser)]
-#[command(name = "conformance", version, args_conflicts_with_subcommands = true)]
-pub struct Invocation {
+#[command(
+    name = "conformance",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
+pub(crate) struct Invocation {
     #[command(subcommand)]
     pub command: Option<TopCommand>,
     /// `conformance [OPTIONS]` is `conformance run [OPTIONS]`.
@@ -60,7 +70,7 @@ pub struct Invocation {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TopCommand {
+pub(crate) enum TopCommand {
     #[command(flatten)]
     Scenarios(Command),
     /// Model-based property tests of delivery callbacks, dispatch, the
@@ -68,9 +78,43 @@ pub enum TopCommand {
     Props(PropsArgs),
 }
 
+/// The subcommands, for "did you mean".
+const COMMANDS: &[&str] = &["run", "check", "list", "listen", "props", "help"];
+
+/// `conformance lsit` would otherwise be read as a scenario PATH that does
+/// not exist. A first argument that is neither an option, a command nor an
+/// existing path is an unknown command.
+fn unknown_command(args: &[std::ffi::OsString]) -> Option<String> {
+    let first = args.get(1)?.to_str()?;
+    if first.starts_with('-') || COMMANDS.contains(&first) || std::path::Path::new(first).exists() {
+        return None;
+    }
+    let mut message = format!("error: unrecognized command `{first}`\n");
+    if let Some(s) = crate::scenario::location::did_you_mean(first, COMMANDS) {
+        message.push_str(&format!("\n  tip: did you mean `{s}`?\n"));
+    } else if first.contains('/') || first.contains('.') {
+        message.push_str(&format!("\n  tip: no file or directory `{first}` exists\n"));
+    }
+    message.push_str("\nCommands: run (the default), check, list, listen, props.\nFor more information, try '--help'.");
+    Some(message)
+}
+
+/// Parse the process's arguments and run the command; the exit status.
+pub(crate) fn main() -> u8 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(message) = unknown_command(&args) {
+        eprintln!("{message}");
+        return crate::error::EXIT_USAGE;
+    }
+    match Invocation::parse_from(args).split() {
+        Ok(cli) => crate::app::main(cli),
+        Err(props) => crate::props::command(&props),
+    }
+}
+
 impl Invocation {
     /// The scenario command line, or the arguments of `props`.
-    pub fn split(self) -> Result<Cli, PropsArgs> {
+    pub(crate) fn split(self) -> Result<Cli, PropsArgs> {
         match self.command {
             Some(TopCommand::Props(args)) => Err(args),
             Some(TopCommand::Scenarios(command)) => Ok(Cli {
@@ -86,10 +130,10 @@ impl Invocation {
 }
 
 /// Default of `props --max-ops`.
-pub const DEFAULT_MAX_OPS: usize = 24;
+pub(crate) const DEFAULT_MAX_OPS: usize = 24;
 
 #[derive(Debug, Clone, Args)]
-pub struct PropsArgs {
+pub(crate) struct PropsArgs {
     /// Base URL of the deployment to check [default: the fake, in-process].
     ///
     /// A target with the fake's control API gets a fresh workspace per case.
@@ -144,14 +188,14 @@ pub struct PropsArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Human,
     Json,
     Junit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LevelArg {
+pub(crate) enum LevelArg {
     /// Only rules the seeds or docs state.
     Documented,
     /// Also rules inferred from the docs.
@@ -161,8 +205,9 @@ pub enum LevelArg {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct Selection {
-    /// Scenario files or directories [default: ./scenarios].
+pub(crate) struct Selection {
+    /// Scenario files or directories [default: the library built into
+    /// this binary].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -190,7 +235,7 @@ pub struct Selection {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub selection: Selection,
 
@@ -227,21 +272,17 @@ pub struct RunArgs {
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
 
-    /// Output format on stdout.
+    /// Report format: on stdout, or in the --report file when one is
+    /// given (stdout then gets the human report). The file's extension
+    /// never decides it.
     #[arg(long, value_enum, default_value = "human", value_name = "FORMAT")]
     pub format: Format,
 
-    /// Also write a report to this file. Its format follows the extension
-    /// (`.xml` JUnit, `.json` JSON, anything else human) unless
-    /// --report-format is given.
+    /// Write the --format report to this file.
     ///
-    /// Example: --report target/conformance.xml
+    /// Example: --format junit --report target/conformance.xml
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-
-    /// Format of the --report file.
-    #[arg(long, value_enum, value_name = "FORMAT", requires = "report")]
-    pub report_format: Option<Format>,
 
     /// How many scenarios run at once [default: 8 on a fake, 2 otherwise].
     #[arg(long, short = 'j', value_name = "N")]
@@ -271,7 +312,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub selection: Selection,
 
@@ -282,13 +323,13 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     #[command(flatten)]
     pub selection: Selection,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ListenArgs {
+pub(crate) struct ListenArgs {
     /// Port to listen on (0 picks a free one; the first stdout line says
     /// which).
     #[arg(long, default_value_t = 8787)]

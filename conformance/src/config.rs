@@ -12,14 +12,14 @@ use crate::scenario::parse::LoadedScenario;
 
 /// Which scenarios a command works on.
 #[derive(Debug, Clone)]
-pub struct Filter {
+pub(crate) struct Filter {
     pub max_level: Level,
     pub tags: Vec<String>,
     pub texts: Vec<String>,
 }
 
 impl Filter {
-    pub fn selects(&self, s: &LoadedScenario) -> bool {
+    pub(crate) fn selects(&self, s: &LoadedScenario) -> bool {
         s.scenario.level <= self.max_level
             && (self.tags.is_empty() || s.scenario.tags.iter().any(|t| self.tags.contains(t)))
             && (self.texts.is_empty()
@@ -31,13 +31,15 @@ impl Filter {
 }
 
 #[derive(Debug, Clone)]
-pub struct LibraryConfig {
+pub(crate) struct LibraryConfig {
     pub roots: Vec<PathBuf>,
+    /// The roots are the library built into the binary.
+    pub embedded: bool,
     pub filter: Filter,
 }
 
 #[derive(Debug, Clone)]
-pub enum TargetConfig {
+pub(crate) enum TargetConfig {
     Embedded,
     Remote {
         url: String,
@@ -47,7 +49,7 @@ pub enum TargetConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     pub library: LibraryConfig,
     pub target: TargetConfig,
     pub vars: IndexMap<String, Value>,
@@ -61,24 +63,10 @@ pub struct RunConfig {
     pub quiet: bool,
 }
 
-/// The scenario library next to the working directory, or the one of this
-/// checkout.
-fn default_root() -> PathBuf {
-    let here = PathBuf::from("scenarios");
-    if here.is_dir() {
-        return here;
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    if repo.is_dir() {
-        repo
-    } else {
-        here
-    }
-}
-
-pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
-    let roots = if sel.paths.is_empty() {
-        vec![default_root()]
+pub(crate) fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
+    let embedded = sel.paths.is_empty();
+    let roots = if embedded {
+        vec![crate::library::scenarios_dir().map_err(UsageError)?]
     } else {
         sel.paths.clone()
     };
@@ -97,6 +85,7 @@ pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
     };
     Ok(LibraryConfig {
         roots,
+        embedded,
         filter: Filter {
             max_level,
             tags: sel.tags.clone(),
@@ -105,15 +94,7 @@ pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
     })
 }
 
-fn format_of(path: &Path) -> Format {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("xml") => Format::Junit,
-        Some("json") => Format::Json,
-        _ => Format::Human,
-    }
-}
-
-pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
+pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
     let library = resolve_library(&args.selection)?;
     let mut vars = IndexMap::new();
     for v in &args.vars {
@@ -162,6 +143,11 @@ pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
             }
         }
     };
+    if args.update_snapshots && library.embedded && args.snapshots.is_none() {
+        return Err(UsageError(
+            "--update-snapshots needs the scenario library's PATH (the built-in library cannot be changed)".into(),
+        ));
+    }
     if args.jobs == Some(0) {
         return Err(UsageError("--jobs must be at least 1".into()));
     }
@@ -175,14 +161,15 @@ pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
         base.unwrap_or(Path::new(".")).join("snapshots")
     });
     Ok(RunConfig {
-        report: args.report.clone().map(|p| {
-            let f = args.report_format.unwrap_or_else(|| format_of(&p));
-            (p, f)
-        }),
+        report: args.report.clone().map(|p| (p, args.format)),
         library,
         target,
         vars,
-        format: args.format,
+        format: if args.report.is_some() {
+            Format::Human
+        } else {
+            args.format
+        },
         jobs: args.jobs,
         seed: args.seed,
         snapshots,

@@ -18,9 +18,9 @@
 //! A failing case is shrunk; the report gives the shrunk sequence, the seed
 //! that replays it and a scenario file that `conformance run` replays.
 
-pub mod driver;
-pub mod model;
-pub mod ops;
+pub(crate) mod driver;
+pub(crate) mod model;
+pub(crate) mod ops;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ use ops::{Exec, Op, Outcome};
 
 /// A validated `props` command line.
 #[derive(Debug, Clone)]
-pub struct PropsConfig {
+pub(crate) struct PropsConfig {
     pub target: Option<String>,
     pub api_key: Option<String>,
     pub allow_writes: bool,
@@ -50,7 +50,7 @@ pub struct PropsConfig {
 }
 
 /// Second phase after clap; touches no network.
-pub fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
+pub(crate) fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
     let mut docs = Vec::new();
     for v in &args.vars {
         let (name, value) = v
@@ -114,7 +114,7 @@ pub fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
 }
 
 /// Run `conformance props`; returns the exit code.
-pub fn command(args: &PropsArgs) -> u8 {
+pub(crate) fn command(args: &PropsArgs) -> u8 {
     let result = resolve(args).and_then(|cfg| {
         let mut stdout = std::io::stdout().lock();
         run(&cfg, &mut stdout)
@@ -153,7 +153,7 @@ async fn open(cfg: &PropsConfig) -> Result<Target, UsageError> {
 }
 
 /// The world a target offers, or why the properties cannot run on it.
-pub fn world_of(target: &Target, cfg: &PropsConfig) -> Result<World, UsageError> {
+pub(crate) fn world_of(target: &Target, cfg: &PropsConfig) -> Result<World, UsageError> {
     if target.capabilities.control {
         return Ok(World::Fake { seed: cfg.seed });
     }
@@ -252,8 +252,7 @@ fn seed_bytes(seed: u64, property: usize) -> [u8; 32] {
 
 /// What one property run found.
 #[derive(Debug, Clone)]
-pub struct PropertyResult {
-    pub name: &'static str,
+pub(crate) struct PropertyResult {
     pub passed: u32,
     /// The shrunk failing case and the path of its scenario file.
     pub failure: Option<String>,
@@ -299,7 +298,7 @@ fn check_scenario(path: &Path, text: &str) -> Option<String> {
 }
 
 /// Run every property against an open target; writes the report to `out`.
-pub fn run_properties(
+pub(crate) fn run_properties(
     rt: &tokio::runtime::Runtime,
     target: &Target,
     world: &World,
@@ -375,14 +374,20 @@ pub fn run_properties(
             }
         };
         results.push(PropertyResult {
-            name: prop.name,
             passed: passed.get(),
             failure,
         });
     }
+    // Properties are what pass or fail; cases are how hard they were tried.
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
-    let passed: u32 = results.iter().map(|r| r.passed).sum();
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    let held = results.len() - failed;
+    let cases: u32 = results.iter().map(|r| r.passed).sum();
+    let _ = writeln!(
+        out,
+        "{} held, {failed} failed ({} passed)",
+        crate::style::plural(held, "property", "properties"),
+        crate::style::plural(cases as usize, "case", "cases"),
+    );
     results
 }
 
@@ -473,7 +478,7 @@ fn report_failure(
 }
 
 /// Open the target, check it can run the properties, run them.
-pub fn run(cfg: &PropsConfig, out: &mut dyn std::io::Write) -> Result<u8, UsageError> {
+pub(crate) fn run(cfg: &PropsConfig, out: &mut dyn std::io::Write) -> Result<u8, UsageError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::runner::result::RunReport;
 
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let (passed, failed, skipped) = report.count();
     let v = json!({
         "target": report.target,

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::human;
 use crate::runner::result::{Outcome, RunReport, ScenarioResult};
 
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -24,7 +24,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport) -> String {
     let mut suites: IndexMap<String, Vec<&ScenarioResult>> = IndexMap::new();
     for s in &report.scenarios {
         let suite = s.id.split('/').next().unwrap_or("scenarios").to_owned();
@@ -82,7 +82,7 @@ pub fn render(report: &RunReport) -> String {
                         out,
                         ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
                         escape(&first),
-                        escape(&human::failure(c))
+                        escape(&human::failure(c, crate::style::Style::PLAIN))
                     );
                 }
             }

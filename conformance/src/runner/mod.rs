@@ -1,13 +1,13 @@
 //! Running scenarios against a target. Returns results; never prints
 //! (progress goes to an [`Events`] sink, reports are written by `report`).
 
-pub mod expect;
-pub mod jsonpath;
-pub mod result;
-pub mod snapshot;
-pub mod step;
-pub mod wait;
-pub mod webhooks;
+pub(crate) mod expect;
+pub(crate) mod jsonpath;
+pub(crate) mod result;
+pub(crate) mod snapshot;
+pub(crate) mod step;
+pub(crate) mod wait;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use snapshot::SnapshotConfig;
 
 /// Options of a run that are not about the target.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Scenarios run at once.
     pub jobs: usize,
     /// `--var name=value`.
@@ -32,17 +32,19 @@ pub struct RunOptions {
 }
 
 /// Progress notifications, for a live display on stderr.
-pub trait Events: Send + Sync {
+pub(crate) trait Events: Send + Sync {
+    /// Before the first scenario starts: how many will run.
+    fn run_started(&self, _total: usize) {}
     fn scenario_finished(&self, _result: &ScenarioResult) {}
 }
 
 /// An [`Events`] sink that ignores everything.
 #[derive(Debug)]
-pub struct Quiet;
+pub(crate) struct Quiet;
 impl Events for Quiet {}
 
 /// Why a scenario cannot run on this target, if it cannot.
-pub fn skip_reason(
+pub(crate) fn skip_reason(
     s: &LoadedScenario,
     target: &Target,
     vars: &IndexMap<String, Value>,
@@ -81,11 +83,23 @@ fn skeleton(s: &LoadedScenario, outcome: Outcome) -> ScenarioResult {
         tags: s.scenario.tags.clone(),
         outcome,
         steps: Vec::new(),
+        duration_ms: 0,
     }
 }
 
 /// Run one scenario in its own session (a fresh workspace on a fake).
-pub async fn run_scenario(
+pub(crate) async fn run_scenario(
+    s: &LoadedScenario,
+    target: &Target,
+    opts: &RunOptions,
+) -> ScenarioResult {
+    let started = crate::style::stopwatch();
+    let mut result = run_scenario_untimed(s, target, opts).await;
+    result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    result
+}
+
+async fn run_scenario_untimed(
     s: &LoadedScenario,
     target: &Target,
     opts: &RunOptions,
@@ -160,12 +174,14 @@ pub async fn run_scenario(
 }
 
 /// Run scenarios, `jobs` at a time; results come back in input order.
-pub async fn run_all(
+pub(crate) async fn run_all(
     scenarios: Vec<LoadedScenario>,
     target: Arc<Target>,
     opts: Arc<RunOptions>,
     events: Arc<dyn Events>,
 ) -> RunReport {
+    let started = crate::style::stopwatch();
+    events.run_started(scenarios.len());
     let limit = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut handles = Vec::new();
     for s in scenarios {
@@ -205,11 +221,13 @@ pub async fn run_all(
                     error: Some(e.to_string()),
                     notes: Vec::new(),
                 }],
+                duration_ms: 0,
             }),
         }
     }
     RunReport {
         target: target.label.clone(),
         scenarios: out,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
 }

@@ -8,7 +8,7 @@
 use super::{Capabilities, Target};
 
 /// Start the fake on an ephemeral loopback port.
-pub async fn start(seed: u64, openapi: Option<String>) -> Result<Target, String> {
+pub(crate) async fn start(seed: u64, openapi: Option<String>) -> Result<Target, String> {
     let handle = mock_server::MockServer::builder()
         .seed(seed)
         .start()

@@ -7,7 +7,7 @@ use super::{http_client, Capabilities, Target};
 /// Probe `url`: a `GET /_mock/health` answering 200 with `"status":"ok"`
 /// means a fake with a control API (and so fresh workspaces, where writes
 /// are harmless). Only a GET is sent.
-pub async fn connect(
+pub(crate) async fn connect(
     url: &str,
     api_key: Option<String>,
     allow_writes: bool,

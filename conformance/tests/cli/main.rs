@@ -7,4 +7,5 @@ mod no_writes;
 mod props;
 mod proxy;
 mod run;
+mod teach;
 mod util;

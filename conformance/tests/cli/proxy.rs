@@ -94,7 +94,7 @@ pub fn start<B: Breaker>(breaker: B) -> String {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let fake = conformance::target::embedded::start(7, None)
+            let fake = conformance::start_embedded_fake(7)
                 .await
                 .expect("the fake starts");
             let proxy = Arc::new(Proxy {

@@ -13,11 +13,16 @@ pub fn scenarios() -> PathBuf {
 
 /// Run the built binary with `args`, with NUMORA_API_KEY cleared.
 pub fn conformance(args: &[&str]) -> Output {
+    conformance_in(&repo(), args)
+}
+
+/// Run the built binary in the working directory `dir`.
+pub fn conformance_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_conformance"))
         .args(args)
         .env_remove("NUMORA_API_KEY")
         .env("INSTA_UPDATE", "no")
-        .current_dir(repo())
+        .current_dir(dir)
         .output()
         .expect("the conformance binary runs")
 }
