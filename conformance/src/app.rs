@@ -141,6 +141,7 @@ pub(crate) async fn run_config(
             dir: cfg.snapshots.clone(),
             update: cfg.update_snapshots,
         },
+        seed: cfg.seed,
     };
     Ok(runner::run_all(scenarios, Arc::new(target), Arc::new(opts), events).await)
 }
@@ -150,6 +151,7 @@ fn render(report: &RunReport, format: Format, style: Style) -> String {
         Format::Human => report::human::render(report, style),
         Format::Json => report::json::render(report),
         Format::Junit => report::junit::render(report),
+        Format::Html => report::html::render(report),
     }
 }
 

@@ -189,9 +189,14 @@ pub(crate) struct PropsArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
+    /// Text for people, with diffs.
     Human,
+    /// One JSON document: results, timings, seed, version.
     Json,
+    /// JUnit XML for CI, with times and properties.
     Junit,
+    /// One self-contained HTML page (no network): summary, failures, diffs.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,9 @@ pub(crate) fn render(report: &RunReport) -> String {
     let (passed, failed, skipped) = report.count();
     let v = json!({
         "target": report.target,
+        "version": report.version,
+        "seed": report.seed,
+        "duration_ms": report.duration_ms,
         "summary": {"passed": passed, "failed": failed, "skipped": skipped},
         "scenarios": report.scenarios,
     });

@@ -24,6 +24,11 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// JUnit times are seconds with a fraction.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
 pub(crate) fn render(report: &RunReport) -> String {
     let mut suites: IndexMap<String, Vec<&ScenarioResult>> = IndexMap::new();
     for s in &report.scenarios {
@@ -34,8 +39,15 @@ pub(crate) fn render(report: &RunReport) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{f}\" skipped=\"{sk}\">",
-        p + f + sk
+        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{f}\" skipped=\"{sk}\" time=\"{}\">",
+        p + f + sk,
+        seconds(report.duration_ms)
+    );
+    let properties = format!(
+        "    <properties>\n      <property name=\"seed\" value=\"{}\"/>\n      <property name=\"target\" value=\"{}\"/>\n      <property name=\"version\" value=\"{}\"/>\n    </properties>\n",
+        report.seed,
+        escape(&report.target),
+        escape(&report.version)
     );
     for (name, cases) in suites {
         let failures = cases
@@ -46,19 +58,23 @@ pub(crate) fn render(report: &RunReport) -> String {
             .iter()
             .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
             .count();
+        let time: u64 = cases.iter().map(|c| c.duration_ms).sum();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{}\">",
             escape(&name),
-            cases.len()
+            cases.len(),
+            seconds(time)
         );
+        out.push_str(&properties);
         for c in cases {
             let _ = write!(
                 out,
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\"",
+                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" time=\"{}\"",
                 escape(&name),
                 escape(&c.id),
-                escape(&c.file)
+                escape(&c.file),
+                seconds(c.duration_ms)
             );
             match &c.outcome {
                 Outcome::Passed => out.push_str("/>\n"),

@@ -29,6 +29,8 @@ pub(crate) struct RunOptions {
     /// `--var name=value`.
     pub vars: IndexMap<String, Value>,
     pub snapshots: SnapshotConfig,
+    /// `--seed`, recorded in reports.
+    pub seed: u64,
 }
 
 /// Progress notifications, for a live display on stderr.
@@ -228,6 +230,8 @@ pub(crate) async fn run_all(
     RunReport {
         target: target.label.clone(),
         scenarios: out,
+        seed: opts.seed,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
 }

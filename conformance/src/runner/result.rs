@@ -167,6 +167,10 @@ impl ScenarioResult {
 pub(crate) struct RunReport {
     pub target: String,
     pub scenarios: Vec<ScenarioResult>,
+    /// The run's `--seed`.
+    pub seed: u64,
+    /// The harness's version.
+    pub version: String,
     /// Wall time of the whole run.
     pub duration_ms: u64,
 }

@@ -2,7 +2,10 @@
 //! output), the no-writes promise, and proof that the checks can fail.
 
 mod broken;
+#[path = "../support/browser.rs"]
+mod browser;
 mod harness_steps;
+mod html;
 mod no_writes;
 mod props;
 mod proxy;
