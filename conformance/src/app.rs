@@ -102,11 +102,16 @@ pub(crate) async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
             url,
             api_key,
             allow_writes,
-        } => {
-            crate::target::remote::connect(url, api_key.clone(), *allow_writes, cfg.openapi.clone())
-                .await
-                .map_err(UsageError)
-        }
+            allow_dispatch,
+        } => crate::target::remote::connect(
+            url,
+            api_key.clone(),
+            *allow_writes,
+            *allow_dispatch,
+            cfg.openapi.clone(),
+        )
+        .await
+        .map_err(UsageError),
         TargetConfig::Embedded => {
             #[cfg(feature = "embedded")]
             {
@@ -142,8 +147,18 @@ pub(crate) async fn run_config(
             update: cfg.update_snapshots,
         },
         seed: cfg.seed,
+        state_hook: cfg.state_hook.clone(),
+        run_id: runner::run_nonce(),
     };
-    Ok(runner::run_all(scenarios, Arc::new(target), Arc::new(opts), events).await)
+    let catalogue = cfg
+        .library
+        .roots
+        .first()
+        .map(|r| crate::scenario::parse::library_root(r))
+        .and_then(|root| crate::coverage::Catalogue::load(&root).ok().flatten());
+    let mut report = runner::run_all(scenarios, Arc::new(target), Arc::new(opts), events).await;
+    report.coverage = catalogue.map(|c| crate::coverage::Coverage::compute(&c, &report));
+    Ok(report)
 }
 
 fn render(report: &RunReport, format: Format, style: Style) -> String {
@@ -188,11 +203,44 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
         std::fs::write(path, render(&report, *format, Style::PLAIN))
             .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
     }
-    Ok(if report.success() {
+    let gates = gates_pass(&cfg, &report);
+    Ok(if report.success() && gates {
         EXIT_OK
     } else {
         EXIT_FAILED
     })
+}
+
+/// `--min-coverage` and `--fail-on-skip`; says on stderr which gate failed.
+fn gates_pass(cfg: &RunConfig, report: &RunReport) -> bool {
+    let mut ok = true;
+    if let Some(min) = cfg.min_coverage {
+        match &report.coverage {
+            Some(c) if c.percent() >= usize::from(min) => {}
+            Some(c) => {
+                eprintln!(
+                    "error: checked {}% of the documented rules ({} of {}), below --min-coverage {min}",
+                    c.percent(),
+                    c.checked(),
+                    c.rules.len()
+                );
+                ok = false;
+            }
+            None => {
+                eprintln!("error: --min-coverage needs a library with a rules.yaml catalogue");
+                ok = false;
+            }
+        }
+    }
+    let (_, _, skipped) = report.count();
+    if cfg.fail_on_skip && skipped > 0 {
+        eprintln!(
+            "error: {} skipped and --fail-on-skip was given",
+            crate::style::plural(skipped, "scenario was", "scenarios were")
+        );
+        ok = false;
+    }
+    ok
 }
 
 /// Every `schema:` component name a scenario uses.

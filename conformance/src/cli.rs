@@ -266,9 +266,34 @@ pub(crate) struct RunArgs {
     pub api_key: Option<String>,
 
     /// Let scenarios send POST/PUT/PATCH/DELETE to a target without a
-    /// control API. They change real data: use a test workspace.
+    /// control API. They create and change only Numora documents the run
+    /// made itself (each with a unique external_id); use a test workspace.
     #[arg(long)]
     pub allow_writes: bool,
+
+    /// Also let scenarios dispatch documents on a target without a control
+    /// API: a dispatch reaches the deployment's CRM through its workflow.
+    #[arg(long, requires = "allow_writes")]
+    pub allow_dispatch: bool,
+
+    /// Run CMD with a state name before each scenario that declares
+    /// `state: NAME` (on a target without a control API). CMD prints a JSON
+    /// object of string values, which become the scenario's variables.
+    ///
+    /// Example: --state-hook ./make-state.sh
+    #[arg(long, value_name = "CMD")]
+    pub state_hook: Option<String>,
+
+    /// Exit 1 when fewer than PCT percent of the documented rules were
+    /// checked (passed or failed).
+    ///
+    /// Example: --min-coverage 60
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<u8>,
+
+    /// Exit 1 when any scenario was skipped.
+    #[arg(long)]
+    pub fail_on_skip: bool,
 
     /// Set a variable used by scenarios (repeatable), e.g. the id of a
     /// reviewed document that a real target holds.

@@ -45,6 +45,7 @@ pub(crate) enum TargetConfig {
         url: String,
         api_key: Option<String>,
         allow_writes: bool,
+        allow_dispatch: bool,
     },
 }
 
@@ -61,6 +62,11 @@ pub(crate) struct RunConfig {
     pub update_snapshots: bool,
     pub openapi: Option<String>,
     pub quiet: bool,
+    /// `--state-hook CMD`.
+    pub state_hook: Option<String>,
+    /// `--min-coverage PCT`.
+    pub min_coverage: Option<u8>,
+    pub fail_on_skip: bool,
 }
 
 pub(crate) fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
@@ -105,10 +111,10 @@ pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
         if name.is_empty()
             || !name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         {
             return Err(UsageError(format!(
-                "--var `{v}`: the name may hold only letters, digits, `_` and `.`"
+                "--var `{v}`: the name may hold only letters, digits, `_`, `-` and `.`"
             )));
         }
         vars.insert(name.to_owned(), Value::String(value.to_owned()));
@@ -116,10 +122,12 @@ pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
     let target = match &args.target {
         None => {
             if args.allow_writes
+                || args.allow_dispatch
+                || args.state_hook.is_some()
                 || args.api_key.is_some() && std::env::var_os("NUMORA_API_KEY").is_none()
             {
                 return Err(UsageError(
-                    "--api-key and --allow-writes only apply with --target".into(),
+                    "--api-key, --allow-writes, --allow-dispatch and --state-hook only apply with --target".into(),
                 ));
             }
             if !cfg!(feature = "embedded") {
@@ -140,12 +148,23 @@ pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
                 url: url.clone(),
                 api_key: args.api_key.clone().filter(|k| !k.is_empty()),
                 allow_writes: args.allow_writes,
+                allow_dispatch: args.allow_dispatch,
             }
         }
     };
     if args.update_snapshots && library.embedded && args.snapshots.is_none() {
         return Err(UsageError(
             "--update-snapshots needs the scenario library's PATH (the built-in library cannot be changed)".into(),
+        ));
+    }
+    if args.allow_dispatch && !args.allow_writes {
+        return Err(UsageError(
+            "--allow-dispatch needs --allow-writes too (a dispatch is a write)".into(),
+        ));
+    }
+    if args.min_coverage.is_some_and(|p| p > 100) {
+        return Err(UsageError(
+            "--min-coverage is a percentage, 0 to 100".into(),
         ));
     }
     if args.jobs == Some(0) {
@@ -176,5 +195,8 @@ pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
         update_snapshots: args.update_snapshots,
         openapi: args.openapi.clone(),
         quiet: args.quiet,
+        state_hook: args.state_hook.clone().filter(|c| !c.trim().is_empty()),
+        min_coverage: args.min_coverage,
+        fail_on_skip: args.fail_on_skip,
     })
 }

@@ -34,6 +34,7 @@
 pub(crate) mod app;
 pub(crate) mod cli;
 pub(crate) mod config;
+pub(crate) mod coverage;
 pub(crate) mod error;
 pub(crate) mod library;
 pub(crate) mod listen;
@@ -77,6 +78,17 @@ pub struct EmbeddedFake {
     /// Its origin, e.g. `http://127.0.0.1:41234`.
     pub url: String,
     _target: target::Target,
+}
+
+/// Start the fake in-process with `seed` and without its control API, as
+/// a stand-in for a real deployment (call inside a Tokio runtime).
+#[cfg(feature = "embedded")]
+pub async fn start_embedded_fake_without_control(seed: u64) -> Result<EmbeddedFake, String> {
+    let t = target::embedded::start_without_control(seed).await?;
+    Ok(EmbeddedFake {
+        url: t.url.clone(),
+        _target: t,
+    })
 }
 
 /// Start the fake in-process with `seed` (call inside a Tokio runtime).

@@ -130,11 +130,15 @@ pub(crate) fn command(args: &PropsArgs) -> u8 {
 
 async fn open(cfg: &PropsConfig) -> Result<Target, UsageError> {
     match &cfg.target {
-        Some(url) => {
-            crate::target::remote::connect(url, cfg.api_key.clone(), cfg.allow_writes, None)
-                .await
-                .map_err(UsageError)
-        }
+        Some(url) => crate::target::remote::connect(
+            url,
+            cfg.api_key.clone(),
+            cfg.allow_writes,
+            cfg.allow_writes,
+            None,
+        )
+        .await
+        .map_err(UsageError),
         None => {
             #[cfg(feature = "embedded")]
             {

@@ -117,6 +117,27 @@ pub(crate) fn render(report: &RunReport) -> String {
         "<div id=\"summary\">{}</div>",
         esc(&report.summary_line())
     );
+    if let Some(c) = &report.coverage {
+        out.push_str("<h2>Coverage</h2>\n<ul id=\"coverage\">\n");
+        for line in c.lines() {
+            let _ = writeln!(out, "<li>{}</li>", esc(line.trim()));
+        }
+        out.push_str("</ul>\n<details><summary>Documented rules</summary><table><tbody>\n");
+        for r in &c.rules {
+            let status = serde_json::to_value(r.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"{status}\">{}</td><td>{}</td></tr>",
+                esc(&r.id),
+                esc(&status.replace('_', " ")),
+                esc(&r.what)
+            );
+        }
+        out.push_str("</tbody></table></details>\n");
+    }
     let mut ordered: Vec<_> = report.scenarios.iter().collect();
     ordered.sort_by(|a, b| a.id.cmp(&b.id));
     let failed: Vec<_> = ordered

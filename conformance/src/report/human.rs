@@ -123,6 +123,13 @@ pub(crate) fn render(report: &RunReport, style: Style) -> String {
         }
         out.push('\n');
     }
+    if let Some(c) = &report.coverage {
+        let _ = writeln!(out, "{}", style.bold("coverage:"));
+        for line in c.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "target: {}", report.target);
     let (_, failed, _) = report.count();
     let line = report.summary_line();

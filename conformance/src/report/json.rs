@@ -12,6 +12,13 @@ pub(crate) fn render(report: &RunReport) -> String {
         "seed": report.seed,
         "duration_ms": report.duration_ms,
         "summary": {"passed": passed, "failed": failed, "skipped": skipped},
+        "coverage": report.coverage.as_ref().map(|c| json!({
+            "rules_checked": c.checked(),
+            "rules_total": c.rules.len(),
+            "percent": c.percent(),
+            "rules": c.rules,
+            "endpoints": c.endpoints,
+        })),
         "scenarios": report.scenarios,
     });
     serde_json::to_string_pretty(&v).unwrap_or_default()

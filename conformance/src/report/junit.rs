@@ -43,8 +43,20 @@ pub(crate) fn render(report: &RunReport) -> String {
         p + f + sk,
         seconds(report.duration_ms)
     );
+    let coverage = report
+        .coverage
+        .as_ref()
+        .map(|c| {
+            format!(
+                "      <property name=\"rules_checked\" value=\"{} of {} ({}%)\"/>\n",
+                c.checked(),
+                c.rules.len(),
+                c.percent()
+            )
+        })
+        .unwrap_or_default();
     let properties = format!(
-        "    <properties>\n      <property name=\"seed\" value=\"{}\"/>\n      <property name=\"target\" value=\"{}\"/>\n      <property name=\"version\" value=\"{}\"/>\n    </properties>\n",
+        "    <properties>\n      <property name=\"seed\" value=\"{}\"/>\n      <property name=\"target\" value=\"{}\"/>\n      <property name=\"version\" value=\"{}\"/>\n{coverage}    </properties>\n",
         report.seed,
         escape(&report.target),
         escape(&report.version)

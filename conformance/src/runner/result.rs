@@ -152,6 +152,10 @@ pub(crate) struct ScenarioResult {
     #[serde(flatten)]
     pub outcome: Outcome,
     pub steps: Vec<StepResult>,
+    /// The documented rules the scenario cites.
+    pub rules: Vec<String>,
+    /// The documented endpoints its requests reach.
+    pub endpoints: Vec<String>,
     /// Wall time of the scenario, set-up and clean-up included.
     pub duration_ms: u64,
 }
@@ -173,6 +177,8 @@ pub(crate) struct RunReport {
     pub version: String,
     /// Wall time of the whole run.
     pub duration_ms: u64,
+    /// Rules and endpoints checked, when the library has a catalogue.
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 impl RunReport {

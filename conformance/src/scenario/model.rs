@@ -29,6 +29,13 @@ pub(crate) struct Scenario {
     /// The seed page or docs section that states the rule
     /// (e.g. `seed 001 "Idempotency Rules"`, `INDEX rule 28`, `DESIGN 4.4`).
     pub source: String,
+    /// Ids of the documented rules (`rules.yaml`) the scenario checks.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// A provider state the scenario needs on a target without the control
+    /// API (`--state-hook CMD` is run with this name).
+    #[serde(default)]
+    pub state: Option<String>,
     /// How strongly the docs promise the behaviour.
     pub level: Level,
     /// What the target must offer for the scenario to run.

@@ -9,6 +9,7 @@ use super::locate::{key, locate, Seg};
 use super::location::{did_you_mean, ErrorKind, Location, ScenarioError};
 use super::model::{Scenario, Step};
 use super::validate::validate;
+use crate::coverage::{Catalogue, CATALOGUE_FILE};
 
 /// A parsed, validated scenario and where it came from.
 #[derive(Debug, Clone)]
@@ -33,6 +34,12 @@ pub(crate) struct LoadedScenario {
     pub scenario: Scenario,
     /// 1-based line and column of each step, as the YAML parser saw it.
     pub step_locations: Vec<(usize, usize)>,
+    /// Ids of the documented endpoints its requests reach (empty when the
+    /// library has no rules catalogue).
+    pub endpoints: Vec<String>,
+    /// Workspace keys it uses (`{{keys.<name>}}`): a fake makes them; a
+    /// deployment needs them as `--var keys.<name>=KEY`.
+    pub keys: Vec<String>,
 }
 
 impl LoadedScenario {
@@ -51,6 +58,14 @@ impl LoadedScenario {
             .steps
             .iter()
             .any(|s| s.api_request().is_some_and(|(m, _)| m.is_write()))
+    }
+
+    /// Whether any step dispatches a document or a workflow run.
+    pub(crate) fn dispatches(&self) -> bool {
+        self.scenario.steps.iter().any(|s| {
+            s.api_request()
+                .is_some_and(|(m, p)| m.is_write() && crate::target::is_dispatch(p))
+        })
     }
 
     /// Whether the scenario needs the control API.
@@ -81,10 +96,12 @@ pub(crate) fn parse(path: &Path, id: &str, text: &str) -> Result<LoadedScenario,
         library_id: id.to_owned(),
         given_root: path.to_owned(),
         step_locations,
+        endpoints: Vec::new(),
+        keys: Vec::new(),
         scenario,
     };
-    validate(&loaded, text)?;
-    Ok(loaded)
+    let keys = validate(&loaded, text)?;
+    Ok(LoadedScenario { keys, ..loaded })
 }
 
 /// The text of a 1-based line (empty past the end).
@@ -161,6 +178,8 @@ pub(crate) fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
                     continue;
                 }
                 stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == CATALOGUE_FILE) {
+                // The rules catalogue, not a scenario.
             } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 out.push(p);
             }
@@ -194,14 +213,36 @@ pub(crate) fn load_all(roots: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<ScenarioE
             }
         };
         let library = library_root(root);
+        let catalogue = match Catalogue::load(&library) {
+            Ok(c) => c,
+            Err(message) => {
+                errors.push(ScenarioError {
+                    kind: ErrorKind::Syntax,
+                    location: Location {
+                        file: library.join(CATALOGUE_FILE),
+                        line: 1,
+                        column: 1,
+                    },
+                    source_line: String::new(),
+                    message,
+                    suggestion: None,
+                });
+                None
+            }
+        };
         for file in files {
             let id = scenario_id(root, &file);
             match std::fs::read_to_string(&file) {
-                Ok(text) => match parse(&file, &id, &text) {
+                Ok(text) => match parse(&file, &id, &text)
+                    .and_then(|s| cite_known_rules(s, catalogue.as_ref(), &text))
+                {
                     Ok(mut s) => {
                         s.library_id = scenario_id(&library, &file);
                         s.library_root = library.clone();
                         s.given_root = root.clone();
+                        if let Some(c) = &catalogue {
+                            s.endpoints = c.endpoints_of(&s);
+                        }
                         ok.push(s)
                     }
                     Err(e) => errors.push(e),
@@ -237,6 +278,39 @@ pub(crate) fn load_all(roots: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<ScenarioE
         }
     }
     (ok, errors)
+}
+
+/// Every rule id a scenario cites must be in the library's catalogue.
+fn cite_known_rules(
+    s: LoadedScenario,
+    catalogue: Option<&Catalogue>,
+    text: &str,
+) -> Result<LoadedScenario, ScenarioError> {
+    let Some(c) = catalogue else {
+        return Ok(s);
+    };
+    let known: Vec<&str> = c.rules.iter().map(|r| r.id.as_str()).collect();
+    for (i, id) in s.scenario.rules.iter().enumerate() {
+        if known.contains(&id.as_str()) {
+            continue;
+        }
+        let (line, column) = locate(text, &[key("rules"), Seg::Index(i)]).unwrap_or((1, 1));
+        return Err(ScenarioError {
+            kind: ErrorKind::Invalid,
+            location: Location {
+                file: s.path.clone(),
+                line,
+                column,
+            },
+            source_line: line_of(text, line),
+            message: format!(
+                "rule `{id}` is not in {CATALOGUE_FILE} (R01…R{:02})",
+                known.len()
+            ),
+            suggestion: did_you_mean(id, &known).map(str::to_owned),
+        });
+    }
+    Ok(s)
 }
 
 /// The file that marks the top of a scenario library.

@@ -18,7 +18,8 @@ use super::template::references;
 use crate::runner::jsonpath;
 
 /// Variables every run defines.
-pub(crate) const BUILTIN_VARS: &[&str] = &["api_key", "base_url", "workspace_id", "origin"];
+pub(crate) const BUILTIN_VARS: &[&str] =
+    &["api_key", "base_url", "workspace_id", "origin", "run_id"];
 
 /// A `{{name}}` reference and the node it was found in.
 type Ref = (YamlPath, String);
@@ -60,6 +61,8 @@ struct Validator<'a> {
     defined: HashSet<String>,
     /// Names of the webhook receivers started so far.
     receivers: HashSet<String>,
+    /// `{{keys.<name>}}` names used (the workspace's extra API keys).
+    keys: std::cell::RefCell<Vec<String>>,
 }
 
 type Checked = Result<(), ScenarioError>;
@@ -93,7 +96,14 @@ impl Validator<'_> {
 
     fn check_refs(&self, refs: Vec<Ref>, extra: &[&str]) -> Checked {
         for (path, r) in refs {
-            if self.defined.contains(&r) || extra.contains(&r.as_str()) || r.starts_with("keys.") {
+            if let Some(name) = r.strip_prefix("keys.") {
+                let mut keys = self.keys.borrow_mut();
+                if !keys.iter().any(|k| k == name) {
+                    keys.push(name.to_owned());
+                }
+                continue;
+            }
+            if self.defined.contains(&r) || extra.contains(&r.as_str()) {
                 continue;
             }
             let candidates: Vec<&str> = self
@@ -509,14 +519,16 @@ impl Validator<'_> {
     }
 }
 
-/// Validate a parsed scenario against the rules of the format.
-pub(crate) fn validate(loaded: &LoadedScenario, text: &str) -> Checked {
+/// Validate a parsed scenario against the rules of the format; returns the
+/// names of the workspace keys (`{{keys.<name>}}`) it uses.
+pub(crate) fn validate(loaded: &LoadedScenario, text: &str) -> Result<Vec<String>, ScenarioError> {
     let s = &loaded.scenario;
     let mut v = Validator {
         loaded,
         text,
         defined: BUILTIN_VARS.iter().map(|s| (*s).to_owned()).collect(),
         receivers: HashSet::new(),
+        keys: std::cell::RefCell::new(Vec::new()),
     };
     v.defined.extend(s.vars.keys().cloned());
     v.defined.extend(s.requires.vars.iter().cloned());
@@ -562,5 +574,5 @@ pub(crate) fn validate(loaded: &LoadedScenario, text: &str) -> Checked {
     for (i, step) in s.steps.iter().enumerate() {
         v.check_step(i, step)?;
     }
-    Ok(())
+    Ok(v.keys.into_inner())
 }

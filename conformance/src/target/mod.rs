@@ -29,6 +29,9 @@ pub(crate) struct Capabilities {
     pub control: bool,
     /// Writes may be sent to the API under test.
     pub writes: bool,
+    /// Documents may be dispatched (a write that reaches the deployment's
+    /// CRM through its workflow): a fake, or --allow-dispatch.
+    pub dispatch: bool,
 }
 
 /// A target the scenarios run against.
@@ -131,6 +134,7 @@ impl Target {
                 keys: IndexMap::new(),
                 workspace: None,
                 writes: self.capabilities.writes,
+                dispatch: self.capabilities.dispatch,
             });
         }
         let mut body = serde_json::Map::new();
@@ -185,8 +189,19 @@ impl Target {
             keys,
             workspace: Some(id),
             writes: true,
+            dispatch: true,
         })
     }
+}
+
+/// Whether a request path dispatches a document or a workflow run (the
+/// writes that reach a CRM).
+pub(crate) fn is_dispatch(path: &str) -> bool {
+    path.split('?')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .ends_with("/dispatch")
 }
 
 pub(crate) fn http_client() -> reqwest::Client {
@@ -211,6 +226,8 @@ pub(crate) struct Session {
     pub workspace: Option<String>,
     /// Whether writes may be sent to the API under test.
     pub writes: bool,
+    /// Whether dispatches may be sent.
+    pub dispatch: bool,
 }
 
 /// An HTTP request ready to send.
@@ -252,6 +269,12 @@ impl Session {
                     "refused to send {}: the target has no control API and --allow-writes was not given",
                     out.method.as_str()
                 ),
+            });
+        }
+        if out.method.is_write() && is_dispatch(&out.url) && !self.dispatch {
+            return Err(SendError {
+                request: record_of(&out),
+                message: "refused to dispatch: the target has no control API and --allow-dispatch was not given".into(),
             });
         }
         self.send_raw(out).await

@@ -11,6 +11,7 @@ pub(crate) async fn connect(
     url: &str,
     api_key: Option<String>,
     allow_writes: bool,
+    allow_dispatch: bool,
     openapi: Option<String>,
 ) -> Result<Target, String> {
     let url = url.trim_end_matches('/').to_owned();
@@ -32,6 +33,7 @@ pub(crate) async fn connect(
         Capabilities {
             control,
             writes: control || allow_writes,
+            dispatch: control || allow_writes && allow_dispatch,
         },
         openapi,
         None,

@@ -4,6 +4,7 @@
 mod broken;
 #[path = "../support/browser.rs"]
 mod browser;
+mod deployment;
 mod harness_steps;
 mod html;
 mod no_writes;
