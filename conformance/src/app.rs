@@ -28,6 +28,7 @@ pub(crate) fn main(cli: Cli) -> u8 {
         Some(Command::Check(args)) => check_command(&args),
         Some(Command::List(args)) => list_command(&args),
         Some(Command::Listen(args)) => crate::listen::command(&args),
+        Some(Command::Diff(args)) => return crate::compare::command(&args),
     };
     match result {
         Ok(code) => code,

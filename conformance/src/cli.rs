@@ -21,6 +21,9 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Receive webhook deliveries, verify their signatures and report each.
     Listen(ListenArgs),
+    /// Send the same read requests to two targets and report every
+    /// difference, field by field (exit 1 on any).
+    Diff(DiffArgs),
 }
 
 const ABOUT: &str = "Check that a Numora API deployment (or the fake) behaves as the docs promise";
@@ -47,6 +50,8 @@ Examples:
   conformance check my-scenarios/              validate scenario files, send nothing
   conformance props --cases 200                property tests against the fake
   conformance listen --secret whsec_x          verify webhook deliveries as they arrive
+  conformance diff --target http://127.0.0.1:4010 --against https://staging.example --shape-only
+                                               compare the fake with a deployment, field by field
 
 Exit status: 0 all passed, 1 a scenario or property failed (or a gate),
 2 usage, configuration or scenario parse error.";
@@ -79,7 +84,7 @@ pub(crate) enum TopCommand {
 }
 
 /// The subcommands, for "did you mean".
-const COMMANDS: &[&str] = &["run", "check", "list", "listen", "props", "help"];
+const COMMANDS: &[&str] = &["run", "check", "list", "listen", "diff", "props", "help"];
 
 /// `conformance lsit` would otherwise be read as a scenario PATH that does
 /// not exist. A first argument that is neither an option, a command nor an
@@ -95,7 +100,7 @@ fn unknown_command(args: &[std::ffi::OsString]) -> Option<String> {
     } else if first.contains('/') || first.contains('.') {
         message.push_str(&format!("\n  tip: no file or directory `{first}` exists\n"));
     }
-    message.push_str("\nCommands: run (the default), check, list, listen, props.\nFor more information, try '--help'.");
+    message.push_str("\nCommands: run (the default), check, list, listen, diff, props.\nFor more information, try '--help'.");
     Some(message)
 }
 
@@ -356,6 +361,49 @@ pub(crate) struct CheckArgs {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     pub selection: Selection,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DiffArgs {
+    /// The first target.
+    ///
+    /// Example: --target http://127.0.0.1:4010
+    #[arg(long, value_name = "URL")]
+    pub target: String,
+
+    /// The target to compare it with.
+    ///
+    /// Example: --against https://staging.numora.example
+    #[arg(long, value_name = "URL")]
+    pub against: String,
+
+    /// API key of --target (targets without a control API).
+    #[arg(
+        long,
+        env = "NUMORA_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+
+    /// API key of --against [default: --api-key].
+    #[arg(long, value_name = "KEY")]
+    pub against_api_key: Option<String>,
+
+    /// Compare statuses, headers' presence, fields and types, not values:
+    /// for two deployments that hold different data.
+    #[arg(long)]
+    pub shape_only: bool,
+
+    /// Leave out what this JSON path selects before comparing (repeatable).
+    ///
+    /// Example: --ignore '$.data.metadata'
+    #[arg(long = "ignore", value_name = "JSONPATH")]
+    pub ignore: Vec<String>,
+
+    /// Variables for the scenarios' requests, as for `run`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

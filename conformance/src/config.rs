@@ -100,10 +100,10 @@ pub(crate) fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageErr
     })
 }
 
-pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
-    let library = resolve_library(&args.selection)?;
+/// `--var NAME=VALUE` flags as variables.
+pub(crate) fn parse_vars(flags: &[String]) -> Result<IndexMap<String, Value>, UsageError> {
     let mut vars = IndexMap::new();
-    for v in &args.vars {
+    for v in flags {
         let (name, value) = v
             .split_once('=')
             .ok_or_else(|| UsageError(format!("--var `{v}` must be NAME=VALUE")))?;
@@ -119,6 +119,12 @@ pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
         }
         vars.insert(name.to_owned(), Value::String(value.to_owned()));
     }
+    Ok(vars)
+}
+
+pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
+    let library = resolve_library(&args.selection)?;
+    let vars = parse_vars(&args.vars)?;
     let target = match &args.target {
         None => {
             if args.allow_writes

@@ -33,6 +33,7 @@
 
 pub(crate) mod app;
 pub(crate) mod cli;
+pub(crate) mod compare;
 pub(crate) mod config;
 pub(crate) mod coverage;
 pub(crate) mod error;
@@ -81,10 +82,14 @@ pub struct EmbeddedFake {
 }
 
 /// Start the fake in-process with `seed` and without its control API, as
-/// a stand-in for a real deployment (call inside a Tokio runtime).
+/// a stand-in for a real deployment (call inside a Tokio runtime); its
+/// world is `fixtures_yaml` when given (a fixture file's text).
 #[cfg(feature = "embedded")]
-pub async fn start_embedded_fake_without_control(seed: u64) -> Result<EmbeddedFake, String> {
-    let t = target::embedded::start_without_control(seed).await?;
+pub async fn start_embedded_fake_without_control(
+    seed: u64,
+    fixtures_yaml: Option<String>,
+) -> Result<EmbeddedFake, String> {
+    let t = target::embedded::start_without_control(seed, fixtures_yaml).await?;
     Ok(EmbeddedFake {
         url: t.url.clone(),
         _target: t,

@@ -161,6 +161,53 @@ impl Path {
         None
     }
 
+    /// Remove what the path selects from `root` (every match of a
+    /// wildcard path).
+    pub(crate) fn remove(&self, root: &mut Value) {
+        fn walk(v: &mut Value, segs: &[Segment]) {
+            let Some((first, rest)) = segs.split_first() else {
+                return;
+            };
+            let last = rest.is_empty();
+            match (first, v) {
+                (Segment::Key(k), Value::Object(m)) => {
+                    if last {
+                        m.shift_remove(k);
+                    } else if let Some(x) = m.get_mut(k) {
+                        walk(x, rest);
+                    }
+                }
+                (Segment::Index(n), Value::Array(a)) => {
+                    let idx = if *n < 0 { a.len() as i64 + *n } else { *n };
+                    let Ok(i) = usize::try_from(idx) else { return };
+                    if last {
+                        if i < a.len() {
+                            a.remove(i);
+                        }
+                    } else if let Some(x) = a.get_mut(i) {
+                        walk(x, rest);
+                    }
+                }
+                (Segment::Wildcard, Value::Array(a)) => {
+                    if last {
+                        a.clear();
+                    } else {
+                        a.iter_mut().for_each(|x| walk(x, rest));
+                    }
+                }
+                (Segment::Wildcard, Value::Object(m)) => {
+                    if last {
+                        m.clear();
+                    } else {
+                        m.values_mut().for_each(|x| walk(x, rest));
+                    }
+                }
+                _ => {}
+            }
+        }
+        walk(root, &self.segments);
+    }
+
     pub(crate) fn select(&self, root: &Value) -> Selection {
         let wildcard = self.segments.contains(&Segment::Wildcard);
         let mut current = vec![root];

@@ -9,10 +9,15 @@ use super::{Capabilities, Target};
 
 /// Start the fake without its control API, as a stand-in for a real
 /// deployment (tests of the harness against such targets).
-pub(crate) async fn start_without_control(seed: u64) -> Result<Target, String> {
-    let handle = mock_server::MockServer::builder()
-        .seed(seed)
-        .control(false)
+pub(crate) async fn start_without_control(
+    seed: u64,
+    fixtures_yaml: Option<String>,
+) -> Result<Target, String> {
+    let mut builder = mock_server::MockServer::builder().seed(seed).control(false);
+    if let Some(yaml) = fixtures_yaml {
+        builder = builder.fixtures_yaml(yaml);
+    }
+    let handle = builder
         .start()
         .await
         .map_err(|e| format!("cannot start the embedded fake: {e}"))?;

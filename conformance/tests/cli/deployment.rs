@@ -15,20 +15,24 @@ const REVIEWED: &str = "4be38121-3791-4856-80d5-c57dbec2cf78";
 /// One fake without control for this file's tests, on its own thread.
 fn deployment() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().expect("runtime");
-            rt.block_on(async move {
-                let fake = conformance::start_embedded_fake_without_control(7)
-                    .await
-                    .expect("the fake starts");
-                tx.send(fake.url.clone()).expect("send url");
-                std::future::pending::<()>().await;
-            });
+    URL.get_or_init(|| start_without_control(None))
+}
+
+/// A fake without control on a thread of its own (for the life of the
+/// test process); its origin.
+pub fn start_without_control(fixtures_yaml: Option<String>) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let fake = conformance::start_embedded_fake_without_control(7, fixtures_yaml)
+                .await
+                .expect("the fake starts");
+            tx.send(fake.url.clone()).expect("send url");
+            std::future::pending::<()>().await;
         });
-        rx.recv().expect("the fake's url")
-    })
+    });
+    rx.recv().expect("the fake's url")
 }
 
 #[test]

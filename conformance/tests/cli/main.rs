@@ -5,6 +5,7 @@ mod broken;
 #[path = "../support/browser.rs"]
 mod browser;
 mod deployment;
+mod diff;
 mod harness_steps;
 mod html;
 mod no_writes;
