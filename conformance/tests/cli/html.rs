@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::browser;
-use super::util::{conformance, scratch, text};
+use super::util::{conformance, scenarios, scratch, text};
 
 fn report(dir: &std::path::Path, format: &str, args: &[&str]) -> String {
     let file = dir.join(format!("report.{format}.out"));
@@ -57,6 +57,15 @@ fn junit_and_json_carry_times_seed_and_version() {
     assert_eq!(json["seed"], 11);
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
     assert!(json["duration_ms"].is_u64());
+    assert_eq!(json["coverage"]["rules_total"], 71, "{}", json["coverage"]);
+    assert!(json["coverage"]["rules_checked"].as_u64().unwrap() >= 1);
+    let r05 = json["coverage"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "R05")
+        .expect("rule R05 is listed");
+    assert_eq!(r05["status"], "passed", "{r05}");
     for s in json["scenarios"].as_array().unwrap() {
         assert!(s["duration_ms"].is_u64(), "{s}");
     }
@@ -65,6 +74,8 @@ fn junit_and_json_carry_times_seed_and_version() {
 #[test]
 fn the_html_report_is_self_contained_and_renders_without_console_errors() {
     let dir = scratch("reports-html");
+    // The rules catalogue next to the file makes it a library with coverage.
+    std::fs::copy(scenarios().join("rules.yaml"), dir.join("rules.yaml")).unwrap();
     let bad = failing(&dir);
     let html = report(&dir, "html", &[&bad]);
     assert!(html.starts_with("<!doctype html>"), "{html}");
@@ -76,6 +87,7 @@ fn the_html_report_is_self_contained_and_renders_without_console_errors() {
         );
     }
     assert!(html.contains("wrong_status"), "the failure is shown");
+    assert!(html.contains("<h2>Coverage</h2>"), "the coverage is shown");
     assert!(
         html.contains("<span class=\"del\">      expected: 201</span>"),
         "the diff is shown: {html}"
