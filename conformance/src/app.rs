@@ -328,6 +328,12 @@ fn list_command(args: &ListArgs) -> Result<u8, UsageError> {
         if s.sends_writes() {
             needs.push("writes".to_owned());
         }
+        if s.dispatches() {
+            needs.push("dispatch".to_owned());
+        }
+        if let Some(state) = &s.scenario.state {
+            needs.push(format!("state:{state}"));
+        }
         needs.extend(s.scenario.requires.vars.iter().map(|v| format!("var:{v}")));
         println!(
             "{}\t{}\t[{}]\t{}\t{}",

@@ -156,11 +156,15 @@ pub(crate) struct PropsArgs {
     )]
     pub api_key: Option<String>,
 
-    /// Let the properties dispatch documents and record delivery attempts
-    /// on a target without a control API. They change real data: use a
-    /// test workspace.
+    /// Let the properties record delivery attempts on a target without a
+    /// control API. They change real data: use a test workspace.
     #[arg(long)]
     pub allow_writes: bool,
+
+    /// Also let them dispatch documents (which reaches the deployment's
+    /// CRM through its workflow); needed on a target without a control API.
+    #[arg(long, requires = "allow_writes")]
+    pub allow_dispatch: bool,
 
     /// Documents the properties may use on a target without a control API:
     /// `doc=<id>` (repeatable) or `docs=<id>,<id>,…`. Use reviewed and

@@ -40,6 +40,7 @@ pub(crate) struct PropsConfig {
     pub target: Option<String>,
     pub api_key: Option<String>,
     pub allow_writes: bool,
+    pub allow_dispatch: bool,
     /// Documents a target without a control API lets the run use.
     pub docs: Vec<String>,
     pub cases: u32,
@@ -104,6 +105,7 @@ pub(crate) fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
         target: args.target.clone(),
         api_key: args.api_key.clone().filter(|k| !k.is_empty()),
         allow_writes: args.allow_writes,
+        allow_dispatch: args.allow_dispatch,
         docs,
         cases: args.cases,
         seed: args.seed,
@@ -134,7 +136,7 @@ async fn open(cfg: &PropsConfig) -> Result<Target, UsageError> {
             url,
             cfg.api_key.clone(),
             cfg.allow_writes,
-            cfg.allow_writes,
+            cfg.allow_dispatch,
             None,
         )
         .await
@@ -161,10 +163,10 @@ pub(crate) fn world_of(target: &Target, cfg: &PropsConfig) -> Result<World, Usag
     if target.capabilities.control {
         return Ok(World::Fake { seed: cfg.seed });
     }
-    if !cfg.allow_writes {
+    if !cfg.allow_writes || !cfg.allow_dispatch {
         return Err(UsageError(format!(
             "{} has no control API: props dispatches documents and records delivery attempts on it, \
-             so it needs --allow-writes (use a test workspace) and the documents it may change, \
+             so it needs --allow-writes --allow-dispatch (use a test workspace) and the documents it may change, \
              e.g. --var doc=<id> --var doc=<id> or --var docs=<id>,<id>",
             target.url
         )));
@@ -275,6 +277,9 @@ fn replay_line(cfg: &PropsConfig) -> String {
         line.push_str(&format!(" --target {t}"));
         if cfg.allow_writes {
             line.push_str(" --allow-writes");
+        }
+        if cfg.allow_dispatch {
+            line.push_str(" --allow-dispatch");
         }
         for d in &cfg.docs {
             line.push_str(&format!(" --var doc={d}"));

@@ -181,7 +181,7 @@ fn a_target_without_control_needs_writes_and_documents() {
     let no_writes = conformance(&["props", "--target", &stub, "--api-key", "k"]);
     assert_eq!(no_writes.status.code(), Some(2));
     assert!(
-        text(&no_writes.stderr).contains("needs --allow-writes"),
+        text(&no_writes.stderr).contains("needs --allow-writes --allow-dispatch"),
         "{}",
         text(&no_writes.stderr)
     );
@@ -192,6 +192,7 @@ fn a_target_without_control_needs_writes_and_documents() {
         "--api-key",
         "k",
         "--allow-writes",
+        "--allow-dispatch",
     ]);
     assert_eq!(no_docs.status.code(), Some(2));
     assert!(
