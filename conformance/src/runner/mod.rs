@@ -230,7 +230,25 @@ async fn run_scenario_untimed(
         &opts.state_hook,
         target.capabilities.control,
     ) {
-        match run_state_hook(hook, state).await {
+        let made = run_state_hook(hook, state).await.and_then(|v| {
+            let missing: Vec<&str> = s
+                .scenario
+                .requires
+                .vars
+                .iter()
+                .filter(|name| !v.contains_key(*name) && !opts.vars.contains_key(*name))
+                .map(String::as_str)
+                .collect();
+            if missing.is_empty() {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "--state-hook `{hook} {state}` printed no {}",
+                    missing.join(", ")
+                ))
+            }
+        });
+        match made {
             Ok(v) => state_vars = v,
             Err(e) => {
                 let mut result = skeleton(s, Outcome::Failed);

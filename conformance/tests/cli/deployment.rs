@@ -175,6 +175,24 @@ fn a_provider_state_comes_from_the_hook_or_is_skipped_with_the_way_to_enable_it(
         "{}",
         text(&out.stdout)
     );
+    // A hook that leaves out a variable the scenario needs says which.
+    std::fs::write(&hook, "#!/bin/sh\nprintf '{}'\n").unwrap();
+    let out = conformance(&[
+        "run",
+        "--target",
+        url,
+        "--api-key",
+        KEY,
+        "--state-hook",
+        &hook_cmd,
+        &file,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("printed no doc"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
