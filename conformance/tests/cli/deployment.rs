@@ -20,7 +20,7 @@ fn deployment() -> &'static str {
 
 /// A fake without control on a thread of its own (for the life of the
 /// test process); its origin.
-pub fn start_without_control(fixtures_yaml: Option<String>) -> String {
+pub(crate) fn start_without_control(fixtures_yaml: Option<String>) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("runtime");

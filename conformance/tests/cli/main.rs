@@ -1,6 +1,8 @@
 //! Black-box tests of the harness: the binary's contract (exit codes,
 //! output), the no-writes promise, and proof that the checks can fail.
 
+#![warn(unreachable_pub, missing_debug_implementations)]
+
 mod broken;
 #[path = "../support/browser.rs"]
 mod browser;

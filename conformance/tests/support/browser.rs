@@ -18,18 +18,18 @@ use std::time::Duration;
 
 /// What loading a page produced.
 #[derive(Debug)]
-pub struct Page {
+pub(crate) struct Page {
     /// The DOM after the page's scripts ran (`--dump-dom`).
-    pub dom: String,
+    pub(crate) dom: String,
     /// Console errors and uncaught exceptions, one per line of the
     /// browser's log.
-    pub console_errors: Vec<String>,
+    pub(crate) console_errors: Vec<String>,
     /// The browser's whole log, for assertion messages.
-    pub log: String,
+    pub(crate) log: String,
 }
 
 /// The Chromium binary, if one is installed.
-pub fn find_browser() -> Option<PathBuf> {
+pub(crate) fn find_browser() -> Option<PathBuf> {
     let fixed = Path::new("/usr/bin/chromium");
     if fixed.is_file() {
         return Some(fixed.to_owned());
@@ -42,7 +42,7 @@ pub fn find_browser() -> Option<PathBuf> {
 
 /// The browser, or `None` after printing why the test is skipped. Under
 /// `CI=true` a missing browser fails the test instead.
-pub fn browser_or_skip(test: &str) -> Option<PathBuf> {
+pub(crate) fn browser_or_skip(test: &str) -> Option<PathBuf> {
     if let Some(b) = find_browser() {
         return Some(b);
     }
@@ -63,7 +63,7 @@ fn is_console_error(line: &str) -> bool {
 
 /// Load `page` (a file path or a URL) headless and return the DOM and the
 /// console errors. Panics if the browser does not finish within `limit`.
-pub fn load(browser: &Path, page: &str, limit: Duration) -> Page {
+pub(crate) fn load(browser: &Path, page: &str, limit: Duration) -> Page {
     let url = if page.contains("://") {
         page.to_owned()
     } else {
