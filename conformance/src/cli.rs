@@ -408,6 +408,15 @@ pub(crate) struct DiffArgs {
     /// Variables for the scenarios' requests, as for `run`.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+
+    /// Also run the writing scenarios on both sides (each side with the
+    /// ids it creates) and compare their responses step by step.
+    #[arg(long)]
+    pub allow_writes: bool,
+
+    /// With --allow-writes, also the scenarios that dispatch documents.
+    #[arg(long, requires = "allow_writes")]
+    pub allow_dispatch: bool,
 }
 
 #[derive(Debug, Clone, Args)]

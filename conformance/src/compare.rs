@@ -235,11 +235,96 @@ impl Sides {
     }
 }
 
-async fn open(url: &str, key: Option<String>) -> Result<Session, UsageError> {
-    let target: Target = crate::target::remote::connect(url, key, false, false, None)
+async fn connect(url: &str, key: Option<String>, args: &DiffArgs) -> Result<Target, UsageError> {
+    crate::target::remote::connect(url, key, args.allow_writes, args.allow_dispatch, None)
         .await
-        .map_err(UsageError)?;
-    target.open(None, None).await.map_err(UsageError)
+        .map_err(UsageError)
+}
+
+/// With --allow-writes: the writing scenarios run on each side (each with
+/// the ids it creates), and their responses are compared step by step.
+async fn writing_scenarios(
+    a: &Target,
+    b: &Target,
+    args: &DiffArgs,
+    vars: &Vars,
+    ignore: &[Path],
+    tally: &mut dyn FnMut(usize),
+) -> Result<(), UsageError> {
+    let library = crate::config::resolve_library(&crate::cli::Selection {
+        paths: Vec::new(),
+        level: None,
+        tags: Vec::new(),
+        filters: Vec::new(),
+    })?;
+    let scenarios = crate::app::load(&library).map_err(|e| {
+        UsageError(format!(
+            "the built-in library does not load: {} errors",
+            e.len()
+        ))
+    })?;
+    let snapshots = library
+        .roots
+        .first()
+        .map(|r| crate::scenario::parse::library_root(r))
+        .and_then(|r| r.parent().map(|p| p.join("snapshots")))
+        .unwrap_or_default();
+    let opts = crate::runner::RunOptions {
+        jobs: 1,
+        vars: vars.clone(),
+        snapshots: crate::runner::snapshot::SnapshotConfig {
+            dir: snapshots,
+            update: false,
+        },
+        seed: 7,
+        state_hook: None,
+        run_id: crate::runner::run_nonce(),
+    };
+    for s in scenarios.iter().filter(|s| s.sends_writes()) {
+        let ra = crate::runner::run_scenario(s, a, &opts).await;
+        let rb = crate::runner::run_scenario(s, b, &opts).await;
+        let skipped = |o: &crate::runner::result::Outcome| {
+            matches!(o, crate::runner::result::Outcome::Skipped(_))
+        };
+        if skipped(&ra.outcome) || skipped(&rb.outcome) {
+            continue;
+        }
+        for (sa, sb) in ra.steps.iter().zip(&rb.steps) {
+            let (Some(x), Some(y)) = (&sa.response, &sb.response) else {
+                continue;
+            };
+            let diffs = differences(x, y, args.shape_only, ignore);
+            if !diffs.is_empty() {
+                println!(
+                    "{} step {}: {} {}",
+                    s.id,
+                    sa.index,
+                    x.request.method,
+                    path_of(&x.request.url)
+                );
+                for d in &diffs {
+                    println!("  {d}");
+                }
+            }
+            tally(diffs.len());
+        }
+        if ra.steps.len() != rb.steps.len() {
+            println!(
+                "{}: {} steps ran vs {} (a step failed on one side)",
+                s.id,
+                ra.steps.len(),
+                rb.steps.len()
+            );
+            tally(1);
+        }
+    }
+    Ok(())
+}
+
+/// The path and query of a URL (the origins differ by construction).
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/", |i| &rest[i..])
 }
 
 async fn run(args: &DiffArgs) -> Result<u8, UsageError> {
@@ -253,9 +338,13 @@ async fn run(args: &DiffArgs) -> Result<u8, UsageError> {
         .against_api_key
         .clone()
         .or_else(|| args.api_key.clone());
+    let (ta, tb) = (
+        connect(&args.target, args.api_key.clone(), args).await?,
+        connect(&args.against, against_key, args).await?,
+    );
     let sides = Sides {
-        a: open(&args.target, args.api_key.clone()).await?,
-        b: open(&args.against, against_key).await?,
+        a: ta.open(None, None).await.map_err(UsageError)?,
+        b: tb.open(None, None).await.map_err(UsageError)?,
         vars,
     };
     let mut requests = 0;
@@ -309,6 +398,9 @@ async fn run(args: &DiffArgs) -> Result<u8, UsageError> {
                 tally(diffs.len());
             }
         }
+    }
+    if args.allow_writes {
+        writing_scenarios(&ta, &tb, args, &sides.vars, &ignore, &mut tally).await?;
     }
     println!(
         "{} compared, {} differ ({})",

@@ -52,6 +52,34 @@ fn two_identical_fakes_do_not_differ_and_a_changed_setting_is_the_only_differenc
 }
 
 #[test]
+fn with_writes_each_side_runs_the_writing_scenarios_and_only_the_setting_differs() {
+    let default = std::fs::read_to_string(scenarios().join("fixtures/default.yaml")).unwrap();
+    let a = start_without_control(None);
+    let b = start_without_control(None);
+    let (code, out) = diff(&a, &b, &["--allow-writes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" differ (0 differences)"), "{out}");
+    let c = start_without_control(None);
+    let changed =
+        start_without_control(Some(default.replace("rate_limit: 600", "rate_limit: 300")));
+    let (code, out) = diff(&c, &changed, &["--allow-writes"]);
+    assert_eq!(code, 1, "{out}");
+    let found: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert!(
+        found
+            .iter()
+            .all(|l| *l == "  header x-rate-limit-limit: \"600\" vs \"300\""),
+        "only the rate limit differs: {out}"
+    );
+    // The writing scenarios' steps were compared too.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("numora/documents/create_idempotent step ")),
+        "{out}"
+    );
+}
+
+#[test]
 fn ignore_paths_and_usage_errors() {
     let a = start_without_control(None);
     let (code, out) = diff(&a, &a, &["--ignore", "$.data[*].nope"]);
