@@ -2,7 +2,11 @@
 //! stdout, progress and diagnostics to stderr.
 
 use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use crate::style::Style;
 
 use crate::cli::{CheckArgs, Cli, Command, Format, ListArgs};
 use crate::config::{self, LibraryConfig, RunConfig, TargetConfig};
@@ -17,13 +21,14 @@ use crate::scenario::{load_all, ScenarioError};
 use crate::target::Target;
 
 /// Run the parsed command line; returns the process exit code.
-pub fn main(cli: Cli) -> u8 {
+pub(crate) fn main(cli: Cli) -> u8 {
     let result = match cli.command {
         None => run_command(&cli.run),
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Check(args)) => check_command(&args),
         Some(Command::List(args)) => list_command(&args),
         Some(Command::Listen(args)) => crate::listen::command(&args),
+        Some(Command::Diff(args)) => return crate::compare::command(&args),
         Some(Command::Audit(args)) => crate::audit::command(&args),
         Some(Command::Sweep(args)) => crate::sweep::command(&args),
     };
@@ -44,7 +49,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
 }
 
 /// Parse every file, report every error; select with the filter.
-pub fn load(library: &LibraryConfig) -> Result<Vec<LoadedScenario>, Vec<ScenarioError>> {
+pub(crate) fn load(library: &LibraryConfig) -> Result<Vec<LoadedScenario>, Vec<ScenarioError>> {
     let (scenarios, errors) = load_all(&library.roots);
     if !errors.is_empty() {
         return Err(errors);
@@ -52,6 +57,14 @@ pub fn load(library: &LibraryConfig) -> Result<Vec<LoadedScenario>, Vec<Scenario
     Ok(scenarios
         .into_iter()
         .filter(|s| library.filter.selects(s))
+        .map(|mut s| {
+            if library.embedded {
+                // Name files as the library does, not by the cache copy.
+                s.path =
+                    Path::new(crate::library::DISPLAY_ROOT).join(format!("{}.yaml", s.library_id));
+            }
+            s
+        })
         .collect())
 }
 
@@ -66,26 +79,42 @@ fn print_parse_errors(errors: &[ScenarioError]) {
     );
 }
 
-struct StderrEvents;
+/// Progress on stderr: one line per scenario with a running counter.
+struct StderrEvents {
+    done: AtomicUsize,
+    total: AtomicUsize,
+    style: Style,
+}
 
 impl Events for StderrEvents {
+    fn run_started(&self, total: usize) {
+        self.total.store(total, Ordering::Relaxed);
+    }
+
     fn scenario_finished(&self, r: &ScenarioResult) {
-        eprintln!("{}", report::human::progress(r));
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.total.load(Ordering::Relaxed);
+        eprintln!("{}", report::human::progress(r, done, total, self.style));
     }
 }
 
 /// Connect to (or start) the target of a run.
-pub async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
+pub(crate) async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
     match &cfg.target {
         TargetConfig::Remote {
             url,
             api_key,
             allow_writes,
-        } => {
-            crate::target::remote::connect(url, api_key.clone(), *allow_writes, cfg.openapi.clone())
-                .await
-                .map_err(UsageError)
-        }
+            allow_dispatch,
+        } => crate::target::remote::connect(
+            url,
+            api_key.clone(),
+            *allow_writes,
+            *allow_dispatch,
+            cfg.openapi.clone(),
+        )
+        .await
+        .map_err(UsageError),
         TargetConfig::Embedded => {
             #[cfg(feature = "embedded")]
             {
@@ -104,7 +133,7 @@ pub async fn open_target(cfg: &RunConfig) -> Result<Target, UsageError> {
 }
 
 /// Run a whole configuration: load, connect, run. `Err` means exit 2.
-pub async fn run_config(
+pub(crate) async fn run_config(
     cfg: &RunConfig,
     events: Arc<dyn Events>,
 ) -> Result<RunReport, Result<UsageError, Vec<ScenarioError>>> {
@@ -120,15 +149,27 @@ pub async fn run_config(
             dir: cfg.snapshots.clone(),
             update: cfg.update_snapshots,
         },
+        seed: cfg.seed,
+        state_hook: cfg.state_hook.clone(),
+        run_id: runner::run_nonce(),
     };
-    Ok(runner::run_all(scenarios, Arc::new(target), Arc::new(opts), events).await)
+    let catalogue = cfg
+        .library
+        .roots
+        .first()
+        .map(|r| crate::scenario::parse::library_root(r))
+        .and_then(|root| crate::coverage::Catalogue::load(&root).ok().flatten());
+    let mut report = runner::run_all(scenarios, Arc::new(target), Arc::new(opts), events).await;
+    report.coverage = catalogue.map(|c| crate::coverage::Coverage::compute(&c, &report));
+    Ok(report)
 }
 
-fn render(report: &RunReport, format: Format) -> String {
+fn render(report: &RunReport, format: Format, style: Style) -> String {
     match format {
-        Format::Human => report::human::render(report),
+        Format::Human => report::human::render(report, style),
         Format::Json => report::json::render(report),
         Format::Junit => report::junit::render(report),
+        Format::Html => report::html::render(report),
     }
 }
 
@@ -137,7 +178,11 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
     let events: Arc<dyn Events> = if cfg.quiet {
         Arc::new(Quiet)
     } else {
-        Arc::new(StderrEvents)
+        Arc::new(StderrEvents {
+            done: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            style: Style::stderr(),
+        })
     };
     let report = match runtime()?.block_on(run_config(&cfg, events)) {
         Ok(r) => r,
@@ -147,7 +192,7 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
             return Ok(EXIT_USAGE);
         }
     };
-    let text = render(&report, cfg.format);
+    let text = render(&report, cfg.format, Style::stdout());
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     if cfg.format != Format::Human {
@@ -158,18 +203,51 @@ fn run_command(args: &crate::cli::RunArgs) -> Result<u8, UsageError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        std::fs::write(path, render(&report, *format))
+        std::fs::write(path, render(&report, *format, Style::PLAIN))
             .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
     }
-    Ok(if report.success() {
+    let gates = gates_pass(&cfg, &report);
+    Ok(if report.success() && gates {
         EXIT_OK
     } else {
         EXIT_FAILED
     })
 }
 
+/// `--min-coverage` and `--fail-on-skip`; says on stderr which gate failed.
+fn gates_pass(cfg: &RunConfig, report: &RunReport) -> bool {
+    let mut ok = true;
+    if let Some(min) = cfg.min_coverage {
+        match &report.coverage {
+            Some(c) if c.percent() >= usize::from(min) => {}
+            Some(c) => {
+                eprintln!(
+                    "error: checked {}% of the documented rules ({} of {}), below --min-coverage {min}",
+                    c.percent(),
+                    c.checked(),
+                    c.rules.len()
+                );
+                ok = false;
+            }
+            None => {
+                eprintln!("error: --min-coverage needs a library with a rules.yaml catalogue");
+                ok = false;
+            }
+        }
+    }
+    let (_, _, skipped) = report.count();
+    if cfg.fail_on_skip && skipped > 0 {
+        eprintln!(
+            "error: {} skipped and --fail-on-skip was given",
+            crate::style::plural(skipped, "scenario was", "scenarios were")
+        );
+        ok = false;
+    }
+    ok
+}
+
 /// Every `schema:` component name a scenario uses.
-pub fn schema_refs(s: &LoadedScenario) -> Vec<String> {
+pub(crate) fn schema_refs(s: &LoadedScenario) -> Vec<String> {
     let mut out = Vec::new();
     let mut add = |e: &crate::scenario::model::Expect| {
         if let Some(sc) = &e.schema {
@@ -189,6 +267,7 @@ pub fn schema_refs(s: &LoadedScenario) -> Vec<String> {
                 add(&w.expect);
             }
             Step::Parallel(p) => add(&p.each),
+            Step::WebhookReceiver(_) | Step::Webhooks(_) | Step::Verdicts(_) => {}
         }
     }
     out
@@ -227,7 +306,10 @@ fn check_command(args: &CheckArgs) -> Result<u8, UsageError> {
             return Ok(EXIT_USAGE);
         }
     }
-    println!("{} scenarios OK", scenarios.len());
+    println!(
+        "{} OK",
+        crate::style::plural(scenarios.len(), "scenario", "scenarios")
+    );
     Ok(EXIT_OK)
 }
 
@@ -247,6 +329,12 @@ fn list_command(args: &ListArgs) -> Result<u8, UsageError> {
         }
         if s.sends_writes() {
             needs.push("writes".to_owned());
+        }
+        if s.dispatches() {
+            needs.push("dispatch".to_owned());
+        }
+        if let Some(state) = &s.scenario.state {
+            needs.push(format!("state:{state}"));
         }
         needs.extend(s.scenario.requires.vars.iter().map(|v| format!("var:{v}")));
         println!(

@@ -21,14 +21,14 @@ use crate::report::junit::escape;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Info,
     Warning,
     Error,
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
@@ -39,7 +39,7 @@ impl Severity {
 
 /// One finding of the fake's verdicts endpoint.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub rule: String,
     pub severity: Severity,
     #[serde(default)]
@@ -57,12 +57,12 @@ pub struct Finding {
 
 /// The findings of one workspace.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-pub struct Verdicts {
+pub(crate) struct Verdicts {
     pub findings: Vec<Finding>,
 }
 
 impl Verdicts {
-    pub fn count(&self, severity: Severity) -> usize {
+    pub(crate) fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
             .filter(|f| f.severity == severity)
@@ -70,11 +70,11 @@ impl Verdicts {
     }
 
     /// Findings at or above `level`.
-    pub fn at_or_above(&self, level: Severity) -> impl Iterator<Item = &Finding> {
+    pub(crate) fn at_or_above(&self, level: Severity) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(move |f| f.severity >= level)
     }
 
-    pub fn summary_line(&self) -> String {
+    pub(crate) fn summary_line(&self) -> String {
         format!(
             "{} error, {} warning, {} info",
             self.count(Severity::Error),
@@ -86,7 +86,7 @@ impl Verdicts {
 
 /// Why no verdicts could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unavailable {
+pub(crate) enum Unavailable {
     /// The target has no verdicts endpoint (an older fake, or no fake).
     NoEndpoint(String),
     /// Any other failure (network, bad JSON, unknown workspace).
@@ -103,7 +103,10 @@ impl std::fmt::Display for Unavailable {
 
 /// Read the verdicts of a workspace, given its control URL
 /// (`…/_mock/workspaces/{ws}`).
-pub async fn fetch(client: &reqwest::Client, control_url: &str) -> Result<Verdicts, Unavailable> {
+pub(crate) async fn fetch(
+    client: &reqwest::Client,
+    control_url: &str,
+) -> Result<Verdicts, Unavailable> {
     let url = format!("{control_url}/verdicts");
     let resp = client
         .get(&url)
@@ -152,7 +155,7 @@ fn evidence_text(f: &Finding) -> String {
 }
 
 /// One finding for people, indented by `by`.
-pub fn finding_text(f: &Finding, by: &str) -> String {
+pub(crate) fn finding_text(f: &Finding, by: &str) -> String {
     let mut out = String::new();
     let doc = f
         .document_id
@@ -183,7 +186,7 @@ pub fn finding_text(f: &Finding, by: &str) -> String {
 }
 
 /// The whole audit for people; ends with the summary line.
-pub fn render_human(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
+pub(crate) fn render_human(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
     let mut out = String::new();
     let mut sorted: Vec<&Finding> = v.findings.iter().collect();
     sorted.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
@@ -200,7 +203,7 @@ pub fn render_human(v: &Verdicts, workspace: &str, fail_on: Severity) -> String 
     out
 }
 
-pub fn render_json(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
+pub(crate) fn render_json(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
     let out = json!({
         "workspace": workspace,
         "fail_on": fail_on,
@@ -217,7 +220,7 @@ pub fn render_json(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
 
 /// One `<testcase>` per finding (failing at or above `fail_on`), or one
 /// passing case when there is none, so CI shows the audit ran.
-pub fn render_junit(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
+pub(crate) fn render_junit(v: &Verdicts, workspace: &str, fail_on: Severity) -> String {
     let failures = v.at_or_above(fail_on).count();
     let tests = v.findings.len().max(1);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -267,7 +270,7 @@ pub fn render_junit(v: &Verdicts, workspace: &str, fail_on: Severity) -> String 
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuditFormat {
+pub(crate) enum AuditFormat {
     Human,
     Json,
     Junit,
@@ -275,7 +278,7 @@ pub enum AuditFormat {
 
 /// `conformance audit`.
 #[derive(Debug, Clone, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Base URL of a running fake with the control API.
     ///
     /// Example: --target http://127.0.0.1:4010
@@ -300,12 +303,15 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value = "error", value_name = "SEVERITY")]
     pub fail_on: Severity,
 
-    /// Output format on stdout.
+    /// Report format: on stdout, or in the --report file when one is
+    /// given (stdout then gets the human report). The file's extension
+    /// never decides it.
     #[arg(long, value_enum, default_value = "human", value_name = "FORMAT")]
     pub format: AuditFormat,
 
-    /// Also write a report to this file (`.xml` JUnit, `.json` JSON,
-    /// anything else human).
+    /// Write the --format report to this file.
+    ///
+    /// Example: --format junit --report target/audit.xml
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
@@ -396,7 +402,7 @@ async fn audit(args: &AuditArgs) -> Result<(Verdicts, String), UsageError> {
 }
 
 /// Run `conformance audit`; returns the exit code.
-pub fn command(args: &AuditArgs) -> Result<u8, UsageError> {
+pub(crate) fn command(args: &AuditArgs) -> Result<u8, UsageError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -408,20 +414,22 @@ pub fn command(args: &AuditArgs) -> Result<u8, UsageError> {
             return Ok(EXIT_USAGE);
         }
     };
-    print!("{}", render(&v, &ws, args.fail_on, args.format));
-    if args.format != AuditFormat::Human {
+    // With --report the file gets --format and stdout the human text, as
+    // `run` does; the file's extension never decides.
+    let shown = if args.report.is_some() {
+        AuditFormat::Human
+    } else {
+        args.format
+    };
+    print!("{}", render(&v, &ws, args.fail_on, shown));
+    if shown != AuditFormat::Human {
         eprintln!("workspace {ws}: {}", v.summary_line());
     }
     if let Some(path) = &args.report {
-        let format = match path.extension().and_then(|e| e.to_str()) {
-            Some("xml") => AuditFormat::Junit,
-            Some("json") => AuditFormat::Json,
-            _ => AuditFormat::Human,
-        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        std::fs::write(path, render(&v, &ws, args.fail_on, format))
+        std::fs::write(path, render(&v, &ws, args.fail_on, args.format))
             .map_err(|e| UsageError(format!("cannot write report {}: {e}", path.display())))?;
     }
     Ok(if v.at_or_above(args.fail_on).next().is_some() {
@@ -440,7 +448,7 @@ pub fn command(args: &AuditArgs) -> Result<u8, UsageError> {
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerdictsStep {
+pub(crate) struct VerdictsStep {
     #[serde(default)]
     pub name: Option<String>,
     /// No finding at or above this severity.
@@ -456,7 +464,7 @@ pub struct VerdictsStep {
 
 /// Judge a `verdicts:` step against findings; each check is
 /// `(description, passed, expected, actual)`.
-pub fn judge_step(step: &VerdictsStep, v: &Verdicts) -> Vec<(String, bool, Value, Value)> {
+pub(crate) fn judge_step(step: &VerdictsStep, v: &Verdicts) -> Vec<(String, bool, Value, Value)> {
     let mut out = Vec::new();
     if let Some(level) = step.none_at_or_above {
         let found: Vec<Value> = v

@@ -12,14 +12,14 @@ use crate::scenario::parse::LoadedScenario;
 
 /// Which scenarios a command works on.
 #[derive(Debug, Clone)]
-pub struct Filter {
+pub(crate) struct Filter {
     pub max_level: Level,
     pub tags: Vec<String>,
     pub texts: Vec<String>,
 }
 
 impl Filter {
-    pub fn selects(&self, s: &LoadedScenario) -> bool {
+    pub(crate) fn selects(&self, s: &LoadedScenario) -> bool {
         s.scenario.level <= self.max_level
             && (self.tags.is_empty() || s.scenario.tags.iter().any(|t| self.tags.contains(t)))
             && (self.texts.is_empty()
@@ -31,23 +31,26 @@ impl Filter {
 }
 
 #[derive(Debug, Clone)]
-pub struct LibraryConfig {
+pub(crate) struct LibraryConfig {
     pub roots: Vec<PathBuf>,
+    /// The roots are the library built into the binary.
+    pub embedded: bool,
     pub filter: Filter,
 }
 
 #[derive(Debug, Clone)]
-pub enum TargetConfig {
+pub(crate) enum TargetConfig {
     Embedded,
     Remote {
         url: String,
         api_key: Option<String>,
         allow_writes: bool,
+        allow_dispatch: bool,
     },
 }
 
 #[derive(Debug, Clone)]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     pub library: LibraryConfig,
     pub target: TargetConfig,
     pub vars: IndexMap<String, Value>,
@@ -59,26 +62,17 @@ pub struct RunConfig {
     pub update_snapshots: bool,
     pub openapi: Option<String>,
     pub quiet: bool,
+    /// `--state-hook CMD`.
+    pub state_hook: Option<String>,
+    /// `--min-coverage PCT`.
+    pub min_coverage: Option<u8>,
+    pub fail_on_skip: bool,
 }
 
-/// The scenario library next to the working directory, or the one of this
-/// checkout.
-fn default_root() -> PathBuf {
-    let here = PathBuf::from("scenarios");
-    if here.is_dir() {
-        return here;
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    if repo.is_dir() {
-        repo
-    } else {
-        here
-    }
-}
-
-pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
-    let roots = if sel.paths.is_empty() {
-        vec![default_root()]
+pub(crate) fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
+    let embedded = sel.paths.is_empty();
+    let roots = if embedded {
+        vec![crate::library::scenarios_dir().map_err(UsageError)?]
     } else {
         sel.paths.clone()
     };
@@ -97,6 +91,7 @@ pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
     };
     Ok(LibraryConfig {
         roots,
+        embedded,
         filter: Filter {
             max_level,
             tags: sel.tags.clone(),
@@ -105,18 +100,10 @@ pub fn resolve_library(sel: &Selection) -> Result<LibraryConfig, UsageError> {
     })
 }
 
-fn format_of(path: &Path) -> Format {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("xml") => Format::Junit,
-        Some("json") => Format::Json,
-        _ => Format::Human,
-    }
-}
-
-pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
-    let library = resolve_library(&args.selection)?;
+/// `--var NAME=VALUE` flags as variables.
+pub(crate) fn parse_vars(flags: &[String]) -> Result<IndexMap<String, Value>, UsageError> {
     let mut vars = IndexMap::new();
-    for v in &args.vars {
+    for v in flags {
         let (name, value) = v
             .split_once('=')
             .ok_or_else(|| UsageError(format!("--var `{v}` must be NAME=VALUE")))?;
@@ -124,21 +111,29 @@ pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
         if name.is_empty()
             || !name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         {
             return Err(UsageError(format!(
-                "--var `{v}`: the name may hold only letters, digits, `_` and `.`"
+                "--var `{v}`: the name may hold only letters, digits, `_`, `-` and `.`"
             )));
         }
         vars.insert(name.to_owned(), Value::String(value.to_owned()));
     }
+    Ok(vars)
+}
+
+pub(crate) fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
+    let library = resolve_library(&args.selection)?;
+    let vars = parse_vars(&args.vars)?;
     let target = match &args.target {
         None => {
             if args.allow_writes
+                || args.allow_dispatch
+                || args.state_hook.is_some()
                 || args.api_key.is_some() && std::env::var_os("NUMORA_API_KEY").is_none()
             {
                 return Err(UsageError(
-                    "--api-key and --allow-writes only apply with --target".into(),
+                    "--api-key, --allow-writes, --allow-dispatch and --state-hook only apply with --target".into(),
                 ));
             }
             if !cfg!(feature = "embedded") {
@@ -159,9 +154,25 @@ pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
                 url: url.clone(),
                 api_key: args.api_key.clone().filter(|k| !k.is_empty()),
                 allow_writes: args.allow_writes,
+                allow_dispatch: args.allow_dispatch,
             }
         }
     };
+    if args.update_snapshots && library.embedded && args.snapshots.is_none() {
+        return Err(UsageError(
+            "--update-snapshots needs the scenario library's PATH (the built-in library cannot be changed)".into(),
+        ));
+    }
+    if args.allow_dispatch && !args.allow_writes {
+        return Err(UsageError(
+            "--allow-dispatch needs --allow-writes too (a dispatch is a write)".into(),
+        ));
+    }
+    if args.min_coverage.is_some_and(|p| p > 100) {
+        return Err(UsageError(
+            "--min-coverage is a percentage, 0 to 100".into(),
+        ));
+    }
     if args.jobs == Some(0) {
         return Err(UsageError("--jobs must be at least 1".into()));
     }
@@ -175,19 +186,23 @@ pub fn resolve_run(args: &RunArgs) -> Result<RunConfig, UsageError> {
         base.unwrap_or(Path::new(".")).join("snapshots")
     });
     Ok(RunConfig {
-        report: args.report.clone().map(|p| {
-            let f = args.report_format.unwrap_or_else(|| format_of(&p));
-            (p, f)
-        }),
+        report: args.report.clone().map(|p| (p, args.format)),
         library,
         target,
         vars,
-        format: args.format,
+        format: if args.report.is_some() {
+            Format::Human
+        } else {
+            args.format
+        },
         jobs: args.jobs,
         seed: args.seed,
         snapshots,
         update_snapshots: args.update_snapshots,
         openapi: args.openapi.clone(),
         quiet: args.quiet,
+        state_hook: args.state_hook.clone().filter(|c| !c.trim().is_empty()),
+        min_coverage: args.min_coverage,
+        fail_on_skip: args.fail_on_skip,
     })
 }

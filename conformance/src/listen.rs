@@ -28,7 +28,7 @@ use crate::error::{UsageError, EXIT_OK};
 
 /// How to judge and answer deliveries.
 #[derive(Debug, Clone)]
-pub struct ListenConfig {
+pub(crate) struct ListenConfig {
     pub secret: String,
     pub status: u16,
     pub fail_first: u32,
@@ -47,7 +47,7 @@ pub struct ListenConfig {
 /// The judgement on one delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", content = "detail", rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Valid,
     MissingHeader(String),
     MalformedSignatureHeader(String),
@@ -59,7 +59,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn is_valid(&self) -> bool {
+    pub(crate) fn is_valid(&self) -> bool {
         *self == Verdict::Valid
     }
 }
@@ -69,12 +69,12 @@ impl Verdict {
 /// It is given the delivery's own timestamp (when it parses), since a clock
 /// that jumps can only bound the instant of an attempt made during the jump.
 /// `None` falls back to the configured or wall clock.
-pub type NowSource =
+pub(crate) type NowSource =
     Arc<dyn Fn(Option<OffsetDateTime>) -> BoxFuture<'static, Option<OffsetDateTime>> + Send + Sync>;
 
 /// One received delivery and what was answered.
 #[derive(Debug, Clone, Serialize)]
-pub struct Received {
+pub(crate) struct Received {
     pub id: Option<String>,
     #[serde(rename = "type")]
     pub event_type: Option<String>,
@@ -99,7 +99,8 @@ pub struct Received {
 }
 
 /// The hex HMAC-SHA256 of `"<timestamp>.<body>"`, as Numora signs.
-pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+#[cfg(test)]
+pub(crate) fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,
         Err(_) => return String::new(),
@@ -115,7 +116,7 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// Judge one delivery.
-pub fn verify(
+pub(crate) fn verify(
     cfg: &ListenConfig,
     headers: &HeaderMap,
     body: &[u8],
@@ -275,7 +276,7 @@ async fn receive(
 
 /// Serve on `listener` until the task is dropped; each delivery is sent to
 /// `sink` after it is answered.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     cfg: ListenConfig,
     sink: mpsc::UnboundedSender<Received>,
@@ -285,7 +286,7 @@ pub async fn serve(
 
 /// [`serve`], judging timestamps against `clock` (a scenario's receiver
 /// reads the fake's virtual clock).
-pub async fn serve_with(
+pub(crate) async fn serve_with(
     listener: tokio::net::TcpListener,
     cfg: ListenConfig,
     sink: mpsc::UnboundedSender<Received>,
@@ -304,7 +305,7 @@ pub async fn serve_with(
 }
 
 /// One line per delivery.
-pub fn describe(r: &Received) -> String {
+pub(crate) fn describe(r: &Received) -> String {
     let verdict = match &r.verdict {
         Verdict::Valid => "valid".to_owned(),
         other => match serde_json::to_value(other) {
@@ -329,7 +330,7 @@ pub fn describe(r: &Received) -> String {
     )
 }
 
-pub fn command(args: &ListenArgs) -> Result<u8, UsageError> {
+pub(crate) fn command(args: &ListenArgs) -> Result<u8, UsageError> {
     let now = args
         .now
         .as_deref()

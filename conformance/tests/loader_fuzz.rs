@@ -8,7 +8,7 @@ use proptest::prelude::*;
 const VALID: &str = "name: fuzz target\nsource: seeds/000 (outbox)\nlevel: documented\nsteps:\n  - request:\n      method: GET\n      path: /v1/delivery/outbox?provider=dynamics365\n      expect:\n        status: 200\n        json:\n          $.meta.next_cursor: {type: \"null\"}\n";
 
 fn load(text: &str) {
-    let _ = conformance::scenario::parse::parse(Path::new("fuzz.yaml"), "fuzz", text);
+    let _ = conformance::check_scenario_text(Path::new("fuzz.yaml"), text);
 }
 
 proptest! {

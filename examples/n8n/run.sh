@@ -217,7 +217,7 @@ sweep_flow() {
   echo "## $mode mode: $id"
   "$conformance_bin" sweep --target "$base" --mode "$mode" --cases "$here/$cases_file" \
     --only "${N8N_SWEEP_CASES:-$only}" --runs 2 --parallel 1 --timeout 10m \
-    --report "$reports/sweep-$mode.xml" \
+    --format junit --report "$reports/sweep-$mode.xml" \
     -- "$n8n_bin" execute --id "$id" --rawOutput
 }
 

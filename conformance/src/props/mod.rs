@@ -18,9 +18,9 @@
 //! A failing case is shrunk; the report gives the shrunk sequence, the seed
 //! that replays it and a scenario file that `conformance run` replays.
 
-pub mod driver;
-pub mod model;
-pub mod ops;
+pub(crate) mod driver;
+pub(crate) mod model;
+pub(crate) mod ops;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -36,10 +36,11 @@ use ops::{Exec, Op, Outcome};
 
 /// A validated `props` command line.
 #[derive(Debug, Clone)]
-pub struct PropsConfig {
+pub(crate) struct PropsConfig {
     pub target: Option<String>,
     pub api_key: Option<String>,
     pub allow_writes: bool,
+    pub allow_dispatch: bool,
     /// Documents a target without a control API lets the run use.
     pub docs: Vec<String>,
     pub cases: u32,
@@ -50,7 +51,7 @@ pub struct PropsConfig {
 }
 
 /// Second phase after clap; touches no network.
-pub fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
+pub(crate) fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
     let mut docs = Vec::new();
     for v in &args.vars {
         let (name, value) = v
@@ -104,6 +105,7 @@ pub fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
         target: args.target.clone(),
         api_key: args.api_key.clone().filter(|k| !k.is_empty()),
         allow_writes: args.allow_writes,
+        allow_dispatch: args.allow_dispatch,
         docs,
         cases: args.cases,
         seed: args.seed,
@@ -114,7 +116,7 @@ pub fn resolve(args: &PropsArgs) -> Result<PropsConfig, UsageError> {
 }
 
 /// Run `conformance props`; returns the exit code.
-pub fn command(args: &PropsArgs) -> u8 {
+pub(crate) fn command(args: &PropsArgs) -> u8 {
     let result = resolve(args).and_then(|cfg| {
         let mut stdout = std::io::stdout().lock();
         run(&cfg, &mut stdout)
@@ -130,11 +132,15 @@ pub fn command(args: &PropsArgs) -> u8 {
 
 async fn open(cfg: &PropsConfig) -> Result<Target, UsageError> {
     match &cfg.target {
-        Some(url) => {
-            crate::target::remote::connect(url, cfg.api_key.clone(), cfg.allow_writes, None)
-                .await
-                .map_err(UsageError)
-        }
+        Some(url) => crate::target::remote::connect(
+            url,
+            cfg.api_key.clone(),
+            cfg.allow_writes,
+            cfg.allow_dispatch,
+            None,
+        )
+        .await
+        .map_err(UsageError),
         None => {
             #[cfg(feature = "embedded")]
             {
@@ -153,14 +159,14 @@ async fn open(cfg: &PropsConfig) -> Result<Target, UsageError> {
 }
 
 /// The world a target offers, or why the properties cannot run on it.
-pub fn world_of(target: &Target, cfg: &PropsConfig) -> Result<World, UsageError> {
+pub(crate) fn world_of(target: &Target, cfg: &PropsConfig) -> Result<World, UsageError> {
     if target.capabilities.control {
         return Ok(World::Fake { seed: cfg.seed });
     }
-    if !cfg.allow_writes {
+    if !cfg.allow_writes || !cfg.allow_dispatch {
         return Err(UsageError(format!(
             "{} has no control API: props dispatches documents and records delivery attempts on it, \
-             so it needs --allow-writes (use a test workspace) and the documents it may change, \
+             so it needs --allow-writes --allow-dispatch (use a test workspace) and the documents it may change, \
              e.g. --var doc=<id> --var doc=<id> or --var docs=<id>,<id>",
             target.url
         )));
@@ -252,8 +258,7 @@ fn seed_bytes(seed: u64, property: usize) -> [u8; 32] {
 
 /// What one property run found.
 #[derive(Debug, Clone)]
-pub struct PropertyResult {
-    pub name: &'static str,
+pub(crate) struct PropertyResult {
     pub passed: u32,
     /// The shrunk failing case and the path of its scenario file.
     pub failure: Option<String>,
@@ -272,6 +277,9 @@ fn replay_line(cfg: &PropsConfig) -> String {
         line.push_str(&format!(" --target {t}"));
         if cfg.allow_writes {
             line.push_str(" --allow-writes");
+        }
+        if cfg.allow_dispatch {
+            line.push_str(" --allow-dispatch");
         }
         for d in &cfg.docs {
             line.push_str(&format!(" --var doc={d}"));
@@ -299,7 +307,7 @@ fn check_scenario(path: &Path, text: &str) -> Option<String> {
 }
 
 /// Run every property against an open target; writes the report to `out`.
-pub fn run_properties(
+pub(crate) fn run_properties(
     rt: &tokio::runtime::Runtime,
     target: &Target,
     world: &World,
@@ -375,14 +383,20 @@ pub fn run_properties(
             }
         };
         results.push(PropertyResult {
-            name: prop.name,
             passed: passed.get(),
             failure,
         });
     }
+    // Properties are what pass or fail; cases are how hard they were tried.
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
-    let passed: u32 = results.iter().map(|r| r.passed).sum();
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    let held = results.len() - failed;
+    let cases: u32 = results.iter().map(|r| r.passed).sum();
+    let _ = writeln!(
+        out,
+        "{} held, {failed} failed ({} passed)",
+        crate::style::plural(held, "property", "properties"),
+        crate::style::plural(cases as usize, "case", "cases"),
+    );
     results
 }
 
@@ -473,7 +487,7 @@ fn report_failure(
 }
 
 /// Open the target, check it can run the properties, run them.
-pub fn run(cfg: &PropsConfig, out: &mut dyn std::io::Write) -> Result<u8, UsageError> {
+pub(crate) fn run(cfg: &PropsConfig, out: &mut dyn std::io::Write) -> Result<u8, UsageError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,10 +15,10 @@ use serde_json::Value;
 use super::ops::Outcome;
 
 /// The fake's default `run_delay` (fixture `settings.run_delay: 2s`).
-pub const RUN_DELAY_MS: i64 = 2_000;
+pub(crate) const RUN_DELAY_MS: i64 = 2_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Processing,
     ReviewRequired,
     Reviewed,
@@ -29,7 +29,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Processing => "processing",
             Status::ReviewRequired => "review_required",
@@ -41,7 +41,7 @@ impl Status {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         Some(match s {
             "processing" => Status::Processing,
             "review_required" => Status::ReviewRequired,
@@ -59,7 +59,7 @@ impl Status {
     /// delivery outcome (finalized documents → push_succeeded/push_failed),
     /// editing a finalized document (→ review_required) and approval
     /// (review_required → reviewed). Staying put is always allowed.
-    pub fn may_become(self, next: Status) -> bool {
+    pub(crate) fn may_become(self, next: Status) -> bool {
         use Status::*;
         self == next
             || match self {
@@ -81,7 +81,7 @@ impl Status {
 
 impl Outcome {
     /// The document status an attempt with this outcome implies.
-    pub fn document_status(self) -> Status {
+    pub(crate) fn document_status(self) -> Status {
         match self {
             Outcome::Succeeded | Outcome::Skipped => Status::PushSucceeded,
             Outcome::Failed => Status::PushFailed,
@@ -91,7 +91,7 @@ impl Outcome {
 
 /// What the model knows about a document's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
+pub(crate) enum Known {
     Exactly(Status),
     /// A run is in flight on a target without a clock: `push_pending`
     /// until it finishes, then `after` (the latest attempt's status, when
@@ -103,7 +103,7 @@ pub enum Known {
 
 impl Known {
     /// Whether an observed status is consistent with this knowledge.
-    pub fn admits(self, s: Status) -> bool {
+    pub(crate) fn admits(self, s: Status) -> bool {
         match self {
             Known::Exactly(k) => k == s,
             Known::InFlight { after: Some(a) } => s == Status::PushPending || s == a,
@@ -115,7 +115,7 @@ impl Known {
     }
 
     /// The statuses admitted, for messages and scenario files.
-    pub fn admitted(self) -> Vec<Status> {
+    pub(crate) fn admitted(self) -> Vec<Status> {
         match self {
             Known::Exactly(k) => vec![k],
             Known::InFlight { after: Some(a) } => vec![Status::PushPending, a],
@@ -130,7 +130,7 @@ impl Known {
 
 /// A callback attempt this case recorded.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub execution_id: String,
     pub outcome: Outcome,
     /// The body as sent: an identical replay sends it again.
@@ -139,7 +139,7 @@ pub struct Recorded {
 
 /// One document of the case.
 #[derive(Debug, Clone)]
-pub struct Doc {
+pub(crate) struct Doc {
     pub id: String,
     pub status: Known,
     pub finalized: bool,
@@ -157,7 +157,7 @@ pub struct Doc {
 }
 
 impl Doc {
-    pub fn new(id: &str, status: Status, finalized: bool) -> Doc {
+    pub(crate) fn new(id: &str, status: Status, finalized: bool) -> Doc {
         Doc {
             id: id.to_owned(),
             status: Known::Exactly(status),
@@ -173,7 +173,7 @@ impl Doc {
 
     /// Listed by the outbox: finalized, a destination takes it, and
     /// `reviewed` or `push_failed`. `None` when the model cannot know.
-    pub fn eligible(&self) -> Option<bool> {
+    pub(crate) fn eligible(&self) -> Option<bool> {
         match self.status {
             Known::Exactly(s) => Some(
                 self.finalized
@@ -186,7 +186,7 @@ impl Doc {
 
     /// Whether dispatch (or, with `retry`, retry-push) is accepted.
     /// `None` when it depends on a run the model cannot see.
-    pub fn push_allowed(&self, retry: bool) -> Option<bool> {
+    pub(crate) fn push_allowed(&self, retry: bool) -> Option<bool> {
         if !self.finalized || !self.deliverable {
             return Some(false);
         }
@@ -203,17 +203,11 @@ impl Doc {
             Known::InFlight { .. } => None,
         }
     }
-
-    pub fn find(&self, execution_id: &str) -> Option<&Recorded> {
-        self.recorded
-            .iter()
-            .find(|r| r.execution_id == execution_id)
-    }
 }
 
 /// A queued dispatch run (exact models only).
 #[derive(Debug, Clone)]
-pub struct Run {
+pub(crate) struct Run {
     pub doc: usize,
     pub run_id: String,
     pub due_ms: i64,
@@ -222,7 +216,7 @@ pub struct Run {
 
 /// The whole case's state.
 #[derive(Debug, Clone)]
-pub struct Model {
+pub(crate) struct Model {
     pub docs: Vec<Doc>,
     /// The virtual clock is known and frozen: runs finish at known instants.
     pub exact: bool,
@@ -237,7 +231,13 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(docs: Vec<Doc>, exact: bool, now_ms: i64, base_ms: i64, nonce: String) -> Model {
+    pub(crate) fn new(
+        docs: Vec<Doc>,
+        exact: bool,
+        now_ms: i64,
+        base_ms: i64,
+        nonce: String,
+    ) -> Model {
         Model {
             docs,
             exact,
@@ -250,18 +250,18 @@ impl Model {
         }
     }
 
-    pub fn index(&self, doc: u8) -> usize {
+    pub(crate) fn index(&self, doc: u8) -> usize {
         doc as usize % self.docs.len()
     }
 
-    pub fn fresh_execution_id(&mut self) -> String {
+    pub(crate) fn fresh_execution_id(&mut self) -> String {
         self.fresh += 1;
         format!("props-{}-{}", self.nonce, self.fresh)
     }
 
     /// Record an attempt on a finalized document: the document's status
     /// follows its latest attempt by `attempted_at` (ties: later arrival).
-    pub fn record(&mut self, doc: usize, at_ms: i64, outcome: Outcome) {
+    pub(crate) fn record(&mut self, doc: usize, at_ms: i64, outcome: Outcome) {
         self.seq += 1;
         let seq = self.seq;
         let d = &mut self.docs[doc];
@@ -276,7 +276,7 @@ impl Model {
     }
 
     /// A dispatch or retry-push was accepted.
-    pub fn pushed(&mut self, doc: usize, run_id: String) {
+    pub(crate) fn pushed(&mut self, doc: usize, run_id: String) {
         self.seq += 1;
         let seq = self.seq;
         if self.exact {
@@ -297,7 +297,7 @@ impl Model {
 
     /// Advance the frozen clock and finish the runs that fall due, in
     /// instant order, ties in creation order.
-    pub fn advance(&mut self, ms: i64) {
+    pub(crate) fn advance(&mut self, ms: i64) {
         self.now_ms += ms;
         self.runs.sort_by_key(|r| (r.due_ms, r.seq));
         while self.runs.first().is_some_and(|r| r.due_ms <= self.now_ms) {
@@ -317,7 +317,7 @@ impl Model {
     }
 
     /// Editing a finalized document sends it back to review.
-    pub fn edited(&mut self, doc: usize) {
+    pub(crate) fn edited(&mut self, doc: usize) {
         let d = &mut self.docs[doc];
         if d.finalized {
             d.finalized = false;
@@ -326,7 +326,7 @@ impl Model {
     }
 
     /// An observation settles what the model did not know.
-    pub fn observed(&mut self, doc: usize, s: Status) {
+    pub(crate) fn observed(&mut self, doc: usize, s: Status) {
         let d = &mut self.docs[doc];
         if let Known::InFlight { .. } = d.status {
             if s != Status::PushPending {
@@ -337,7 +337,7 @@ impl Model {
 
     /// Documents the outbox must list (`Some(true)`), must not list
     /// (`Some(false)`), or may list.
-    pub fn eligible(&self) -> Vec<Option<bool>> {
+    pub(crate) fn eligible(&self) -> Vec<Option<bool>> {
         self.docs.iter().map(Doc::eligible).collect()
     }
 }
@@ -345,7 +345,7 @@ impl Model {
 /// The fake's default world (`scenarios/fixtures/default.yaml`): the
 /// documents a case may touch, with what the fixture says about them.
 /// Interesting ones first, since shrinking moves indices towards 0.
-pub fn default_world() -> Vec<Doc> {
+pub(crate) fn default_world() -> Vec<Doc> {
     let mut docs = vec![
         Doc::new(
             "4be38121-3791-4856-80d5-c57dbec2cf78",

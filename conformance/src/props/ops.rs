@@ -11,14 +11,14 @@ use proptest::prelude::*;
 
 /// What a delivery callback reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Succeeded,
     Failed,
     Skipped,
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
@@ -29,7 +29,7 @@ impl Outcome {
 
 /// Which `execution_id` a callback carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exec {
+pub(crate) enum Exec {
     /// One never used before.
     Fresh,
     /// The n-th (modulo) id this case recorded on the document, with the
@@ -41,7 +41,7 @@ pub enum Exec {
 
 /// One step of a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `POST /v1/documents/{id}/dispatch`.
     Dispatch { doc: u8 },
     /// `POST /v1/documents/{id}/actions/retry-push`.
@@ -73,13 +73,6 @@ pub enum Op {
     /// `n` callbacks with one fresh execution_id at once: identical bodies,
     /// or bodies that differ in `external_record_id`.
     ParallelCallback { doc: u8, n: u8, changed: bool },
-}
-
-impl Op {
-    /// Whether the operation needs the fake's control API to mean anything.
-    pub fn needs_control(&self) -> bool {
-        matches!(self, Op::AdvanceClock { .. } | Op::Edit { .. })
-    }
 }
 
 impl fmt::Display for Op {
@@ -141,7 +134,7 @@ fn exec() -> impl Strategy<Value = Exec> {
 
 /// One operation. `docs` bounds the document index; `control` allows the
 /// operations that need the fake's control API.
-pub fn op(docs: u8, control: bool) -> BoxedStrategy<Op> {
+pub(crate) fn op(docs: u8, control: bool) -> BoxedStrategy<Op> {
     let doc = 0..docs.max(1);
     let always = prop_oneof![
         3 => doc.clone().prop_map(|doc| Op::Dispatch { doc }),
@@ -170,6 +163,6 @@ pub fn op(docs: u8, control: bool) -> BoxedStrategy<Op> {
 }
 
 /// A whole case: between 1 and `max` operations.
-pub fn sequence(docs: u8, control: bool, max: usize) -> BoxedStrategy<Vec<Op>> {
+pub(crate) fn sequence(docs: u8, control: bool, max: usize) -> BoxedStrategy<Vec<Op>> {
     proptest::collection::vec(op(docs, control), 1..=max.max(1)).boxed()
 }

@@ -12,7 +12,7 @@ fn pretty(v: &Value) -> String {
 
 /// Short values on two lines; multi-line values as a unified line diff
 /// (`-` expected, `+` actual).
-pub fn render(expected: &Value, actual: &Value, indent: &str) -> String {
+pub(crate) fn render(expected: &Value, actual: &Value, indent: &str) -> String {
     let e = pretty(expected);
     let a = pretty(actual);
     if !e.contains('\n') && !a.contains('\n') {
@@ -20,8 +20,21 @@ pub fn render(expected: &Value, actual: &Value, indent: &str) -> String {
             Value::String(_) => format!("{s:?}"),
             _ => s.to_owned(),
         };
+        // `200` and `"200"` print alike once unquoted; name the types
+        // when only the type differs.
+        let kind = |v: &Value| match v {
+            Value::String(_) if e == a => " (string)",
+            Value::Number(_) if e == a => " (number)",
+            Value::Bool(_) if e == a => " (boolean)",
+            _ => "",
+        };
+        let (ke, ka) = if std::mem::discriminant(expected) != std::mem::discriminant(actual) {
+            (kind(expected), kind(actual))
+        } else {
+            ("", "")
+        };
         return format!(
-            "{indent}expected: {}\n{indent}actual:   {}\n",
+            "{indent}expected: {}{ke}\n{indent}actual:   {}{ka}\n",
             show(expected, &e),
             show(actual, &a)
         );

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::diff;
 use crate::runner::result::{Outcome, RunReport, ScenarioResult, StepResult};
+use crate::style::{duration, Style};
 
 const BODY_LIMIT: usize = 2_000;
 
@@ -36,9 +37,15 @@ fn step_title(step: &StepResult) -> String {
 }
 
 /// One failed scenario.
-pub fn failure(s: &ScenarioResult) -> String {
+pub(crate) fn failure(s: &ScenarioResult, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "FAILED {} — {}", s.id, s.name);
+    let _ = writeln!(
+        out,
+        "{} {} — {}",
+        style.bad("FAILED"),
+        style.bold(&s.id),
+        s.name
+    );
     let _ = writeln!(out, "  rule: {} [{}]", s.source, s.level.as_str());
     let Some(step) = s.failed_step() else {
         return out;
@@ -71,7 +78,7 @@ pub fn failure(s: &ScenarioResult) -> String {
         let _ = writeln!(out, "  error: {e}");
     }
     for a in step.failed_assertions() {
-        let _ = writeln!(out, "  ✗ {}", a.check);
+        let _ = writeln!(out, "  {} {}", style.bad("✗"), a.check);
         out.push_str(&diff::render(&a.expected, &a.actual, "      "));
         if let Some(m) = &a.message {
             out.push_str(&indent(m, "      note: "));
@@ -84,12 +91,12 @@ pub fn failure(s: &ScenarioResult) -> String {
 }
 
 /// The whole report; ends with the summary line.
-pub fn render(report: &RunReport) -> String {
+pub(crate) fn render(report: &RunReport, style: Style) -> String {
     let mut out = String::new();
     let mut scenarios: Vec<&ScenarioResult> = report.scenarios.iter().collect();
     scenarios.sort_by(|a, b| a.id.cmp(&b.id));
     for s in scenarios.iter().filter(|s| s.outcome == Outcome::Failed) {
-        out.push_str(&failure(s));
+        out.push_str(&failure(s, style));
         out.push('\n');
     }
     let skipped: Vec<_> = scenarios
@@ -100,28 +107,59 @@ pub fn render(report: &RunReport) -> String {
         })
         .collect();
     if !skipped.is_empty() {
-        let _ = writeln!(out, "skipped:");
+        // Grouped by reason: one line says what would enable them all.
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
         for (s, reason) in skipped {
-            let _ = writeln!(out, "  {}: {reason}", s.id);
+            match groups.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, ids)) => ids.push(&s.id),
+                None => groups.push((reason.as_str(), vec![s.id.as_str()])),
+            }
+        }
+        groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        let _ = writeln!(out, "{}", style.warn("skipped:"));
+        for (reason, ids) in groups {
+            let _ = writeln!(out, "  {} × {reason}", ids.len());
+            let _ = writeln!(out, "      {}", style.dim(&ids.join(", ")));
+        }
+        out.push('\n');
+    }
+    if let Some(c) = &report.coverage {
+        let _ = writeln!(out, "{}", style.bold("coverage:"));
+        for line in c.lines() {
+            let _ = writeln!(out, "  {line}");
         }
         out.push('\n');
     }
     let _ = writeln!(out, "target: {}", report.target);
-    let _ = writeln!(out, "{}", report.summary_line());
+    let (_, failed, _) = report.count();
+    let line = report.summary_line();
+    let _ = writeln!(
+        out,
+        "{}",
+        if failed > 0 {
+            style.bad(&line)
+        } else {
+            style.ok(&line)
+        }
+    );
     out
 }
 
-/// One line of progress.
-pub fn progress(s: &ScenarioResult) -> String {
+/// One line of progress: a running counter, the verdict, the time. A
+/// failure's details are in the report only, printed once.
+pub(crate) fn progress(s: &ScenarioResult, done: usize, total: usize, style: Style) -> String {
+    let width = total.to_string().len();
+    let counter = style.dim(&format!("[{done:>width$}/{total}]"));
+    let time = style.dim(&duration(s.duration_ms));
     match &s.outcome {
-        Outcome::Passed => format!("ok      {}", s.id),
+        Outcome::Passed => format!("{counter} {}      {}  {time}", style.ok("ok"), s.id),
         Outcome::Failed => {
             let at = s
                 .failed_step()
                 .map(|st| format!(" (step {})", st.index))
                 .unwrap_or_default();
-            format!("FAILED  {}{at}", s.id)
+            format!("{counter} {}  {}{at}  {time}", style.bad("FAILED"), s.id)
         }
-        Outcome::Skipped(r) => format!("skipped {}: {r}", s.id),
+        Outcome::Skipped(_) => format!("{counter} {} {}", style.warn("skipped"), s.id),
     }
 }

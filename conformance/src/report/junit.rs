@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::human;
 use crate::runner::result::{Outcome, RunReport, ScenarioResult};
 
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -24,7 +24,12 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-pub fn render(report: &RunReport) -> String {
+/// JUnit times are seconds with a fraction.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+pub(crate) fn render(report: &RunReport) -> String {
     let mut suites: IndexMap<String, Vec<&ScenarioResult>> = IndexMap::new();
     for s in &report.scenarios {
         let suite = s.id.split('/').next().unwrap_or("scenarios").to_owned();
@@ -34,8 +39,27 @@ pub fn render(report: &RunReport) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{f}\" skipped=\"{sk}\">",
-        p + f + sk
+        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{f}\" skipped=\"{sk}\" time=\"{}\">",
+        p + f + sk,
+        seconds(report.duration_ms)
+    );
+    let coverage = report
+        .coverage
+        .as_ref()
+        .map(|c| {
+            format!(
+                "      <property name=\"rules_checked\" value=\"{} of {} ({}%)\"/>\n",
+                c.checked(),
+                c.rules.len(),
+                c.percent()
+            )
+        })
+        .unwrap_or_default();
+    let properties = format!(
+        "    <properties>\n      <property name=\"seed\" value=\"{}\"/>\n      <property name=\"target\" value=\"{}\"/>\n      <property name=\"version\" value=\"{}\"/>\n{coverage}    </properties>\n",
+        report.seed,
+        escape(&report.target),
+        escape(&report.version)
     );
     for (name, cases) in suites {
         let failures = cases
@@ -46,19 +70,23 @@ pub fn render(report: &RunReport) -> String {
             .iter()
             .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
             .count();
+        let time: u64 = cases.iter().map(|c| c.duration_ms).sum();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{}\">",
             escape(&name),
-            cases.len()
+            cases.len(),
+            seconds(time)
         );
+        out.push_str(&properties);
         for c in cases {
             let _ = write!(
                 out,
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\"",
+                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" time=\"{}\"",
                 escape(&name),
                 escape(&c.id),
-                escape(&c.file)
+                escape(&c.file),
+                seconds(c.duration_ms)
             );
             match &c.outcome {
                 Outcome::Passed => out.push_str("/>\n"),
@@ -82,7 +110,7 @@ pub fn render(report: &RunReport) -> String {
                         out,
                         ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
                         escape(&first),
-                        escape(&human::failure(c))
+                        escape(&human::failure(c, crate::style::Style::PLAIN))
                     );
                 }
             }

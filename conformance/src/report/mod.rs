@@ -1,7 +1,8 @@
 //! Reports over a [`RunReport`](crate::runner::result::RunReport): human
 //! text with diffs, JSON, JUnit XML.
 
-pub mod diff;
-pub mod human;
-pub mod json;
-pub mod junit;
+pub(crate) mod diff;
+pub(crate) mod html;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod junit;

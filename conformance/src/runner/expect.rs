@@ -10,14 +10,14 @@ use crate::scenario::template::{render, render_value, Vars};
 use crate::target::Target;
 
 /// Everything a check may need besides the response.
-pub struct CheckContext<'a> {
+pub(crate) struct CheckContext<'a> {
     pub vars: &'a Vars,
     pub target: &'a Target,
     pub snapshot: Option<SnapshotContext<'a>>,
 }
 
 /// Run every check of `expect`; all results are returned, passed or not.
-pub async fn evaluate(
+pub(crate) async fn evaluate(
     expect: &Expect,
     resp: &ResponseRecord,
     ctx: &CheckContext<'_>,
@@ -27,8 +27,8 @@ pub async fn evaluate(
         out.push(AssertionResult::new(
             "status",
             s.accepts(resp.status),
-            json!(s.describe()),
-            json!(resp.status.to_string()),
+            s.as_json(),
+            json!(resp.status),
         ));
     }
     check_headers(expect, resp, ctx.vars, &mut out);
@@ -85,7 +85,7 @@ fn truncate(s: &str, n: usize) -> String {
 /// A `match` regex with its `{{vars}}` inserted literally (escaped), so
 /// `{{origin}}` matches itself. An undefined variable leaves a pattern that
 /// names it (and does not compile, so the check fails).
-pub fn render_regex(re: &str, vars: &Vars) -> String {
+pub(crate) fn render_regex(re: &str, vars: &Vars) -> String {
     if crate::scenario::template::references(re).is_empty() {
         return re.to_owned();
     }
@@ -168,6 +168,26 @@ fn check_headers(
     }
 }
 
+/// The value checks of a `json:` entry, as the author wrote them.
+fn written_checks(check: &JsonCheck) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let mut add = |name: &'static str, v: Option<Value>| {
+        if let Some(v) = v {
+            out.push((name, v));
+        }
+    };
+    add("equals", check.equals.clone());
+    add("not_equals", check.not_equals.clone());
+    add("match", check.matches.clone().map(Value::String));
+    add("type", check.type_.map(|t| json!(t.as_str())));
+    add("length", check.length.map(|n| json!(n)));
+    add("one_of", check.one_of.clone().map(Value::Array));
+    add("contains", check.contains.clone());
+    add("not_contains", check.not_contains.clone());
+    add("each_one_of", check.each_one_of.clone().map(Value::Array));
+    out
+}
+
 fn check_json(
     path: &str,
     check: &JsonCheck,
@@ -234,14 +254,24 @@ fn check_json(
         || check.each_one_of.is_some();
     let Some(value) = value else {
         if needs_value {
+            // Fail the checks the author wrote, once, and say why the path
+            // found nothing rather than inventing a check.
+            let written = written_checks(check);
+            let names: Vec<&str> = written.iter().map(|(n, _)| *n).collect();
+            let expected = match written.as_slice() {
+                [(_, v)] => v.clone(),
+                many => Value::Object(
+                    many.iter()
+                        .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                        .collect(),
+                ),
+            };
+            let why = parsed
+                .explain_missing(body)
+                .unwrap_or_else(|| format!("nothing at {path}"));
             out.push(
-                AssertionResult::new(
-                    label("present"),
-                    false,
-                    json!("<present>"),
-                    json!("<absent>"),
-                )
-                .with_message(format!("nothing at {path}")),
+                AssertionResult::new(label(&names.join(", ")), false, expected, json!("<absent>"))
+                    .with_message(why),
             );
         }
         return;
@@ -364,7 +394,10 @@ fn check_json(
 /// Build a validator for `#/components/schemas/<name>` of an OpenAPI
 /// document: the component is referenced from a root that carries the
 /// document's `components`, so its own `$ref`s resolve.
-pub fn component_validator(openapi: &Value, name: &str) -> Result<jsonschema::Validator, String> {
+pub(crate) fn component_validator(
+    openapi: &Value,
+    name: &str,
+) -> Result<jsonschema::Validator, String> {
     if openapi
         .pointer(&format!("/components/schemas/{name}"))
         .is_none()

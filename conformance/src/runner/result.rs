@@ -7,7 +7,7 @@ use crate::scenario::location::Location;
 use crate::scenario::model::Level;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct RequestRecord {
+pub(crate) struct RequestRecord {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -16,7 +16,7 @@ pub struct RequestRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ResponseRecord {
+pub(crate) struct ResponseRecord {
     #[serde(skip)]
     pub request: RequestRecord,
     pub status: u16,
@@ -28,7 +28,7 @@ pub struct ResponseRecord {
 }
 
 impl ResponseRecord {
-    pub fn new(
+    pub(crate) fn new(
         request: RequestRecord,
         status: u16,
         headers: Vec<(String, String)>,
@@ -45,7 +45,7 @@ impl ResponseRecord {
     }
 
     /// Every value of a header (names compare case-insensitively).
-    pub fn header_values(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -53,14 +53,14 @@ impl ResponseRecord {
             .collect()
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.header_values(name).first().copied()
     }
 }
 
 /// One check and its verdict. A failed check is data, not an error.
 #[derive(Debug, Clone, Serialize)]
-pub struct AssertionResult {
+pub(crate) struct AssertionResult {
     /// What was checked: `status`, `header x-request-id equals`,
     /// `json $.data.status one_of`, `schema Document at $.data`, …
     pub check: String,
@@ -73,7 +73,12 @@ pub struct AssertionResult {
 }
 
 impl AssertionResult {
-    pub fn new(check: impl Into<String>, passed: bool, expected: Value, actual: Value) -> Self {
+    pub(crate) fn new(
+        check: impl Into<String>,
+        passed: bool,
+        expected: Value,
+        actual: Value,
+    ) -> Self {
         AssertionResult {
             check: check.into(),
             passed,
@@ -83,14 +88,14 @@ impl AssertionResult {
         }
     }
 
-    pub fn with_message(mut self, m: impl Into<String>) -> Self {
+    pub(crate) fn with_message(mut self, m: impl Into<String>) -> Self {
         self.message = Some(m.into());
         self
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct StepResult {
+pub(crate) struct StepResult {
     /// 1-based, as people count steps.
     pub index: usize,
     pub kind: &'static str,
@@ -118,25 +123,25 @@ fn ser_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Er
 }
 
 impl StepResult {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.error.is_none() && self.assertions.iter().all(|a| a.passed)
     }
 
-    pub fn failed_assertions(&self) -> impl Iterator<Item = &AssertionResult> {
+    pub(crate) fn failed_assertions(&self) -> impl Iterator<Item = &AssertionResult> {
         self.assertions.iter().filter(|a| !a.passed)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", content = "reason", rename_all = "lowercase")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Passed,
     Failed,
     Skipped(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ScenarioResult {
+pub(crate) struct ScenarioResult {
     /// Path below the library root, without extension.
     pub id: String,
     pub name: String,
@@ -147,23 +152,37 @@ pub struct ScenarioResult {
     #[serde(flatten)]
     pub outcome: Outcome,
     pub steps: Vec<StepResult>,
+    /// The documented rules the scenario cites.
+    pub rules: Vec<String>,
+    /// The documented endpoints its requests reach.
+    pub endpoints: Vec<String>,
+    /// Wall time of the scenario, set-up and clean-up included.
+    pub duration_ms: u64,
 }
 
 impl ScenarioResult {
-    pub fn failed_step(&self) -> Option<&StepResult> {
+    pub(crate) fn failed_step(&self) -> Option<&StepResult> {
         self.steps.iter().find(|s| !s.passed())
     }
 }
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     pub target: String,
     pub scenarios: Vec<ScenarioResult>,
+    /// The run's `--seed`.
+    pub seed: u64,
+    /// The harness's version.
+    pub version: String,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// Rules and endpoints checked, when the library has a catalogue.
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 impl RunReport {
-    pub fn count(&self) -> (usize, usize, usize) {
+    pub(crate) fn count(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
         for s in &self.scenarios {
             match s.outcome {
@@ -175,12 +194,15 @@ impl RunReport {
         c
     }
 
-    pub fn summary_line(&self) -> String {
+    pub(crate) fn summary_line(&self) -> String {
         let (p, f, s) = self.count();
-        format!("{p} passed, {f} failed, {s} skipped")
+        format!(
+            "{p} passed, {f} failed, {s} skipped in {}",
+            crate::style::duration(self.duration_ms)
+        )
     }
 
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.count().1 == 0
     }
 }

@@ -21,7 +21,7 @@ use super::result::{AssertionResult, ResponseRecord};
 
 /// Where snapshots live and whether to (re)write them.
 #[derive(Debug, Clone)]
-pub struct SnapshotConfig {
+pub(crate) struct SnapshotConfig {
     pub dir: PathBuf,
     pub update: bool,
 }
@@ -32,7 +32,7 @@ pub struct SnapshotConfig {
 /// that naive default, use the one next to the scenario's library instead
 /// (the library root holds `scenario.schema.json`); an explicit
 /// `--snapshots` is kept as given.
-pub fn effective_dir(configured: &Path, given_root: &Path, library_root: &Path) -> PathBuf {
+pub(crate) fn effective_dir(configured: &Path, given_root: &Path, library_root: &Path) -> PathBuf {
     let naive_base = if given_root
         .extension()
         .is_some_and(|e| e == "yaml" || e == "yml")
@@ -52,7 +52,7 @@ pub fn effective_dir(configured: &Path, given_root: &Path, library_root: &Path) 
 }
 
 /// The scenario a snapshot belongs to.
-pub struct SnapshotContext<'a> {
+pub(crate) struct SnapshotContext<'a> {
     pub config: &'a SnapshotConfig,
     pub scenario_id: &'a str,
     pub scenario_file: &'a str,
@@ -83,7 +83,7 @@ fn patterns() -> &'static Patterns {
 }
 
 /// Mask ids, timestamps, request ids, tokens, cursors and loopback origins.
-pub fn redact(v: &Value) -> Value {
+pub(crate) fn redact(v: &Value) -> Value {
     redact_at(None, v)
 }
 
@@ -123,7 +123,7 @@ fn redact_at(key: Option<&str>, v: &Value) -> Value {
 
 /// Timestamps inside free text (error messages) are masked too, whatever
 /// their precision: only fields named `*_at` are shape-checked.
-pub fn redact_text(s: &str) -> String {
+pub(crate) fn redact_text(s: &str) -> String {
     let p = patterns();
     let s = p.origin.replace_all(s, "[origin]");
     let s = p.id_in_text.replace_all(&s, "[id]");
@@ -133,13 +133,13 @@ pub fn redact_text(s: &str) -> String {
 }
 
 impl SnapshotContext<'_> {
-    pub fn file_for(&self, name: &str) -> PathBuf {
+    pub(crate) fn file_for(&self, name: &str) -> PathBuf {
         let stem = format!("{}__{name}", self.scenario_id.replace('/', "__"));
         self.config.dir.join(format!("{stem}.snap"))
     }
 
     /// Compare the normalised response with the stored snapshot.
-    pub fn check(&self, name: &str, resp: &ResponseRecord) -> AssertionResult {
+    pub(crate) fn check(&self, name: &str, resp: &ResponseRecord) -> AssertionResult {
         let label = format!("snapshot {name}");
         let content = normalise(resp);
         let file = self.file_for(name);
@@ -178,7 +178,7 @@ impl SnapshotContext<'_> {
 
 /// The text a snapshot holds: status line, then the redacted body as
 /// pretty JSON with sorted keys (or the redacted text if not JSON).
-pub fn normalise(resp: &ResponseRecord) -> String {
+pub(crate) fn normalise(resp: &ResponseRecord) -> String {
     let body = match &resp.json {
         Some(v) => sorted_pretty(&redact(v)),
         None => redact_text(&resp.body),

@@ -8,14 +8,14 @@ use super::jsonpath::Path;
 use super::result::{AssertionResult, ResponseRecord, StepResult};
 use super::wait::parse_duration;
 use crate::scenario::model::{
-    Auth, Capture, ConnectionExpect, ControlStep, Expect, Method, ParallelStep, Request,
-    RequestStep, Step, WaitStep,
+    Auth, Capture, ConnectionExpect, ControlAction, ControlStep, Expect, Method, ParallelStep,
+    Request, RequestStep, Step, WaitStep, WebhookReceiver, WebhooksStep,
 };
 use crate::scenario::template::{render, render_value, Vars};
 use crate::target::{origin_of, Outgoing, SendError, Session, Target};
 
 /// The state a scenario's steps share.
-pub struct StepContext<'a> {
+pub(crate) struct StepContext<'a> {
     pub target: &'a Target,
     pub session: &'a Session,
     pub vars: Vars,
@@ -46,7 +46,7 @@ impl StepContext<'_> {
 /// absolute `url` (or a `path` that renders to one, e.g. a captured
 /// `@odata.nextLink`), which must be on the target's origin: the harness
 /// sends the session's credentials only to the target.
-pub fn request_url(req: &Request, session: &Session, vars: &Vars) -> Result<String, String> {
+pub(crate) fn request_url(req: &Request, session: &Session, vars: &Vars) -> Result<String, String> {
     let text = match &req.url {
         Some(u) => render(u, vars)?,
         None => render(&req.path, vars)?,
@@ -76,7 +76,7 @@ pub fn request_url(req: &Request, session: &Session, vars: &Vars) -> Result<Stri
 }
 
 /// Turn a scenario request into an HTTP request.
-pub fn build(req: &Request, session: &Session, vars: &Vars) -> Result<Outgoing, String> {
+pub(crate) fn build(req: &Request, session: &Session, vars: &Vars) -> Result<Outgoing, String> {
     let url = request_url(req, session, vars)?;
     let mut headers: Vec<(String, String)> = Vec::new();
     match &req.auth {
@@ -179,7 +179,7 @@ fn capture(
     Ok(())
 }
 
-pub async fn run_step(
+pub(crate) async fn run_step(
     index: usize,
     step: &Step,
     location: crate::scenario::location::Location,
@@ -191,6 +191,9 @@ pub async fn run_step(
         Step::Control(c) => control_step(c, ctx, &mut result).await,
         Step::WaitUntil(w) => wait_step(w, ctx, &mut result).await,
         Step::Parallel(p) => parallel_step(p, ctx, &mut result).await,
+        Step::WebhookReceiver(r) => receiver_step(r, ctx, &mut result).await,
+        Step::Webhooks(w) => webhooks_step(w, ctx, &mut result).await,
+        Step::Verdicts(v) => verdicts_step(v, ctx, &mut result).await,
     }
     result
 }
@@ -264,94 +267,81 @@ fn expect_dropped(sent: Result<ResponseRecord, SendError>, result: &mut StepResu
 }
 
 /// The HTTP call a control action stands for.
-fn control_call(c: &ControlStep, vars: &Vars) -> Result<(Method, String, Option<Value>), String> {
-    if let Some(doc) = &c.seed_document {
-        return Ok((
+fn control_call(
+    action: &ControlAction,
+    vars: &Vars,
+) -> Result<(Method, String, Option<Value>), String> {
+    Ok(match action {
+        ControlAction::SeedDocument(doc) => (
             Method::Post,
             "documents".into(),
             Some(render_value(doc, vars)?),
-        ));
-    }
-    if let Some(e) = &c.edit_document {
-        let id = render(&e.id, vars)?;
-        return Ok((
+        ),
+        ControlAction::EditDocument(e) => (
             Method::Patch,
-            format!("documents/{id}"),
+            format!("documents/{}", render(&e.id, vars)?),
             Some(json!({"fields": render_value(&e.fields, vars)?})),
-        ));
-    }
-    if let Some(f) = &c.fault {
-        return Ok((Method::Post, "faults".into(), Some(render_value(f, vars)?)));
-    }
-    if let Some(id) = &c.delete_fault {
-        return Ok((
+        ),
+        ControlAction::Fault(f) => (Method::Post, "faults".into(), Some(render_value(f, vars)?)),
+        ControlAction::DeleteFault(id) => (
             Method::Delete,
             format!("faults/{}", render(id, vars)?),
             None,
-        ));
-    }
-    if let Some(by) = &c.advance_clock {
-        return Ok((
+        ),
+        ControlAction::AdvanceClock(by) => (
             Method::Post,
             "clock/advance".into(),
             Some(json!({"by": by})),
-        ));
-    }
-    if let Some(clock) = &c.clock {
-        return Ok((
+        ),
+        ControlAction::Clock(clock) => (
             Method::Patch,
             "clock".into(),
             Some(render_value(clock, vars)?),
+        ),
+        ControlAction::Call(call) => {
+            let body = call
+                .body
+                .as_ref()
+                .map(|b| render_value(b, vars))
+                .transpose()?;
+            (call.method, render(&call.path, vars)?, body)
+        }
+    })
+}
+
+async fn receiver_step(spec: &WebhookReceiver, ctx: &mut StepContext<'_>, result: &mut StepResult) {
+    if ctx.receivers.contains_key(&spec.name) {
+        result.error = Some(format!(
+            "a receiver named `{}` is already running",
+            spec.name
         ));
+        return;
     }
-    if let Some(call) = &c.call {
-        let body = call
-            .body
-            .as_ref()
-            .map(|b| render_value(b, vars))
-            .transpose()?;
-        return Ok((call.method, render(&call.path, vars)?, body));
+    if let Some(r) =
+        super::webhooks::start(spec, ctx.session, &ctx.advancing, &mut ctx.vars, result).await
+    {
+        ctx.receivers.insert(spec.name.clone(), r);
     }
-    Err("a control step needs an action".into())
+}
+
+async fn webhooks_step(w: &WebhooksStep, ctx: &mut StepContext<'_>, result: &mut StepResult) {
+    let Some(receiver) = ctx.receivers.get_mut(&w.receiver) else {
+        result.error = Some(format!("no receiver named `{}` was started", w.receiver));
+        return;
+    };
+    super::webhooks::check(
+        w,
+        receiver,
+        ctx.session,
+        &ctx.advancing,
+        &mut ctx.vars,
+        result,
+    )
+    .await;
 }
 
 async fn control_step(c: &ControlStep, ctx: &mut StepContext<'_>, result: &mut StepResult) {
-    if let Some(spec) = &c.webhook_receiver {
-        if ctx.receivers.contains_key(&spec.name) {
-            result.error = Some(format!(
-                "a receiver named `{}` is already running",
-                spec.name
-            ));
-            return;
-        }
-        if let Some(r) =
-            super::webhooks::start(spec, ctx.session, &ctx.advancing, &mut ctx.vars, result).await
-        {
-            ctx.receivers.insert(spec.name.clone(), r);
-        }
-        return;
-    }
-    if let Some(w) = &c.webhooks {
-        let Some(receiver) = ctx.receivers.get_mut(&w.receiver) else {
-            result.error = Some(format!("no receiver named `{}` was started", w.receiver));
-            return;
-        };
-        super::webhooks::check(
-            w,
-            receiver,
-            ctx.session,
-            &ctx.advancing,
-            &mut ctx.vars,
-            result,
-        )
-        .await;
-        return;
-    }
-    if let Some(v) = &c.verdicts {
-        verdicts_step(v, ctx, result).await;
-        return;
-    }
-    let (method, path, body) = match control_call(c, &ctx.vars) {
+    let (method, path, body) = match control_call(&c.action, &ctx.vars) {
         Ok(x) => x,
         Err(e) => {
             result.error = Some(e);
@@ -360,7 +350,7 @@ async fn control_step(c: &ControlStep, ctx: &mut StepContext<'_>, result: &mut S
     };
     let sent = match (
         &body,
-        c.advance_clock.is_some() && !ctx.receivers.is_empty(),
+        matches!(c.action, ControlAction::AdvanceClock(_)) && !ctx.receivers.is_empty(),
     ) {
         (Some(b), true) => super::webhooks::advance(ctx.session, &ctx.advancing, b).await,
         _ => ctx.session.control(method, &path, body.as_ref()).await,
@@ -374,7 +364,7 @@ async fn control_step(c: &ControlStep, ctx: &mut StepContext<'_>, result: &mut S
                 "control call succeeded",
                 (200..300).contains(&resp.status),
                 json!("2xx"),
-                json!(resp.status.to_string()),
+                json!(resp.status),
             )
             .with_message(format!(
                 "{method} {path}: {}",

@@ -27,9 +27,7 @@ use crate::scenario::template::{render, render_value, Vars};
 use crate::target::Session;
 
 /// A running receiver of one scenario. Dropping it stops the server.
-pub struct Receiver {
-    pub name: String,
-    pub url: String,
+pub(crate) struct Receiver {
     cfg: ListenConfig,
     rx: mpsc::UnboundedReceiver<Received>,
     /// Every request received so far, in arrival order.
@@ -56,7 +54,7 @@ impl Receiver {
 /// it, with the clock already at the end, so an attempt that arrives then
 /// was made somewhere between the start and the clock's reading.
 #[derive(Debug, Clone, Default)]
-pub struct Advancing(Arc<Mutex<Option<OffsetDateTime>>>);
+pub(crate) struct Advancing(Arc<Mutex<Option<OffsetDateTime>>>);
 
 impl Advancing {
     fn set(&self, v: Option<OffsetDateTime>) {
@@ -99,7 +97,7 @@ fn virtual_clock(session: &Session, advancing: &Advancing) -> Option<NowSource> 
 
 /// A clock advance (`POST …/clock/advance`) with [`Advancing`] set while
 /// it runs.
-pub async fn advance(
+pub(crate) async fn advance(
     session: &Session,
     advancing: &Advancing,
     body: &Value,
@@ -113,7 +111,7 @@ pub async fn advance(
 }
 
 /// Start a receiver on `127.0.0.1:0` and register it with the workspace.
-pub async fn start(
+pub(crate) async fn start(
     spec: &WebhookReceiver,
     session: &Session,
     advancing: &Advancing,
@@ -168,8 +166,6 @@ pub async fn start(
         virtual_clock(session, advancing),
     ));
     let receiver = Receiver {
-        name: spec.name.clone(),
-        url: url.clone(),
         cfg,
         rx,
         log: Vec::new(),
@@ -313,7 +309,7 @@ fn verdict_text(r: &Received) -> String {
 }
 
 /// Wait until the expected events arrived, then judge what was received.
-pub async fn check(
+pub(crate) async fn check(
     w: &WebhooksStep,
     receiver: &mut Receiver,
     session: &Session,

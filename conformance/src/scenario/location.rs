@@ -17,9 +17,30 @@ impl fmt::Display for Location {
     }
 }
 
+/// Why a file cannot be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file or directory cannot be read.
+    Io,
+    /// Not YAML, or a value of the wrong type, or a missing field.
+    Syntax,
+    /// A key the format does not have.
+    UnknownField,
+    /// A step kind, action or enum value the format does not have.
+    UnknownKind,
+    /// A `{{variable}}` or receiver used before it is defined.
+    UndefinedVariable,
+    /// Well-formed, but against a rule of the format (a bad JSON path,
+    /// regex or duration, undeclared writes, …).
+    Invalid,
+    /// Two files with the same scenario id.
+    DuplicateId,
+}
+
 /// A file that cannot be loaded: read, YAML or validation error.
 #[derive(Debug, Clone)]
 pub struct ScenarioError {
+    pub kind: ErrorKind,
     pub location: Location,
     /// The source line the location points at (empty when unknown).
     pub source_line: String,
@@ -65,7 +86,7 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// Levenshtein distance, for "did you mean".
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -80,7 +101,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .iter()
@@ -107,6 +128,7 @@ mod tests {
     #[test]
     fn renders_a_caret_under_the_column() {
         let e = ScenarioError {
+            kind: ErrorKind::UnknownField,
             location: Location {
                 file: "a.yaml".into(),
                 line: 3,

@@ -1,10 +1,11 @@
 //! The scenario format: model, parser with located errors, templating.
 
-pub mod location;
-pub mod model;
-pub mod parse;
-pub mod template;
+pub(crate) mod locate;
+pub(crate) mod location;
+pub(crate) mod model;
+pub(crate) mod parse;
+pub(crate) mod template;
+pub(crate) mod validate;
 
-pub use location::{Location, ScenarioError};
-pub use model::Scenario;
-pub use parse::{load_all, parse, LoadedScenario};
+pub(crate) use location::ScenarioError;
+pub(crate) use parse::{load_all, parse};

@@ -10,14 +10,18 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod expect;
+pub(crate) use expect::*;
+
 /// One YAML file of the library.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     /// Short sentence naming the rule under test.
     pub name: String,
     /// Free text: why the rule matters, what the steps do.
     #[serde(default)]
+    #[allow(dead_code)] // read by people; the harness only accepts it
     pub description: Option<String>,
     /// Used by `--tag`.
     #[serde(default)]
@@ -25,6 +29,13 @@ pub struct Scenario {
     /// The seed page or docs section that states the rule
     /// (e.g. `seed 001 "Idempotency Rules"`, `INDEX rule 28`, `DESIGN 4.4`).
     pub source: String,
+    /// Ids of the documented rules (`rules.yaml`) the scenario checks.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// A provider state the scenario needs on a target without the control
+    /// API (`--state-hook CMD` is run with this name).
+    #[serde(default)]
+    pub state: Option<String>,
     /// How strongly the docs promise the behaviour.
     pub level: Level,
     /// What the target must offer for the scenario to run.
@@ -48,7 +59,7 @@ pub struct Scenario {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Level {
+pub(crate) enum Level {
     /// Stated in a seed or in the docs: every deployment must pass.
     Documented,
     /// Not stated, but the only reading consistent with the docs.
@@ -58,7 +69,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Documented => "documented",
             Level::Inferred => "inferred",
@@ -69,7 +80,7 @@ impl Level {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Requires {
+pub(crate) struct Requires {
     /// The target must expose the fake's control API (`/_mock`).
     #[serde(default)]
     pub control: bool,
@@ -81,87 +92,80 @@ pub struct Requires {
     pub vars: Vec<String>,
 }
 
-/// A step. The webhook steps (`webhook_receiver:`, `webhooks:`) are
-/// written as step kinds of their own but carried as [`ControlStep`]
-/// actions: both need the control API, and code elsewhere matches the four
-/// variants.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(from = "StepSyntax")]
-pub enum Step {
-    Request(Box<RequestStep>),
-    Control(Box<ControlStep>),
-    WaitUntil(Box<WaitStep>),
-    Parallel(Box<ParallelStep>),
-}
-
-/// The step kinds as written in YAML.
+/// A step: one variant per kind, written in YAML as a one-key map
+/// (`- request: {...}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum StepSyntax {
+pub(crate) enum Step {
     Request(Box<RequestStep>),
     Control(Box<ControlStep>),
     WaitUntil(Box<WaitStep>),
     Parallel(Box<ParallelStep>),
     WebhookReceiver(Box<WebhookReceiver>),
     Webhooks(Box<WebhooksStep>),
-    /// Carried as a [`ControlStep`] like the webhook steps; see
-    /// [`crate::audit::VerdictsStep`].
+    /// Assertions on the fake's verdicts (see [`crate::audit::VerdictsStep`]).
     Verdicts(Box<crate::audit::VerdictsStep>),
 }
 
-impl From<StepSyntax> for Step {
-    fn from(s: StepSyntax) -> Step {
-        match s {
-            StepSyntax::Request(r) => Step::Request(r),
-            StepSyntax::Control(c) => Step::Control(c),
-            StepSyntax::WaitUntil(w) => Step::WaitUntil(w),
-            StepSyntax::Parallel(p) => Step::Parallel(p),
-            StepSyntax::WebhookReceiver(r) => Step::Control(Box::new(ControlStep {
-                name: Some(r.name.clone()),
-                webhook_receiver: Some(*r),
-                ..ControlStep::default()
-            })),
-            StepSyntax::Webhooks(w) => Step::Control(Box::new(ControlStep {
-                name: w.name.clone(),
-                webhooks: Some(*w),
-                ..ControlStep::default()
-            })),
-            StepSyntax::Verdicts(v) => Step::Control(Box::new(ControlStep {
-                name: v.name.clone(),
-                verdicts: Some(*v),
-                ..ControlStep::default()
-            })),
-        }
-    }
-}
-
 impl Step {
-    pub fn kind(&self) -> &'static str {
+    /// The step kinds as written in YAML, for "did you mean".
+    pub(crate) const KINDS: &'static [&'static str] = &[
+        "request",
+        "control",
+        "wait_until",
+        "parallel",
+        "webhook_receiver",
+        "webhooks",
+        "verdicts",
+    ];
+
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Step::Request(_) => "request",
-            Step::Control(c) if c.webhook_receiver.is_some() => "webhook_receiver",
-            Step::Control(c) if c.webhooks.is_some() => "webhooks",
-            Step::Control(c) if c.verdicts.is_some() => "verdicts",
             Step::Control(_) => "control",
             Step::WaitUntil(_) => "wait_until",
             Step::Parallel(_) => "parallel",
+            Step::WebhookReceiver(_) => "webhook_receiver",
+            Step::Webhooks(_) => "webhooks",
+            Step::Verdicts(_) => "verdicts",
         }
     }
 
-    pub fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         match self {
             Step::Request(s) => s.name.as_deref(),
             Step::Control(s) => s.name.as_deref(),
             Step::WaitUntil(s) => s.name.as_deref(),
             Step::Parallel(s) => s.name.as_deref(),
+            Step::WebhookReceiver(s) => Some(&s.name),
+            Step::Webhooks(s) => s.name.as_deref(),
+            Step::Verdicts(s) => s.name.as_deref(),
         }
+    }
+
+    /// The request a step sends to the API under test, if any.
+    pub(crate) fn api_request(&self) -> Option<(Method, &str)> {
+        match self {
+            Step::Request(r) => Some((r.method, r.path.as_str())),
+            Step::WaitUntil(w) => Some((w.request.method, w.request.path.as_str())),
+            Step::Parallel(p) => Some((p.request.method, p.request.path.as_str())),
+            _ => None,
+        }
+    }
+
+    /// Whether the step needs the fake's control API.
+    pub(crate) fn needs_control(&self) -> bool {
+        matches!(
+            self,
+            Step::Control(_) | Step::WebhookReceiver(_) | Step::Webhooks(_) | Step::Verdicts(_)
+        )
     }
 }
 
 /// An HTTP request to the API under test.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RequestStep {
+pub(crate) struct RequestStep {
     #[serde(default)]
     pub name: Option<String>,
     pub method: Method,
@@ -187,7 +191,7 @@ pub struct RequestStep {
 
 impl RequestStep {
     /// The request part (serde cannot flatten with `deny_unknown_fields`).
-    pub fn request(&self) -> Request {
+    pub(crate) fn request(&self) -> Request {
         Request {
             method: self.method,
             path: self.path.clone(),
@@ -203,7 +207,7 @@ impl RequestStep {
 /// Method, path, headers and body. Shared by every step that sends a request.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: Method,
     /// Path and query, relative to the target's base URL; `{{var}}` allowed.
     /// Empty when `url` is given.
@@ -228,7 +232,7 @@ pub struct Request {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Post,
     Put,
@@ -239,7 +243,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -252,7 +256,7 @@ impl Method {
     }
 
     /// Whether the method may change state on the target.
-    pub fn is_write(self) -> bool {
+    pub(crate) fn is_write(self) -> bool {
         matches!(
             self,
             Method::Post | Method::Put | Method::Patch | Method::Delete
@@ -262,7 +266,7 @@ impl Method {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Auth {
+pub(crate) enum Auth {
     /// No `Authorization` header at all.
     None,
     /// `Authorization: Bearer <token>`; `{{var}}` allowed.
@@ -271,317 +275,117 @@ pub enum Auth {
     Raw(String),
 }
 
-/// Expectations over one response. All listed checks run; all failures are
-/// reported, not only the first.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    #[serde(default)]
-    pub status: Option<StatusExpect>,
-    #[serde(default)]
-    pub headers: HeaderExpect,
-    /// JSON path (`$.data.items[0].id`, `$.data[*].status`) → checks.
-    #[serde(default)]
-    pub json: IndexMap<String, JsonCheck>,
-    /// Validate the body (or a part of it) against a component of the
-    /// target's OpenAPI document.
-    #[serde(default)]
-    pub schema: Option<SchemaExpect>,
-    /// Compare the normalised body with `snapshots/<name>.snap`.
-    #[serde(default)]
-    pub snapshot: Option<String>,
-    /// Substrings the raw body must contain.
-    #[serde(default)]
-    pub body_contains: Vec<String>,
-    /// Substrings the raw body must not contain (e.g. a secret).
-    #[serde(default)]
-    pub body_not_contains: Vec<String>,
-    /// `connection: dropped`: the target closes the connection without an
-    /// answer (a `drop_connection` fault). Excludes every other check.
-    #[serde(default)]
-    pub connection: Option<ConnectionExpect>,
-}
-
-/// What must happen to the connection of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionExpect {
-    /// Closed with no HTTP response at all.
-    Dropped,
-}
-
-impl Expect {
-    /// Whether any check other than `connection` is set.
-    pub fn checks_response(&self) -> bool {
-        !(self.status.is_none()
-            && self.headers.is_empty()
-            && self.json.is_empty()
-            && self.schema.is_none()
-            && self.snapshot.is_none()
-            && self.body_contains.is_empty()
-            && self.body_not_contains.is_empty())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.connection.is_none()
-            && self.status.is_none()
-            && self.headers.is_empty()
-            && self.json.is_empty()
-            && self.schema.is_none()
-            && self.snapshot.is_none()
-            && self.body_contains.is_empty()
-            && self.body_not_contains.is_empty()
-    }
-}
-
-/// `status: 200` or `status: [200, 201]`.
+/// A step against the fake's control API: one action, then the usual
+/// expectations and captures.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum StatusExpect {
-    One(u16),
-    Any(Vec<u16>),
-}
-
-impl StatusExpect {
-    pub fn accepts(&self, status: u16) -> bool {
-        match self {
-            StatusExpect::One(s) => *s == status,
-            StatusExpect::Any(v) => v.contains(&status),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            StatusExpect::One(s) => s.to_string(),
-            StatusExpect::Any(v) => {
-                let all: Vec<String> = v.iter().map(u16::to_string).collect();
-                format!("one of {}", all.join(", "))
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderExpect {
-    /// Header name → exact value (`{{var}}` allowed).
-    #[serde(default)]
-    pub equals: IndexMap<String, String>,
-    /// Header name → regular expression the value must match.
-    #[serde(default, rename = "match")]
-    pub matches: IndexMap<String, String>,
-    #[serde(default)]
-    pub present: Vec<String>,
-    #[serde(default)]
-    pub absent: Vec<String>,
-    /// Header name → JSON path of the body whose value the header must equal
-    /// (e.g. `x-request-id: $.error.request_id`).
-    #[serde(default)]
-    pub equals_json: IndexMap<String, String>,
-}
-
-impl HeaderExpect {
-    pub fn is_empty(&self) -> bool {
-        self.equals.is_empty()
-            && self.matches.is_empty()
-            && self.present.is_empty()
-            && self.absent.is_empty()
-            && self.equals_json.is_empty()
-    }
-}
-
-/// Checks on the value(s) a JSON path selects. A path with `[*]` selects an
-/// array of every match.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonCheck {
-    #[serde(default)]
-    pub equals: Option<Value>,
-    #[serde(default)]
-    pub not_equals: Option<Value>,
-    /// Regular expression over a string value.
-    #[serde(default, rename = "match")]
-    pub matches: Option<String>,
-    #[serde(default, rename = "type")]
-    pub type_: Option<JsonType>,
-    /// `absent: true`: the path selects nothing. `absent: false`: it selects
-    /// something (possibly null).
-    #[serde(default)]
-    pub absent: Option<bool>,
-    /// Length of an array, string or object.
-    #[serde(default)]
-    pub length: Option<usize>,
-    #[serde(default)]
-    pub one_of: Option<Vec<Value>>,
-    /// The selected array contains this value.
-    #[serde(default)]
-    pub contains: Option<Value>,
-    /// The selected array does not contain this value.
-    #[serde(default)]
-    pub not_contains: Option<Value>,
-    /// Every element of the selected array is one of these values.
-    #[serde(default)]
-    pub each_one_of: Option<Vec<Value>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JsonType {
-    String,
-    Number,
-    Integer,
-    Boolean,
-    Null,
-    Array,
-    Object,
-}
-
-impl JsonType {
-    pub fn of(v: &Value) -> JsonType {
-        match v {
-            Value::String(_) => JsonType::String,
-            Value::Number(n) if n.is_i64() || n.is_u64() => JsonType::Integer,
-            Value::Number(_) => JsonType::Number,
-            Value::Bool(_) => JsonType::Boolean,
-            Value::Null => JsonType::Null,
-            Value::Array(_) => JsonType::Array,
-            Value::Object(_) => JsonType::Object,
-        }
-    }
-
-    pub fn accepts(self, v: &Value) -> bool {
-        let actual = JsonType::of(v);
-        actual == self || (self == JsonType::Number && actual == JsonType::Integer)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JsonType::String => "string",
-            JsonType::Number => "number",
-            JsonType::Integer => "integer",
-            JsonType::Boolean => "boolean",
-            JsonType::Null => "null",
-            JsonType::Array => "array",
-            JsonType::Object => "object",
-        }
-    }
-}
-
-/// `schema: Document` (the whole body) or
-/// `schema: {component: Document, path: $.data}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum SchemaExpect {
-    Whole(String),
-    At(SchemaAt),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchemaAt {
-    pub component: String,
-    #[serde(default = "root_path")]
-    pub path: String,
-}
-
-fn root_path() -> String {
-    "$".to_owned()
-}
-
-impl SchemaExpect {
-    pub fn component(&self) -> &str {
-        match self {
-            SchemaExpect::Whole(c) => c,
-            SchemaExpect::At(a) => &a.component,
-        }
-    }
-
-    pub fn path(&self) -> &str {
-        match self {
-            SchemaExpect::Whole(_) => "$",
-            SchemaExpect::At(a) => &a.path,
-        }
-    }
-}
-
-/// A step against the fake's control API. Exactly one action field is set.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ControlStep {
-    #[serde(default)]
+#[serde(try_from = "ControlSyntax")]
+pub(crate) struct ControlStep {
     pub name: Option<String>,
-    /// Add a document in any state: `POST /_mock/workspaces/{ws}/documents`.
-    #[serde(default)]
-    pub seed_document: Option<Value>,
-    /// Edit a document's fields (the review UI's stand-in).
-    #[serde(default)]
-    pub edit_document: Option<EditDocument>,
-    /// Add a fault rule; capture `$.data.id` to delete it later.
-    #[serde(default)]
-    pub fault: Option<Value>,
-    /// Remove a fault rule by id.
-    #[serde(default)]
-    pub delete_fault: Option<String>,
-    /// Advance the virtual clock (`"5s"`, `"15m"`).
-    #[serde(default)]
-    pub advance_clock: Option<String>,
-    /// Set the clock mode and tick.
-    #[serde(default)]
-    pub clock: Option<Value>,
-    /// Any other control call, relative to the workspace
-    /// (`GET journal/count?method=POST&path=/v1/documents/*/dispatch`).
-    #[serde(default)]
-    pub call: Option<ControlCall>,
-    /// Written as the step `webhook_receiver:` (see [`Step`]).
-    #[serde(skip_deserializing)]
-    pub webhook_receiver: Option<WebhookReceiver>,
-    /// Written as the step `webhooks:` (see [`Step`]).
-    #[serde(skip_deserializing)]
-    pub webhooks: Option<WebhooksStep>,
-    /// Written as the step `verdicts:` (see [`Step`]).
-    #[serde(skip_deserializing)]
-    pub verdicts: Option<crate::audit::VerdictsStep>,
-    #[serde(default)]
+    pub action: ControlAction,
     pub expect: Expect,
-    #[serde(default)]
     pub capture: IndexMap<String, String>,
 }
 
-impl ControlStep {
-    /// Names of the action fields that are set; valid steps have one.
-    pub fn actions(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.seed_document.is_some() {
-            out.push("seed_document");
+/// What a control step does, one variant per kind.
+#[derive(Debug, Clone)]
+pub(crate) enum ControlAction {
+    /// Add a document in any state: `POST /_mock/workspaces/{ws}/documents`.
+    SeedDocument(Value),
+    /// Edit a document's fields (the review UI's stand-in).
+    EditDocument(EditDocument),
+    /// Add a fault rule; capture `$.data.id` to delete it later.
+    Fault(Value),
+    /// Remove a fault rule by id.
+    DeleteFault(String),
+    /// Advance the virtual clock (`"5s"`, `"15m"`).
+    AdvanceClock(String),
+    /// Set the clock mode and tick.
+    Clock(Value),
+    /// Any other control call, relative to the workspace
+    /// (`GET journal/count?method=POST&path=/v1/documents/*/dispatch`).
+    Call(ControlCall),
+}
+
+impl ControlAction {
+    /// The action keys as written in YAML.
+    pub(crate) const KEYS: &'static [&'static str] = &[
+        "seed_document",
+        "edit_document",
+        "fault",
+        "delete_fault",
+        "advance_clock",
+        "clock",
+        "call",
+    ];
+}
+
+/// A control step as written: the action is one of several keys of the
+/// same map (serde cannot flatten an enum into a map that denies unknown
+/// fields), so exactly-one is checked when converting, during parsing,
+/// and the parser locates the error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlSyntax {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    seed_document: Option<Value>,
+    #[serde(default)]
+    edit_document: Option<EditDocument>,
+    #[serde(default)]
+    fault: Option<Value>,
+    #[serde(default)]
+    delete_fault: Option<String>,
+    #[serde(default)]
+    advance_clock: Option<String>,
+    #[serde(default)]
+    clock: Option<Value>,
+    #[serde(default)]
+    call: Option<ControlCall>,
+    #[serde(default)]
+    expect: Expect,
+    #[serde(default)]
+    capture: IndexMap<String, String>,
+}
+
+impl TryFrom<ControlSyntax> for ControlStep {
+    type Error = String;
+
+    fn try_from(c: ControlSyntax) -> Result<ControlStep, String> {
+        let mut actions = Vec::new();
+        let candidates = [
+            c.seed_document.map(ControlAction::SeedDocument),
+            c.edit_document.map(ControlAction::EditDocument),
+            c.fault.map(ControlAction::Fault),
+            c.delete_fault.map(ControlAction::DeleteFault),
+            c.advance_clock.map(ControlAction::AdvanceClock),
+            c.clock.map(ControlAction::Clock),
+            c.call.map(ControlAction::Call),
+        ];
+        for (key, action) in ControlAction::KEYS.iter().zip(candidates) {
+            if let Some(a) = action {
+                actions.push((*key, a));
+            }
         }
-        if self.edit_document.is_some() {
-            out.push("edit_document");
+        if actions.len() != 1 {
+            let found: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
+            return Err(format!(
+                "a control step has exactly one action ({}); found {}",
+                ControlAction::KEYS.join(", "),
+                if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(", ")
+                }
+            ));
         }
-        if self.fault.is_some() {
-            out.push("fault");
-        }
-        if self.delete_fault.is_some() {
-            out.push("delete_fault");
-        }
-        if self.advance_clock.is_some() {
-            out.push("advance_clock");
-        }
-        if self.clock.is_some() {
-            out.push("clock");
-        }
-        if self.call.is_some() {
-            out.push("call");
-        }
-        if self.webhook_receiver.is_some() {
-            out.push("webhook_receiver");
-        }
-        if self.webhooks.is_some() {
-            out.push("webhooks");
-        }
-        if self.verdicts.is_some() {
-            out.push("verdicts");
-        }
-        out
+        let (_, action) = actions.remove(0);
+        Ok(ControlStep {
+            name: c.name,
+            action,
+            expect: c.expect,
+            capture: c.capture,
+        })
     }
 }
 
@@ -590,7 +394,7 @@ impl ControlStep {
 /// Its URL is `{{receivers.<name>}}` in later steps.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebhookReceiver {
+pub(crate) struct WebhookReceiver {
     /// What `webhooks:` steps call it; also `{{receivers.<name>}}`.
     pub name: String,
     /// The endpoint secret the deliveries are signed with.
@@ -629,7 +433,7 @@ fn yes() -> bool {
 /// `duplicates_allowed: false`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebhooksStep {
+pub(crate) struct WebhooksStep {
     #[serde(default)]
     pub name: Option<String>,
     /// The `name` of a `webhook_receiver` step.
@@ -670,7 +474,7 @@ fn one() -> usize {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SignatureExpect {
+pub(crate) enum SignatureExpect {
     #[default]
     Valid,
     Any,
@@ -680,7 +484,7 @@ pub enum SignatureExpect {
 /// its `data`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventExpect {
+pub(crate) struct EventExpect {
     #[serde(rename = "type")]
     pub event_type: String,
     #[serde(default)]
@@ -700,14 +504,14 @@ pub struct EventExpect {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EditDocument {
+pub(crate) struct EditDocument {
     pub id: String,
     pub fields: Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ControlCall {
+pub(crate) struct ControlCall {
     pub method: Method,
     /// Relative to `/_mock/workspaces/{ws}/`, or absolute when it starts
     /// with `/_mock/`.
@@ -719,7 +523,7 @@ pub struct ControlCall {
 /// Poll a request until its response meets `until`, within a bound.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WaitStep {
+pub(crate) struct WaitStep {
     #[serde(default)]
     pub name: Option<String>,
     pub request: Request,
@@ -748,7 +552,7 @@ fn default_attempts() -> u32 {
 /// Send `count` copies of one request at once.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ParallelStep {
+pub(crate) struct ParallelStep {
     #[serde(default)]
     pub name: Option<String>,
     pub count: usize,
@@ -764,7 +568,7 @@ pub struct ParallelStep {
 
 /// Which part of a response a capture reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Capture {
+pub(crate) enum Capture {
     Json(String),
     Header(String),
     Status,
@@ -772,7 +576,7 @@ pub enum Capture {
 
 impl Capture {
     /// `$.json.path`, `header:name` or `status`.
-    pub fn parse(s: &str) -> Result<Capture, String> {
+    pub(crate) fn parse(s: &str) -> Result<Capture, String> {
         if s.starts_with('$') {
             crate::runner::jsonpath::Path::parse(s)?;
             Ok(Capture::Json(s.to_owned()))

@@ -9,10 +9,10 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 /// Variables of one scenario run, in definition order.
-pub type Vars = IndexMap<String, Value>;
+pub(crate) type Vars = IndexMap<String, Value>;
 
 /// Names referenced by `{{…}}` in `text`, in order of appearance.
-pub fn references(text: &str) -> Vec<String> {
+pub(crate) fn references(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -28,19 +28,6 @@ pub fn references(text: &str) -> Vec<String> {
     out
 }
 
-/// Every reference in a JSON value (strings and object keys).
-pub fn value_references(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => references(s),
-        Value::Array(a) => a.iter().flat_map(value_references).collect(),
-        Value::Object(m) => m
-            .iter()
-            .flat_map(|(k, v)| references(k).into_iter().chain(value_references(v)))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -49,7 +36,7 @@ fn text_of(v: &Value) -> String {
 }
 
 /// Interpolate a string; an unknown variable is an error naming it.
-pub fn render(text: &str, vars: &Vars) -> Result<String, String> {
+pub(crate) fn render(text: &str, vars: &Vars) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -71,7 +58,7 @@ pub fn render(text: &str, vars: &Vars) -> Result<String, String> {
 }
 
 /// Interpolate every string of a JSON value.
-pub fn render_value(v: &Value, vars: &Vars) -> Result<Value, String> {
+pub(crate) fn render_value(v: &Value, vars: &Vars) -> Result<Value, String> {
     Ok(match v {
         Value::String(s) => {
             let trimmed = s.trim();

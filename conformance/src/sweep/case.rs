@@ -15,7 +15,7 @@ use crate::scenario::model::{ControlCall, Step};
 /// The delivery mode a client uses (seed 000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// The client writes to Dataverse itself and records each attempt with
     /// `POST /v1/documents/{id}/delivery`.
     Executor,
@@ -25,7 +25,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::Executor => "executor",
             Mode::Dispatch => "dispatch",
@@ -36,7 +36,7 @@ impl Mode {
 /// Where an eligible document may end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DocOutcome {
+pub(crate) enum DocOutcome {
     /// `push_succeeded`, a `succeeded` attempt, its invoice row with every
     /// line item.
     Delivered,
@@ -53,7 +53,7 @@ pub enum DocOutcome {
 }
 
 impl DocOutcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DocOutcome::Delivered => "delivered",
             DocOutcome::Skipped => "skipped",
@@ -67,7 +67,7 @@ impl DocOutcome {
 /// Whether a non-zero exit of the command fails the case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ExitRule {
+pub(crate) enum ExitRule {
     /// Reported, never a failure (n8n exits 1 when a node errors, which a
     /// good flow may allow under a fault).
     #[default]
@@ -83,7 +83,7 @@ fn default_allow() -> Vec<DocOutcome> {
 /// One case.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Case {
+pub(crate) struct Case {
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -161,13 +161,13 @@ fn parse(text: &str, what: &str) -> Result<Vec<Case>, String> {
 }
 
 /// The built-in catalog.
-pub fn catalog() -> Vec<Case> {
+pub(crate) fn catalog() -> Vec<Case> {
     parse(CATALOG, "the built-in catalog").expect("the embedded catalog parses")
 }
 
 /// The catalog plus the cases of `extra` (a case with a catalog name
 /// replaces it; others are added at the end).
-pub fn load(extra: Option<&Path>) -> Result<Vec<Case>, String> {
+pub(crate) fn load(extra: Option<&Path>) -> Result<Vec<Case>, String> {
     let mut cases = catalog();
     if let Some(path) = extra {
         let text = std::fs::read_to_string(path)
@@ -184,7 +184,7 @@ pub fn load(extra: Option<&Path>) -> Result<Vec<Case>, String> {
 
 /// Keep the cases named in `only` (in catalog order); an unknown name is
 /// an error listing the known ones.
-pub fn select(cases: Vec<Case>, only: &[String]) -> Result<Vec<Case>, String> {
+pub(crate) fn select(cases: Vec<Case>, only: &[String]) -> Result<Vec<Case>, String> {
     if only.is_empty() {
         return Ok(cases);
     }

@@ -12,7 +12,7 @@ use super::case::DocOutcome;
 
 /// A delivery attempt, as `GET /v1/documents/{id}/delivery` lists it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub status: String,
     pub error_code: Option<String>,
     pub external_record_id: Option<String>,
@@ -20,7 +20,7 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub fn from_json(v: &Value) -> Attempt {
+    pub(crate) fn from_json(v: &Value) -> Attempt {
         let s = |k: &str| v[k].as_str().map(str::to_owned);
         Attempt {
             status: s("status").unwrap_or_default(),
@@ -33,14 +33,14 @@ impl Attempt {
 
 /// An invoice row that belongs to the document, with its line-item count.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Invoice {
+pub(crate) struct Invoice {
     pub id: String,
     pub lines: usize,
 }
 
 /// What is known of one document after the runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct DocFacts {
+pub(crate) struct DocFacts {
     pub id: String,
     pub status: String,
     /// Newest first.
@@ -58,7 +58,7 @@ pub struct DocFacts {
 
 /// The judgement of one document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DocJudgement {
+pub(crate) struct DocJudgement {
     pub id: String,
     pub outcome: DocOutcome,
     /// Broken promises, with the facts that show them; empty when the
@@ -69,7 +69,7 @@ pub struct DocJudgement {
 const SKIP_CODES: &[&str] = &["supplier_not_found", "team_not_found"];
 
 /// Classify one document and list what breaks the contract.
-pub fn classify(f: &DocFacts, allow: &[DocOutcome]) -> DocJudgement {
+pub(crate) fn classify(f: &DocFacts, allow: &[DocOutcome]) -> DocJudgement {
     let mut problems = Vec::new();
     if f.invoices.len() > 1 {
         let ids: Vec<&str> = f.invoices.iter().map(|i| i.id.as_str()).collect();
@@ -208,7 +208,7 @@ pub fn classify(f: &DocFacts, allow: &[DocOutcome]) -> DocJudgement {
 /// Invoice rows per document: by the mapping's document-id column, else by
 /// a `succeeded` attempt's `external_record_id`. Line items count by their
 /// invoice lookup column.
-pub fn link_rows(
+pub(crate) fn link_rows(
     invoices: &[Value],
     lines: &[Value],
     attempts_by_doc: &HashMap<String, Vec<Attempt>>,

@@ -70,7 +70,7 @@ fn row(c: &CaseResult) -> [String; 6] {
 const HEAD: [&str; 6] = ["case", "exit", "outcomes", "contract", "verdicts", "result"];
 
 /// The evidence of one case that did not pass (empty for a pass).
-pub fn details(c: &CaseResult) -> String {
+pub(crate) fn details(c: &CaseResult) -> String {
     let mut out = String::new();
     match &c.status {
         CaseStatus::Passed => return out,
@@ -123,7 +123,7 @@ pub fn details(c: &CaseResult) -> String {
     out
 }
 
-pub fn human(r: &SweepReport) -> String {
+pub(crate) fn human(r: &SweepReport) -> String {
     let rows: Vec<[String; 6]> = r.cases.iter().map(row).collect();
     let mut width = HEAD.map(str::len);
     for cells in &rows {
@@ -160,7 +160,7 @@ pub fn human(r: &SweepReport) -> String {
     out
 }
 
-pub fn markdown(r: &SweepReport) -> String {
+pub(crate) fn markdown(r: &SweepReport) -> String {
     let mut out = String::from("# conformance sweep\n\n");
     let _ = writeln!(out, "`{}` against {}\n", r.command.join(" "), r.target);
     let _ = writeln!(out, "| {} |", HEAD.join(" | "));
@@ -180,7 +180,7 @@ pub fn markdown(r: &SweepReport) -> String {
     out
 }
 
-pub fn json(r: &SweepReport) -> String {
+pub(crate) fn json(r: &SweepReport) -> String {
     let summary = r.summary_line();
     let v = json!({
         "target": r.target,
@@ -192,7 +192,7 @@ pub fn json(r: &SweepReport) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
-pub fn junit(r: &SweepReport) -> String {
+pub(crate) fn junit(r: &SweepReport) -> String {
     let failures = r
         .cases
         .iter()

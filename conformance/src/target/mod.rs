@@ -9,8 +9,8 @@
 //! tagged correctly.
 
 #[cfg(feature = "embedded")]
-pub mod embedded;
-pub mod remote;
+pub(crate) mod embedded;
+pub(crate) mod remote;
 
 use std::sync::Arc;
 
@@ -24,16 +24,19 @@ use crate::scenario::template::Vars;
 
 /// What a target offers, probed once before any scenario runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
+pub(crate) struct Capabilities {
     /// The fake's control API answers (`GET /_mock/health`).
     pub control: bool,
     /// Writes may be sent to the API under test.
     pub writes: bool,
+    /// Documents may be dispatched (a write that reaches the deployment's
+    /// CRM through its workflow): a fake, or --allow-dispatch.
+    pub dispatch: bool,
 }
 
 /// A target the scenarios run against.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// What reports call it (`embedded fake`, or the URL).
     pub label: String,
     /// Origin of the target, no trailing slash.
@@ -51,7 +54,7 @@ pub struct Target {
 
 /// The error of a request that got no HTTP response, or was refused.
 #[derive(Debug, Clone)]
-pub struct SendError {
+pub(crate) struct SendError {
     pub request: RequestRecord,
     pub message: String,
 }
@@ -78,12 +81,13 @@ impl Target {
         }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
+    /// The HTTP client every request to this target goes through.
+    pub(crate) fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
     /// The OpenAPI document, fetched once.
-    pub async fn openapi(&self) -> Result<Arc<Value>, String> {
+    pub(crate) async fn openapi(&self) -> Result<Arc<Value>, String> {
         self.openapi
             .get_or_init(|| async {
                 let src = &self.openapi_source;
@@ -117,7 +121,7 @@ impl Target {
 
     /// Open a session for one scenario: a fresh workspace when the target
     /// has control, else the target itself.
-    pub async fn open(
+    pub(crate) async fn open(
         &self,
         seed: Option<u64>,
         fixtures: Option<&Value>,
@@ -135,6 +139,7 @@ impl Target {
                 keys: IndexMap::new(),
                 workspace: None,
                 writes: self.capabilities.writes,
+                dispatch: self.capabilities.dispatch,
             });
         }
         let mut body = serde_json::Map::new();
@@ -189,8 +194,19 @@ impl Target {
             keys,
             workspace: Some(id),
             writes: true,
+            dispatch: true,
         })
     }
+}
+
+/// Whether a request path dispatches a document or a workflow run (the
+/// writes that reach a CRM).
+pub(crate) fn is_dispatch(path: &str) -> bool {
+    path.split('?')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .ends_with("/dispatch")
 }
 
 pub(crate) fn http_client() -> reqwest::Client {
@@ -203,7 +219,7 @@ pub(crate) fn http_client() -> reqwest::Client {
 
 /// One scenario's view of the target.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     client: reqwest::Client,
     /// Base URL of the Numora API (`/v1/...` is appended).
     pub base_url: String,
@@ -215,11 +231,13 @@ pub struct Session {
     pub workspace: Option<String>,
     /// Whether writes may be sent to the API under test.
     pub writes: bool,
+    /// Whether dispatches may be sent.
+    pub dispatch: bool,
 }
 
 /// An HTTP request ready to send.
 #[derive(Debug, Clone)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub method: Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -228,7 +246,7 @@ pub struct Outgoing {
 
 impl Session {
     /// The variables every scenario can use.
-    pub fn builtin_vars(&self) -> Vars {
+    pub(crate) fn builtin_vars(&self) -> Vars {
         let mut v = Vars::new();
         v.insert("api_key".into(), json!(self.api_key));
         v.insert("base_url".into(), json!(self.base_url));
@@ -248,7 +266,7 @@ impl Session {
 
     /// Send a request to the API under test. Writes are refused when the
     /// run may not write.
-    pub async fn send(&self, out: Outgoing) -> Result<ResponseRecord, SendError> {
+    pub(crate) async fn send(&self, out: Outgoing) -> Result<ResponseRecord, SendError> {
         if out.method.is_write() && !self.writes {
             return Err(SendError {
                 request: record_of(&out),
@@ -258,12 +276,18 @@ impl Session {
                 ),
             });
         }
+        if out.method.is_write() && is_dispatch(&out.url) && !self.dispatch {
+            return Err(SendError {
+                request: record_of(&out),
+                message: "refused to dispatch: the target has no control API and --allow-dispatch was not given".into(),
+            });
+        }
         self.send_raw(out).await
     }
 
     /// Send a control API request (path relative to the workspace, or
     /// absolute when it starts with `/_mock/`).
-    pub async fn control(
+    pub(crate) async fn control(
         &self,
         method: Method,
         path: &str,
@@ -378,7 +402,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// `scheme://host:port` of a URL.
-pub fn origin_of(url: &str) -> String {
+pub(crate) fn origin_of(url: &str) -> String {
     match url.find("://") {
         Some(i) => {
             let rest = &url[i + 3..];

@@ -7,10 +7,11 @@ use super::{http_client, Capabilities, Target};
 /// Probe `url`: a `GET /_mock/health` answering 200 with `"status":"ok"`
 /// means a fake with a control API (and so fresh workspaces, where writes
 /// are harmless). Only a GET is sent.
-pub async fn connect(
+pub(crate) async fn connect(
     url: &str,
     api_key: Option<String>,
     allow_writes: bool,
+    allow_dispatch: bool,
     openapi: Option<String>,
 ) -> Result<Target, String> {
     let url = url.trim_end_matches('/').to_owned();
@@ -32,6 +33,7 @@ pub async fn connect(
         Capabilities {
             control,
             writes: control || allow_writes,
+            dispatch: control || allow_writes && allow_dispatch,
         },
         openapi,
         None,

@@ -9,17 +9,17 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// One answer on its way back to the harness, for a [`Breaker`] to change.
-pub struct Exchange<'a> {
-    pub method: &'a Method,
-    pub path: &'a str,
-    pub query: &'a str,
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
+pub(crate) struct Exchange<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 /// The rule a proxy breaks.
-pub trait Breaker: Send + Sync + 'static {
+pub(crate) trait Breaker: Send + Sync + 'static {
     /// The path and query to forward to the fake (default: as sent).
     fn forward_to(&self, path: &str, query: &str) -> String {
         if query.is_empty() {
@@ -85,7 +85,7 @@ async fn relay<B: Breaker>(
 
 /// Starts the embedded fake and a proxy breaking `breaker`'s rule in front of
 /// it, on a thread of their own; returns the proxy's origin.
-pub fn start<B: Breaker>(breaker: B) -> String {
+pub(crate) fn start<B: Breaker>(breaker: B) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -94,7 +94,7 @@ pub fn start<B: Breaker>(breaker: B) -> String {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let fake = conformance::target::embedded::start(7, None)
+            let fake = conformance::start_embedded_fake(7)
                 .await
                 .expect("the fake starts");
             let proxy = Arc::new(Proxy {
