@@ -173,7 +173,6 @@ fn a_client_that_reports_success_without_all_line_items_is_a_partial_write() {
 }
 
 #[test]
-#[ignore = "needs the fake's outbox_max_page setting (it lands with the verdicts endpoint)"]
 fn a_client_that_stops_at_the_first_outbox_page_leaves_documents_behind() {
     let (code, report) = json_sweep(
         "outbox_two_pages",
@@ -187,7 +186,6 @@ fn a_client_that_stops_at_the_first_outbox_page_leaves_documents_behind() {
 
 /// Each wrong client is caught with the rule the fake's verdicts name.
 #[test]
-#[ignore = "needs the fake's verdicts endpoint"]
 fn wrong_clients_are_caught_with_the_expected_rule() {
     for (bug, case_name, rule, env) in [
         (
@@ -357,7 +355,6 @@ fn audit_says_when_the_target_has_no_verdicts() {
 }
 
 #[test]
-#[ignore = "needs the fake's verdicts endpoint"]
 fn a_scenario_step_asserts_verdicts() {
     let dir = scratch("verdicts-step");
     std::fs::write(
