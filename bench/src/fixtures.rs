@@ -16,24 +16,24 @@ use std::path::Path;
 use serde_yaml_ng::{Mapping, Value};
 
 /// Per-key request budget per window: high enough that load never hits it.
-pub const RATE_LIMIT: u64 = 4_000_000_000;
+pub(crate) const RATE_LIMIT: u64 = 4_000_000_000;
 
 /// The eligible invoice `n` (1-based): `inv_000001` …
-pub fn invoice_id(n: usize) -> String {
+pub(crate) fn invoice_id(n: usize) -> String {
     format!("inv_{n:06}")
 }
 
 /// The callback document `n` (1-based): `cb_00001` … (the wrk script's `%05d`).
-pub fn callback_id(n: usize) -> String {
+pub(crate) fn callback_id(n: usize) -> String {
     format!("cb_{n:05}")
 }
 
 /// The one document with a long delivery history.
-pub const HISTORY_DOC: &str = "cb_history";
+pub(crate) const HISTORY_DOC: &str = "cb_history";
 
 /// What a generated world holds besides the default world's catalogue.
 #[derive(Debug, Clone, Copy)]
-pub struct World {
+pub(crate) struct World {
     /// Reviewed + finalized invoice_v2 documents (outbox-eligible, dispatchable).
     pub eligible: usize,
     /// `push_succeeded` documents with exactly one prior delivery attempt each.
@@ -95,7 +95,7 @@ fn base(default_world: &str) -> io::Result<String> {
 }
 
 /// Writes `world` to `path`; returns the file's size in bytes.
-pub fn write(default_world: &str, path: &Path, world: &World) -> io::Result<u64> {
+pub(crate) fn write(default_world: &str, path: &Path, world: &World) -> io::Result<u64> {
     let mut out = BufWriter::new(File::create(path)?);
     writeln!(
         out,

@@ -10,22 +10,22 @@ use std::time::Duration;
 
 /// One answer: status code and body.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> Option<serde_json::Value> {
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
 }
 
-pub struct Client {
+pub(crate) struct Client {
     addr: SocketAddr,
     stream: TcpStream,
     buf: Vec<u8>,
@@ -42,7 +42,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Client {
     /// Connects to `addr` (loopback only); `key` is sent as a bearer token.
-    pub fn connect(addr: SocketAddr, key: Option<&str>) -> io::Result<Client> {
+    pub(crate) fn connect(addr: SocketAddr, key: Option<&str>) -> io::Result<Client> {
         if !addr.ip().is_loopback() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -61,19 +61,19 @@ impl Client {
         })
     }
 
-    pub fn get(&mut self, path: &str) -> io::Result<Response> {
+    pub(crate) fn get(&mut self, path: &str) -> io::Result<Response> {
         self.request("GET", path, None)
     }
 
-    pub fn post(&mut self, path: &str, body: &str) -> io::Result<Response> {
+    pub(crate) fn post(&mut self, path: &str, body: &str) -> io::Result<Response> {
         self.request("POST", path, Some(body))
     }
 
-    pub fn patch(&mut self, path: &str, body: &str) -> io::Result<Response> {
+    pub(crate) fn patch(&mut self, path: &str, body: &str) -> io::Result<Response> {
         self.request("PATCH", path, Some(body))
     }
 
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         path: &str,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::http::Client;
 
 /// A running server (the fake or the baseline), killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     pub name: String,
     child: Child,
     pub addr: SocketAddr,
@@ -25,7 +25,7 @@ const START_DEADLINE: Duration = Duration::from_secs(120);
 impl Server {
     /// Starts `program args…`, waits for its `listening on http://ADDR` line,
     /// then sends `GET probe` (with `key`) until it answers 2xx. stderr goes to `log`.
-    pub fn start(
+    pub(crate) fn start(
         name: &str,
         program: &Path,
         args: &[String],
@@ -102,25 +102,25 @@ impl Server {
         })
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn client(&self, key: Option<&str>) -> io::Result<Client> {
+    pub(crate) fn client(&self, key: Option<&str>) -> io::Result<Client> {
         Client::connect(self.addr, key)
     }
 
     /// utime + stime so far, in clock ticks.
-    pub fn cpu_ticks(&self) -> io::Result<u64> {
+    pub(crate) fn cpu_ticks(&self) -> io::Result<u64> {
         cpu_ticks(self.pid())
     }
 
-    pub fn memory(&self) -> io::Result<Memory> {
+    pub(crate) fn memory(&self) -> io::Result<Memory> {
         memory(self.pid())
     }
 
     /// Fails if the server has exited (a crash mid-benchmark).
-    pub fn check_alive(&mut self) -> io::Result<()> {
+    pub(crate) fn check_alive(&mut self) -> io::Result<()> {
         match self.child.try_wait()? {
             None => Ok(()),
             Some(status) => Err(io::Error::other(format!(
@@ -140,14 +140,14 @@ impl Drop for Server {
 }
 
 /// utime + stime of a process (all its threads, live and exited), in clock ticks.
-pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> io::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_cpu_ticks(&stat).ok_or_else(|| io::Error::other(format!("cannot parse /proc/{pid}/stat")))
 }
 
 /// Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may hold
 /// spaces and parentheses, so counting starts after its last ')'.
-pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+pub(crate) fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // rest starts at field 3 (state): utime is field 14 → index 11.
@@ -158,7 +158,7 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 
 /// Resident memory, from /proc/PID/status.
 #[derive(Debug, Clone, Copy)]
-pub struct Memory {
+pub(crate) struct Memory {
     /// VmRSS, in KiB.
     pub rss_kib: u64,
     /// VmHWM (peak RSS), in KiB.
@@ -166,20 +166,20 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub fn rss_mib(&self) -> f64 {
+    pub(crate) fn rss_mib(&self) -> f64 {
         self.rss_kib as f64 / 1024.0
     }
-    pub fn peak_mib(&self) -> f64 {
+    pub(crate) fn peak_mib(&self) -> f64 {
         self.peak_kib as f64 / 1024.0
     }
 }
 
-pub fn memory(pid: u32) -> io::Result<Memory> {
+pub(crate) fn memory(pid: u32) -> io::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     parse_memory(&status).ok_or_else(|| io::Error::other(format!("no VmRSS in /proc/{pid}/status")))
 }
 
-pub fn parse_memory(status: &str) -> Option<Memory> {
+pub(crate) fn parse_memory(status: &str) -> Option<Memory> {
     let field = |name: &str| -> Option<u64> {
         status
             .lines()
@@ -194,7 +194,7 @@ pub fn parse_memory(status: &str) -> Option<Memory> {
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux we know).
-pub fn clock_ticks_per_second() -> u64 {
+pub(crate) fn clock_ticks_per_second() -> u64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()

@@ -8,14 +8,14 @@ use std::time::Duration;
 use crate::process::Server;
 
 /// Connections held open by every load phase.
-pub const CONNECTIONS: u32 = 32;
+pub(crate) const CONNECTIONS: u32 = 32;
 /// One wrk thread: the other core is left to the server, and a Lua counter
 /// sees every request.
-pub const THREADS: u32 = 1;
+pub(crate) const THREADS: u32 = 1;
 
 /// What to send.
 #[derive(Debug, Clone)]
-pub struct Load {
+pub(crate) struct Load {
     pub label: String,
     /// Path and query of the GET (ignored by a script that builds its own requests).
     pub path: String,
@@ -32,7 +32,7 @@ pub struct Load {
 
 /// wrk's report.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub requests: u64,
     pub elapsed_s: f64,
     pub requests_per_s: f64,
@@ -44,7 +44,7 @@ pub struct Report {
 
 /// A wrk run and what the server spent on it.
 #[derive(Debug, Clone)]
-pub struct Measured {
+pub(crate) struct Measured {
     pub label: String,
     pub wrk: Report,
     /// Server utime + stime during the run, in seconds.
@@ -53,7 +53,7 @@ pub struct Measured {
 
 impl Measured {
     /// Server CPU time per request, in microseconds.
-    pub fn cpu_us_per_request(&self) -> f64 {
+    pub(crate) fn cpu_us_per_request(&self) -> f64 {
         if self.wrk.requests == 0 {
             return f64::NAN;
         }
@@ -61,20 +61,20 @@ impl Measured {
     }
 
     /// Cores the server kept busy on average.
-    pub fn cores(&self) -> f64 {
+    pub(crate) fn cores(&self) -> f64 {
         if self.wrk.elapsed_s <= 0.0 {
             return f64::NAN;
         }
         self.cpu_s / self.wrk.elapsed_s
     }
 
-    pub fn errors(&self) -> u64 {
+    pub(crate) fn errors(&self) -> u64 {
         self.wrk.non_2xx + self.wrk.socket_errors
     }
 
     /// Several rounds of one load as one figure: requests, time and CPU add
     /// up; p50 and p99 are the medians of the rounds'.
-    pub fn combine(label: &str, rounds: &[Measured]) -> Measured {
+    pub(crate) fn combine(label: &str, rounds: &[Measured]) -> Measured {
         let sum = |f: fn(&Measured) -> f64| rounds.iter().map(f).sum::<f64>();
         let requests = rounds.iter().map(|m| m.wrk.requests).sum::<u64>();
         let elapsed_s = sum(|m| m.wrk.elapsed_s);
@@ -97,7 +97,7 @@ impl Measured {
 }
 
 /// The median (NaN for none).
-pub fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     match n {
@@ -108,7 +108,7 @@ pub fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Runs wrk against `server` and measures the server's CPU time around it.
-pub fn measure(
+pub(crate) fn measure(
     wrk: &Path,
     server: &mut Server,
     load: &Load,
@@ -127,7 +127,7 @@ pub fn measure(
 }
 
 /// Runs wrk once and parses its report.
-pub fn run(wrk: &Path, server: &Server, load: &Load) -> io::Result<Report> {
+pub(crate) fn run(wrk: &Path, server: &Server, load: &Load) -> io::Result<Report> {
     let mut cmd = Command::new(wrk);
     cmd.arg(format!("-t{THREADS}"))
         .arg(format!("-c{CONNECTIONS}"))
@@ -187,7 +187,7 @@ fn parse_time_us(text: &str) -> Option<f64> {
 }
 
 /// Reads the parts of wrk's report the benchmark uses.
-pub fn parse(text: &str) -> Option<Report> {
+pub(crate) fn parse(text: &str) -> Option<Report> {
     let mut report = Report::default();
     let mut saw_total = false;
     for line in text.lines() {

@@ -8,18 +8,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 
-pub use crate::app_state::AppState;
+pub(crate) use crate::app_state::AppState;
 use crate::call::{Call, Reply};
 use crate::numora::{self, NumoraError};
 use crate::world::lock;
 
 /// The largest request body read at all (uploads are capped at 30 MB inside).
-pub const MAX_BODY: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 32 * 1024 * 1024;
 /// The largest JSON body accepted.
-pub const MAX_JSON_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// The whole router: `/v1`, `/api/data/v9.2`, `/_mock` (unless disabled) and `/openapi.json`.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/v1", any(numora_entry))
@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The most header bytes (names and values) a request may carry.
-pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 async fn openapi() -> Response {
     (
@@ -61,7 +61,7 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// Which limit a request broke.
-pub enum Limit {
+pub(crate) enum Limit {
     Body,
     Headers,
     /// The body did not arrive within the read timeout.
@@ -70,7 +70,7 @@ pub enum Limit {
 
 /// Reads a request into a [`Call`]; `Err` when its headers are over
 /// [`MAX_HEADER_BYTES`] or its body over `limit`.
-pub async fn to_call(
+pub(crate) async fn to_call(
     req: Request,
     limit: usize,
     timeout: std::time::Duration,
@@ -232,7 +232,7 @@ fn serve_dataverse(state: &AppState, call: Call) -> Reply {
 }
 
 /// Applies real latency (after every lock is released) and converts.
-pub async fn finish(reply: Reply) -> Response {
+pub(crate) async fn finish(reply: Reply) -> Response {
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::world::Registry;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub control: bool,

@@ -72,12 +72,12 @@ impl Call {
     }
 }
 
-pub fn decode_component(text: &str) -> String {
+pub(crate) fn decode_component(text: &str) -> String {
     percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// Splits an `application/x-www-form-urlencoded` query into decoded pairs.
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect()

@@ -17,7 +17,7 @@ use crate::world::workspace::{Job, Workspace};
 /// Runs every job due by now. Called under the workspace lock before a
 /// request is answered, so work that is due runs before the request that
 /// made it due is answered.
-pub fn run_due(ws: &mut Workspace) {
+pub(crate) fn run_due(ws: &mut Workspace) {
     webhooks::attempt_ready(ws);
     // Jobs may schedule more jobs; a bound keeps a faulty loop from hanging a request.
     for _ in 0..100_000 {

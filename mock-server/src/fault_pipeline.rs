@@ -30,7 +30,7 @@ use crate::world::time::{format_seconds, parse_duration, Millis};
 use crate::world::workspace::Workspace;
 
 /// How one API's answers to a fault look.
-pub trait FaultDialect {
+pub(crate) trait FaultDialect {
     /// What the API gives back when a rule answers for it.
     type Answer;
     /// The answer to a `respond` action (the API's error for the status).
@@ -53,7 +53,7 @@ pub trait FaultDialect {
 
 /// A rule that acts on this call: its id and what it does.
 #[derive(Debug, Clone)]
-pub struct FaultAction {
+pub(crate) struct FaultAction {
     pub id: String,
     spec: FaultSpec,
     /// The rule expired the caller's session on this call.
@@ -61,7 +61,7 @@ pub struct FaultAction {
 }
 
 /// The first step of a faulted call.
-pub enum Step<A> {
+pub(crate) enum Step<A> {
     /// The API answers (the action may still shape the answer: [`FaultAction::finish`]).
     Pass,
     /// The rule answers instead of the API.
@@ -70,7 +70,7 @@ pub enum Step<A> {
 
 impl FaultAction {
     /// Wraps a rule the matcher chose (webhooks keep one across a hold).
-    pub fn new(id: String, spec: FaultSpec) -> FaultAction {
+    pub(crate) fn new(id: String, spec: FaultSpec) -> FaultAction {
         FaultAction {
             id,
             spec,
@@ -79,46 +79,46 @@ impl FaultAction {
     }
 
     /// The rule's id and the rule (what a held webhook attempt keeps).
-    pub fn into_parts(self) -> (String, FaultSpec) {
+    pub(crate) fn into_parts(self) -> (String, FaultSpec) {
         (self.id, self.spec)
     }
 
     /// Virtual time the call takes.
-    pub fn latency(&self) -> Millis {
+    pub(crate) fn latency(&self) -> Millis {
         self.spec.virtual_latency()
     }
 
     /// The same action without its virtual latency (once it was waited out).
-    pub fn without_latency(mut self) -> FaultAction {
+    pub(crate) fn without_latency(mut self) -> FaultAction {
         self.spec.latency = None;
         self
     }
 
     /// Whether a webhook event is delivered twice.
-    pub fn duplicate(&self) -> bool {
+    pub(crate) fn duplicate(&self) -> bool {
         self.spec.duplicate
     }
 
     /// The same action for the second copy of a duplicated delivery.
-    pub fn for_copy(&self) -> FaultAction {
+    pub(crate) fn for_copy(&self) -> FaultAction {
         let mut copy = self.clone();
         copy.spec.duplicate = false;
         copy
     }
 
     /// The rule's `respond`, if it has one.
-    pub fn respond(&self) -> Option<&Respond> {
+    pub(crate) fn respond(&self) -> Option<&Respond> {
         self.spec.respond.as_ref()
     }
 
     /// Whether the rule expired the caller's session on this call.
-    pub fn expired_session(&self) -> bool {
+    pub(crate) fn expired_session(&self) -> bool {
         self.expired
     }
 
     /// An expired session wins over respond, respond over drop; otherwise
     /// the API answers.
-    pub fn step<D: FaultDialect>(&self, dialect: &D) -> Step<D::Answer> {
+    pub(crate) fn step<D: FaultDialect>(&self, dialect: &D) -> Step<D::Answer> {
         if let Some(answer) = self.expired.then(|| dialect.session_expired()).flatten() {
             Step::Answer(answer)
         } else if let Some(respond) = &self.spec.respond {
@@ -131,7 +131,7 @@ impl FaultAction {
     }
 
     /// Applies the action to the answer that goes out, whoever made it.
-    pub fn finish(&self, mut reply: Reply) -> Reply {
+    pub(crate) fn finish(&self, mut reply: Reply) -> Reply {
         if let Some(respond) = &self.spec.respond {
             for (name, value) in &respond.headers {
                 if let Ok(name) = HeaderName::try_from(name.as_str()) {
@@ -150,7 +150,7 @@ impl FaultAction {
 }
 
 /// Finds the rule that acts on a call without applying anything.
-pub fn matching(
+pub(crate) fn matching(
     faults: &mut Faults,
     api: FaultApi,
     target: &FaultTarget<'_>,
@@ -162,7 +162,7 @@ pub fn matching(
 
 /// Finds the rule that acts on an HTTP call and lets its virtual latency
 /// pass (the clock moves, then the dialect's `after_latency`).
-pub fn check<D: FaultDialect>(
+pub(crate) fn check<D: FaultDialect>(
     ws: &mut Workspace,
     dialect: &D,
     api: FaultApi,
@@ -183,7 +183,7 @@ pub fn check<D: FaultDialect>(
 /// How a webhook attempt is signed: the timestamp it carries, the secret it
 /// is signed with, and how a fault tampered with either.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Signing {
+pub(crate) struct Signing {
     pub timestamp: String,
     pub secret: String,
     pub tampered: Option<Tampered>,
@@ -192,7 +192,7 @@ pub struct Signing {
 /// Signs an attempt made at `at` with the endpoint's `secret`, unless the
 /// rule acting on it signs with another secret (`sign_with`) or moves its
 /// timestamp into the past (`backdate`).
-pub fn signing(fault: Option<&FaultAction>, at: Millis, secret: &str) -> Signing {
+pub(crate) fn signing(fault: Option<&FaultAction>, at: Millis, secret: &str) -> Signing {
     let spec = fault.map(|f| &f.spec);
     let back = spec
         .and_then(|s| s.backdate.as_deref())
@@ -213,7 +213,7 @@ pub fn signing(fault: Option<&FaultAction>, at: Millis, secret: &str) -> Signing
 
 /// Serves an HTTP call through a fault rule: the rule answers, or the API does;
 /// either answer is then finished by the rule.
-pub fn serve<D: FaultDialect<Answer = Reply>>(
+pub(crate) fn serve<D: FaultDialect<Answer = Reply>>(
     fault: Option<&FaultAction>,
     dialect: &D,
     api: impl FnOnce() -> Reply,

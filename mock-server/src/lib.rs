@@ -27,24 +27,25 @@
 //! - `verdicts` — judges a client from the journal and the state (read only).
 //! - `fixtures` — the YAML fixture format and the embedded default world.
 
-pub mod app;
-pub mod app_state;
-pub mod call;
-pub mod control;
-pub mod dataverse;
-pub mod driver;
-pub mod fault_pipeline;
+mod app;
+mod app_state;
+mod call;
+mod control;
+mod dataverse;
+mod driver;
+mod fault_pipeline;
 pub mod fixtures;
-pub mod numora;
-pub mod openapi;
-pub mod server;
-pub mod strict;
-pub mod ui;
-pub mod verdicts;
-pub mod webhooks;
-pub mod world;
+mod numora;
+mod openapi;
+mod server;
+mod strict;
+mod ui;
+mod verdicts;
+mod webhooks;
+mod world;
 
-pub use app::router;
 pub use server::{MockServer, MockServerBuilder, ServerHandle, StartError};
 pub use world::clock::ClockMode;
 pub use world::faults::{parse_compact as parse_fault, FaultSpec};
+pub use world::time::parse_duration;
+pub use world::wall::{ManualWall, SystemWall, WallSource};

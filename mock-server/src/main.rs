@@ -96,7 +96,7 @@ struct Cli {
 }
 
 fn parse_tick(text: &str) -> Result<i64, String> {
-    mock_server::world::time::parse_duration(text)
+    mock_server::parse_duration(text)
         .ok_or_else(|| format!("'{text}' is not a duration (e.g. 1s, 250ms)"))
 }
 

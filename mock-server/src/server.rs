@@ -51,6 +51,7 @@ pub struct MockServerBuilder {
 }
 
 /// The entry point of the library.
+#[derive(Debug)]
 pub struct MockServer;
 
 impl MockServer {
@@ -216,6 +217,7 @@ impl MockServerBuilder {
 }
 
 /// A running fake. Dropping it stops the server.
+#[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
     state: AppState,
@@ -363,7 +365,7 @@ async fn real_clock_ticker(registry: std::sync::Arc<Registry>) {
 }
 
 /// The default time a client may take to send a request's headers, and its body.
-pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Accepts connections until `stopped`, serving each with a header-read
 /// timeout, so a slow or half-open client is dropped instead of held.

@@ -12,7 +12,7 @@
 
 /// An unknown key, as read back from a serde message.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UnknownField {
+pub(crate) struct UnknownField {
     /// Where inside the document the key sits (`documents[2]`), if said.
     pub path: String,
     pub name: String,
@@ -21,7 +21,7 @@ pub struct UnknownField {
 
 impl UnknownField {
     /// Reads an `unknown field` message; `None` for any other error.
-    pub fn parse(message: &str) -> Option<UnknownField> {
+    pub(crate) fn parse(message: &str) -> Option<UnknownField> {
         const MARK: &str = "unknown field `";
         let start = message.find(MARK)?;
         let path = message[..start]
@@ -46,7 +46,7 @@ impl UnknownField {
     }
 
     /// The closest valid name, when it is close enough to be a typo.
-    pub fn suggestion(&self) -> Option<&str> {
+    pub(crate) fn suggestion(&self) -> Option<&str> {
         let limit = (self.name.chars().count() / 3).max(2);
         self.valid
             .iter()
@@ -57,7 +57,7 @@ impl UnknownField {
     }
 
     /// `unknown field "x" in <what>[ at <path>]; valid: a, b (did you mean "a"?)`.
-    pub fn describe(&self, what: &str) -> String {
+    pub(crate) fn describe(&self, what: &str) -> String {
         let mut text = format!("unknown field \"{}\" in {what}", self.name);
         if !self.path.is_empty() && self.path != "." {
             text.push_str(&format!(" at {}", self.path));
@@ -75,7 +75,7 @@ impl UnknownField {
 }
 
 /// Rewords `message` if it is an unknown-field error; otherwise returns it as is.
-pub fn explain(what: &str, message: &str) -> String {
+pub(crate) fn explain(what: &str, message: &str) -> String {
     match UnknownField::parse(message) {
         Some(u) => u.describe(what),
         None => message.to_string(),
@@ -86,7 +86,7 @@ pub fn explain(what: &str, message: &str) -> String {
 /// ends with the unknown key itself: the key is dropped from the path, which
 /// then says where the key sits (`documents[0]`). Returns the path to report
 /// and the message.
-pub fn explain_at(what: &str, path: &str, message: &str) -> (String, String) {
+pub(crate) fn explain_at(what: &str, path: &str, message: &str) -> (String, String) {
     let Some(mut u) = UnknownField::parse(message) else {
         return (path.to_string(), message.to_string());
     };

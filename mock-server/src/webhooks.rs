@@ -29,12 +29,12 @@ use crate::world::workspace::{Job, Workspace};
 use crate::world::{lock, Registry};
 
 /// Header names of a delivery.
-pub const HEADER_ID: &str = "X-Numora-Webhook-Id";
-pub const HEADER_TIMESTAMP: &str = "X-Numora-Webhook-Timestamp";
-pub const HEADER_SIGNATURE: &str = "X-Numora-Webhook-Signature";
+pub(crate) const HEADER_ID: &str = "X-Numora-Webhook-Id";
+pub(crate) const HEADER_TIMESTAMP: &str = "X-Numora-Webhook-Timestamp";
+pub(crate) const HEADER_SIGNATURE: &str = "X-Numora-Webhook-Signature";
 
 /// `lowercase hex HMAC-SHA256(secret, "<timestamp>.<raw body>")`
-pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
+pub(crate) fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(timestamp.as_bytes());
@@ -44,7 +44,7 @@ pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
 }
 
 /// The `X-Numora-Webhook-Signature` value: `t=<timestamp>,v1=<signature>`.
-pub fn signature_header(secret: &str, timestamp: &str, body: &str) -> String {
+pub(crate) fn signature_header(secret: &str, timestamp: &str, body: &str) -> String {
     format!("t={timestamp},v1={}", sign(secret, timestamp, body))
 }
 
@@ -70,14 +70,20 @@ fn backoff(last_at: Millis, failures: usize) -> Millis {
 
 /// Emits a webhook event for a document (the world queues its deliveries)
 /// and makes the attempts that are due already, before the caller goes on.
-pub fn emit(ws: &mut Workspace, kind: &str, document_id: &str, at: Millis, run_id: Option<&str>) {
+pub(crate) fn emit(
+    ws: &mut Workspace,
+    kind: &str,
+    document_id: &str,
+    at: Millis,
+    run_id: Option<&str>,
+) {
     ws.add_event(kind, document_id, at, run_id);
     attempt_ready(ws);
 }
 
 /// Records a delivery attempt on a document (see `Workspace::add_attempt`)
 /// and makes the attempts of the event it emits that are due already.
-pub fn record_attempt(
+pub(crate) fn record_attempt(
     ws: &mut Workspace,
     document_id: &str,
     data: DeliveryData,
@@ -91,7 +97,7 @@ pub fn record_attempt(
 }
 
 /// Makes the attempts the world queued as due already, in the order queued.
-pub fn attempt_ready(ws: &mut Workspace) {
+pub(crate) fn attempt_ready(ws: &mut Workspace) {
     for (at, job) in ws.take_ready() {
         match job {
             Job::DeliverWebhook { delivery_id } => attempt_due(ws, &delivery_id, at),
@@ -121,7 +127,7 @@ impl FaultDialect for WebhookFaults {
 
 /// A delivery attempt is due at `at` (a `Job::DeliverWebhook`, or an event
 /// emitted for now). Runs under the workspace lock; never waits on I/O.
-pub fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
+pub(crate) fn attempt_due(ws: &mut Workspace, delivery_id: &str, at: Millis) {
     let Some(link) = ws.webhooks.link.clone() else {
         return; // no sender: the delivery stays queued
     };
@@ -246,11 +252,11 @@ fn conclude(ws: &mut Workspace, delivery_id: &str, status: Option<u16>, error: O
 
 /// How the sender runs a workspace's due work (the driver's `run_due`,
 /// passed in so this engine does not depend on the layer that calls it).
-pub type RunDue = fn(&mut Workspace);
+pub(crate) type RunDue = fn(&mut Workspace);
 
 /// Starts the background sender for every workspace of `registry`, present
 /// and future (the registry hands the channel to workspaces it builds).
-pub fn start(registry: &Arc<Registry>, run_due: RunDue) -> tokio::task::JoinHandle<()> {
+pub(crate) fn start(registry: &Arc<Registry>, run_due: RunDue) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = registry.webhook_sender.set(tx.clone());
     let tx = registry.webhook_sender.get().cloned().unwrap_or(tx);

@@ -15,7 +15,7 @@ use crate::numora::NumoraError;
 use crate::world::SharedWorkspace;
 
 /// A control API failure, in the Numora error envelope.
-pub struct ControlError(pub(super) NumoraError);
+pub(crate) struct ControlError(pub(super) NumoraError);
 
 impl From<NumoraError> for ControlError {
     fn from(e: NumoraError) -> Self {

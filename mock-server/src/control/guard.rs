@@ -10,7 +10,7 @@ use crate::numora::NumoraError;
 /// With `--admin-token`, every control call must carry
 /// `Authorization: Bearer <token>` (or `X-Admin-Token: <token>`, or the
 /// inspector page's sign-in cookie); the page itself and its assets are public.
-pub async fn admin_guard(
+pub(crate) async fn admin_guard(
     State(state): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,

@@ -24,10 +24,9 @@ use axum::Router;
 
 use crate::app_state::AppState;
 
-pub use common::ControlError;
-pub use guard::admin_guard;
+pub(crate) use guard::admin_guard;
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .merge(workspaces::routes())
         .merge(clock::routes())

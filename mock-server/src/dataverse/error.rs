@@ -14,41 +14,41 @@
 use crate::call::Reply;
 
 /// Query and URL validation errors (dataverse.md §1.6, §1.7).
-pub const QUERY: &str = "0x80060888";
+pub(super) const QUERY: &str = "0x80060888";
 /// `Resource not found for the segment '…'.` (dataverse.md §1.1).
-pub const SEGMENT: &str = "0x8006088a";
+pub(super) const SEGMENT: &str = "0x8006088a";
 /// ObjectDoesNotExist (dataverse.md §2).
-pub const NOT_FOUND: &str = "0x80040217";
+pub(super) const NOT_FOUND: &str = "0x80040217";
 /// Payload errors (dataverse.md §3).
-pub const PAYLOAD: &str = "0x80048d19";
+pub(super) const PAYLOAD: &str = "0x80048d19";
 /// String length exceeded (dataverse.md §3).
-pub const LENGTH: &str = "0x80044331";
+pub(super) const LENGTH: &str = "0x80044331";
 /// DuplicateRecord (dataverse.md §4).
-pub const DUPLICATE: &str = "0x80040237";
+pub(super) const DUPLICATE: &str = "0x80040237";
 /// ConcurrencyVersionMismatch (dataverse.md §4).
-pub const CONCURRENCY: &str = "0x80060882";
+pub(super) const CONCURRENCY: &str = "0x80060882";
 /// Number of requests (dataverse.md §6).
-pub const THROTTLED: &str = "0x80072322";
+pub(super) const THROTTLED: &str = "0x80072322";
 /// TooManyConditionsInQuery (dataverse.md §1.5).
-pub const TOO_MANY_CONDITIONS: &str = "0x8004430C";
+pub(super) const TOO_MANY_CONDITIONS: &str = "0x8004430C";
 /// NotSupported / not implemented by the fake.
-pub const NOT_IMPLEMENTED: &str = "0x80040216";
+pub(super) const NOT_IMPLEMENTED: &str = "0x80040216";
 /// "The user is not a member of the organization." (dataverse.md §7).
-pub const NOT_MEMBER: &str = "0x80072560";
+pub(super) const NOT_MEMBER: &str = "0x80072560";
 
 /// The help-link preamble of payload errors (dataverse.md §3 [FIELD]).
 const PAYLOAD_PREFIX: &str = "For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293";
 
 /// One Dataverse failure: status, code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataverseError {
+pub(crate) struct DataverseError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
 }
 
 impl DataverseError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -57,19 +57,19 @@ impl DataverseError {
     }
 
     /// A 400 query/URL validation error (`0x80060888`).
-    pub fn query(message: impl Into<String>) -> Self {
+    pub(crate) fn query(message: impl Into<String>) -> Self {
         Self::new(400, QUERY, message)
     }
 
     /// `Could not find a property named 'X' on type 'Microsoft.Dynamics.CRM.<logical>'.` (§1.7).
-    pub fn no_property(name: &str, logical: &str) -> Self {
+    pub(crate) fn no_property(name: &str, logical: &str) -> Self {
         Self::query(format!(
             "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{logical}'."
         ))
     }
 
     /// `Resource not found for the segment '<name>'.` (§1.1).
-    pub fn segment(name: &str) -> Self {
+    pub(crate) fn segment(name: &str) -> Self {
         Self::new(
             404,
             SEGMENT,
@@ -78,7 +78,7 @@ impl DataverseError {
     }
 
     /// `Entity '<logical>' With Id = <id> Does Not Exist` (§2).
-    pub fn row_missing(logical: &str, id: &str) -> Self {
+    pub(crate) fn row_missing(logical: &str, id: &str) -> Self {
         Self::new(
             404,
             NOT_FOUND,
@@ -87,7 +87,7 @@ impl DataverseError {
     }
 
     /// The `0x80048d19` payload wrapper around an inner exception text (§3).
-    pub fn payload(entity_set: &str, inner: &str) -> Self {
+    pub(crate) fn payload(entity_set: &str, inner: &str) -> Self {
         Self::new(
             400,
             PAYLOAD,
@@ -98,7 +98,7 @@ impl DataverseError {
     }
 
     /// `A record with matching key values already exists.` (§4).
-    pub fn duplicate() -> Self {
+    pub(crate) fn duplicate() -> Self {
         Self::new(
             412,
             DUPLICATE,
@@ -107,7 +107,7 @@ impl DataverseError {
     }
 
     /// Stale `If-Match` (§4).
-    pub fn version_mismatch() -> Self {
+    pub(crate) fn version_mismatch() -> Self {
         Self::new(
             412,
             CONCURRENCY,
@@ -116,7 +116,7 @@ impl DataverseError {
     }
 
     /// Wrong method for a resource (§4: 405).
-    pub fn method(method: &str) -> Self {
+    pub(crate) fn method(method: &str) -> Self {
         Self::new(
             405,
             QUERY,
@@ -124,9 +124,9 @@ impl DataverseError {
         )
     }
 
-    pub fn reply(&self) -> Reply {
+    pub(crate) fn reply(&self) -> Reply {
         super::error_reply(self.status, self.code, &self.message)
     }
 }
 
-pub type DvResult<T> = Result<T, DataverseError>;
+pub(super) type DvResult<T> = Result<T, DataverseError>;

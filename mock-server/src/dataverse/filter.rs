@@ -25,13 +25,13 @@ use super::table::{parse_date, parse_guid, ColumnType};
 use crate::world::time::parse_rfc3339;
 
 /// The deepest nesting the parser follows before answering 400.
-pub const MAX_DEPTH: usize = 100;
+pub(super) const MAX_DEPTH: usize = 100;
 /// Dataverse's limit on conditions per query (dataverse.md §1.5).
-pub const MAX_CONDITIONS: usize = 500;
+pub(super) const MAX_CONDITIONS: usize = 500;
 
 /// The type of a filter operand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ty {
+pub(super) enum Ty {
     String,
     Int,
     Decimal,
@@ -74,7 +74,7 @@ impl Ty {
 }
 
 /// The operand type a column of type `ty` has in a filter.
-pub fn column_ty(ty: ColumnType) -> Ty {
+pub(super) fn column_ty(ty: ColumnType) -> Ty {
     match ty {
         ColumnType::String | ColumnType::Memo => Ty::String,
         ColumnType::Integer | ColumnType::Choice | ColumnType::Bigint => Ty::Int,
@@ -88,7 +88,7 @@ pub fn column_ty(ty: ColumnType) -> Ty {
 
 /// A runtime value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Val {
+pub(super) enum Val {
     Null,
     Str(String),
     Num(f64),
@@ -102,7 +102,7 @@ pub enum Val {
 impl Val {
     /// Orders two values of comparable types (strings case-insensitively);
     /// `None` when either is null or the kinds differ.
-    pub fn compare(&self, other: &Val) -> Option<Ordering> {
+    pub(super) fn compare(&self, other: &Val) -> Option<Ordering> {
         match (self, other) {
             (Val::Str(a), Val::Str(b)) => Some(a.to_lowercase().cmp(&b.to_lowercase())),
             (Val::Num(a), Val::Num(b)) => a.partial_cmp(b),
@@ -115,7 +115,7 @@ impl Val {
 }
 
 /// Name resolution for the parser.
-pub trait Schema {
+pub(super) trait Schema {
     /// The logical name of a table (for error messages).
     fn logical_name(&self, table: &str) -> String;
     /// The type of a structural property of `table`.
@@ -125,7 +125,7 @@ pub trait Schema {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
+pub(super) enum CmpOp {
     Eq,
     Ne,
     Gt,
@@ -160,7 +160,7 @@ impl CmpOp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrFunc {
+pub(super) enum StrFunc {
     Contains,
     StartsWith,
     EndsWith,
@@ -168,7 +168,7 @@ pub enum StrFunc {
 
 /// A parsed, type-checked filter expression.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+pub(super) enum Expr {
     Lit(Val),
     /// A column, reached through zero or more navigation properties.
     Col {
@@ -623,7 +623,7 @@ impl Parser<'_> {
 /// Parses and type-checks `$filter` text against `table`.
 ///
 /// `aliases` answers parameter aliases (`@p1`) from the query string.
-pub fn parse(
+pub(super) fn parse(
     text: &str,
     table: &str,
     schema: &dyn Schema,
@@ -659,7 +659,7 @@ pub fn parse(
 
 /// Evaluates to SQL truth: `Some(true)`, `Some(false)` or unknown (`None`).
 /// `get(path, column)` reads a column of the row (through lookups).
-pub fn eval(expr: &Expr, get: &dyn Fn(&[String], &str) -> Val) -> Option<bool> {
+pub(super) fn eval(expr: &Expr, get: &dyn Fn(&[String], &str) -> Val) -> Option<bool> {
     match expr {
         Expr::Lit(Val::Bool(b)) => Some(*b),
         Expr::Lit(_) => None,
@@ -784,7 +784,7 @@ fn compile_like(pattern: &str) -> Vec<Pat> {
 }
 
 /// T-SQL `LIKE`, case-insensitive.
-pub fn like(text: &str, pattern: &str) -> bool {
+pub(super) fn like(text: &str, pattern: &str) -> bool {
     let pat = compile_like(pattern);
     let text: Vec<char> = text.chars().map(lower).collect();
     // reachable[j]: the first j pattern items can match the text consumed so far.

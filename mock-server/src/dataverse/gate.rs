@@ -15,7 +15,7 @@ use crate::world::journal::JournalEntry;
 use crate::world::workspace::Workspace;
 
 /// The entity set a resource path addresses (`/otcm_suppliers(…)` → `otcm_suppliers`).
-pub fn entity_set(resource: &str) -> Option<&str> {
+pub(crate) fn entity_set(resource: &str) -> Option<&str> {
     let first = resource.trim_start_matches('/').split('/').next()?;
     let name = first.split('(').next()?;
     (!name.is_empty()).then_some(name)
@@ -97,7 +97,13 @@ fn fault_reply(respond: &Respond) -> Reply {
 }
 
 /// Serves one call to `org` (already authenticated).
-pub fn exchange(ws: &mut Workspace, org: &str, token: &str, call: &Call, internal: bool) -> Reply {
+pub(crate) fn exchange(
+    ws: &mut Workspace,
+    org: &str,
+    token: &str,
+    call: &Call,
+    internal: bool,
+) -> Reply {
     let received = ws.wall_ms();
     let resource = call
         .path
@@ -153,7 +159,7 @@ fn route(call: &Call, set: Option<&str>) -> String {
 /// Serves an external client's call after the clock ticked and due work
 /// ran: token checks, then the gate. `received` is the wall instant the call
 /// arrived (before the tick), for the journal of a refused call.
-pub fn serve(ws: &mut Workspace, call: &Call, token: &str, received: u64) -> Reply {
+pub(crate) fn serve(ws: &mut Workspace, call: &Call, token: &str, received: u64) -> Reply {
     let now = ws.now();
     let org = match ws.sessions.get(token) {
         None => return refuse(ws, call, "invalid_token", received),

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// A JSON value whose object keys keep their order and whose numbers may be raw text.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Out {
+pub(crate) enum Out {
     Json(Value),
     /// A number written verbatim (already valid JSON number text).
     Raw(String),
@@ -18,11 +18,11 @@ pub enum Out {
 }
 
 impl Out {
-    pub fn str(text: impl Into<String>) -> Out {
+    pub(crate) fn str(text: impl Into<String>) -> Out {
         Out::Json(Value::String(text.into()))
     }
 
-    pub fn write(&self, buf: &mut String) {
+    pub(crate) fn write(&self, buf: &mut String) {
         match self {
             Out::Json(v) => {
                 buf.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
@@ -53,14 +53,14 @@ impl Out {
         }
     }
 
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut buf = String::new();
         self.write(&mut buf);
         buf
     }
 
     /// The same value as a `serde_json::Value` (raw numbers become JSON numbers).
-    pub fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         match self {
             Out::Json(v) => v.clone(),
             Out::Raw(text) => serde_json::from_str(text).unwrap_or(Value::Null),

@@ -26,7 +26,7 @@ fn xml_escape(text: &str) -> String {
 /// The CSDL document: one `EntityType` per table (key, properties,
 /// lookups as `NavigationProperty` with `ReferentialConstraint`), the
 /// `WhoAmI` function and an `EntityContainer` with one `EntitySet` per table.
-pub fn csdl(org: &Org) -> Reply {
+pub(super) fn csdl(org: &Org) -> Reply {
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     x.push_str(
@@ -110,7 +110,7 @@ pub fn csdl(org: &Org) -> Reply {
 }
 
 /// `GET /api/data/v9.2/`: one entry per entity set (dataverse.md §1.1).
-pub fn service_document(org: &Org, ctx: &Ctx<'_>) -> Reply {
+pub(super) fn service_document(org: &Org, ctx: &Ctx<'_>) -> Reply {
     let sets = org
         .tables
         .iter()

@@ -25,7 +25,7 @@
 mod error;
 mod filter;
 mod fixture;
-pub mod gate;
+pub(crate) mod gate;
 mod json;
 mod metadata;
 mod query;
@@ -46,12 +46,12 @@ use crate::call::{decode_component, Call, Reply};
 use crate::world::ids::IdGen;
 use crate::world::time::{format_seconds, parse_duration, parse_rfc3339, Millis};
 
-pub use error::DataverseError;
-pub use fixture::{
+pub(crate) use error::DataverseError;
+pub(crate) use fixture::{
     ColumnLong, ColumnSpec, ColumnsFixture, DataverseFixture, OrgFixture, RowsFixture,
     ServiceProtection, TableFixture, WhoAmIFixture,
 };
-pub use table::{ColumnType, Lookup};
+pub(crate) use table::ColumnType;
 
 use error::DvResult;
 use json::Out;
@@ -59,7 +59,7 @@ use table::{Attr, Column, TableDef, CREATEDON, MODIFIEDON, VERSIONNUMBER};
 use throttle::Throttle;
 
 /// The Web API path prefix, after the origin.
-pub const API_PREFIX: &str = "/api/data/v9.2";
+pub(crate) const API_PREFIX: &str = "/api/data/v9.2";
 
 /// One request to an org, as the Web API sees it.
 #[derive(Debug, Clone)]
@@ -72,6 +72,7 @@ pub struct DvRequest<'a> {
 }
 
 /// What the store may use besides its own state.
+#[derive(Debug)]
 pub struct DvEnv<'a> {
     pub now: Millis,
     pub ids: &'a mut IdGen,
@@ -97,7 +98,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub fn find(&self, id: &str) -> Option<&Row> {
+    pub(crate) fn find(&self, id: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.id == id)
     }
 }
@@ -110,11 +111,11 @@ pub(crate) struct Org {
 }
 
 impl Org {
-    pub fn table(&self, set: &str) -> Option<&Table> {
+    pub(crate) fn table(&self, set: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.def.entity_set == set)
     }
 
-    pub fn table_index(&self, set: &str) -> Option<usize> {
+    pub(crate) fn table_index(&self, set: &str) -> Option<usize> {
         self.tables.iter().position(|t| t.def.entity_set == set)
     }
 }
@@ -654,7 +655,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(k, _)| k == name)
@@ -760,7 +761,7 @@ fn whoami(org: &Org, ctx: &Ctx<'_>) -> Reply {
 
 /// Dataverse's error envelope (dataverse.md §5): always JSON, with
 /// `Content-Type: application/json; odata.metadata=minimal` and `OData-Version: 4.0`.
-pub fn error_reply(status: u16, code: &str, message: &str) -> Reply {
+pub(crate) fn error_reply(status: u16, code: &str, message: &str) -> Reply {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     Reply::json(
         status,
@@ -779,7 +780,7 @@ pub fn error_reply(status: u16, code: &str, message: &str) -> Reply {
 /// probe to discover the tenant). Any other reason (expired, unknown,
 /// malformed token): the same challenge plus `error="invalid_token"` and the
 /// reason as `error_description` (RFC 6750 §3). The body is empty.
-pub fn unauthorized(origin: &str, reason: &str) -> Reply {
+pub(crate) fn unauthorized(origin: &str, reason: &str) -> Reply {
     let origin = origin.trim_end_matches('/');
     let mut challenge = format!(
         "Bearer authorization_uri=https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/oauth2/authorize, resource_id={origin}/"

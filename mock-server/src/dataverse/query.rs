@@ -19,11 +19,11 @@ use crate::call::Reply;
 use crate::world::time::{format_seconds, parse_rfc3339};
 
 /// Default and maximum page size; also the `@odata.count` cap (dataverse.md §1.2–§1.4).
-pub const MAX_PAGE: usize = 5000;
+pub(super) const MAX_PAGE: usize = 5000;
 
 /// What a response shows of each row.
 #[derive(Debug, Clone, Default)]
-pub struct View {
+pub(super) struct View {
     /// `$select` as given (`None`: every column).
     pub select: Option<Vec<String>>,
     pub expand: Vec<Expand>,
@@ -33,13 +33,13 @@ pub struct View {
 
 /// A single-valued `$expand` of a lookup.
 #[derive(Debug, Clone)]
-pub struct Expand {
+pub(super) struct Expand {
     pub navigation: String,
     pub select: Option<Vec<String>>,
 }
 
 impl View {
-    pub fn all() -> View {
+    pub(super) fn all() -> View {
         View::default()
     }
 
@@ -62,7 +62,7 @@ impl View {
 }
 
 /// `<base>/$metadata#<set>(<list>)` (dataverse.md §1.1).
-pub fn context(ctx: &Ctx<'_>, set: &str, view: &View, entity: bool) -> String {
+pub(super) fn context(ctx: &Ctx<'_>, set: &str, view: &View, entity: bool) -> String {
     format!(
         "{}/$metadata#{set}{}{}",
         ctx.base,
@@ -72,7 +72,7 @@ pub fn context(ctx: &Ctx<'_>, set: &str, view: &View, entity: bool) -> String {
 }
 
 /// Rejects query options Dataverse does not support and repeated options.
-pub fn check_options(ctx: &Ctx<'_>) -> DvResult<()> {
+pub(super) fn check_options(ctx: &Ctx<'_>) -> DvResult<()> {
     for (i, (name, _)) in ctx.pairs.iter().enumerate() {
         if !name.starts_with('$') {
             continue;
@@ -197,7 +197,7 @@ fn parse_expand(org: &Org, t: usize, text: &str) -> DvResult<Vec<Expand>> {
 }
 
 /// `$select` and `$expand` of the request.
-pub fn parse_view(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<View> {
+pub(super) fn parse_view(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<View> {
     let select = match ctx.param("$select") {
         Some(text) => parse_select(org, t, text)?,
         None => None,
@@ -214,7 +214,7 @@ pub fn parse_view(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<View> {
 }
 
 /// A cell as a filter/orderby value.
-pub fn cell_val(org: &Org, t: usize, row: &Row, name: &str) -> Val {
+pub(super) fn cell_val(org: &Org, t: usize, row: &Row, name: &str) -> Val {
     let def = &org.tables[t].def;
     let Some(attr) = def.attr(name) else {
         return Val::Null;
@@ -249,7 +249,12 @@ pub fn cell_val(org: &Org, t: usize, row: &Row, name: &str) -> Val {
 }
 
 /// The row a lookup of `row` points at, if it exists.
-pub fn follow<'o>(org: &'o Org, t: usize, row: &Row, navigation: &str) -> Option<(usize, &'o Row)> {
+pub(super) fn follow<'o>(
+    org: &'o Org,
+    t: usize,
+    row: &Row,
+    navigation: &str,
+) -> Option<(usize, &'o Row)> {
     let lookup = org.tables[t].def.navigation(navigation)?;
     let id = row.values.get(&lookup.column)?.as_str()?;
     let target = org.table_index(&lookup.target)?;
@@ -257,7 +262,7 @@ pub fn follow<'o>(org: &'o Org, t: usize, row: &Row, navigation: &str) -> Option
 }
 
 /// Does `row` pass the filter?
-pub fn matches(org: &Org, t: usize, row: &Row, expr: &filter::Expr) -> bool {
+pub(super) fn matches(org: &Org, t: usize, row: &Row, expr: &filter::Expr) -> bool {
     let get = |path: &[String], name: &str| -> Val {
         let mut table = t;
         let mut current = row;
@@ -344,7 +349,7 @@ fn annotate(
 }
 
 /// `Preference-Applied` for the honoured preferences (dataverse.md §8).
-pub fn applied(ctx: &Ctx<'_>, mut parts: Vec<String>) -> Option<String> {
+pub(super) fn applied(ctx: &Ctx<'_>, mut parts: Vec<String>) -> Option<String> {
     if let Some(a) = &ctx.prefer.annotations {
         parts.push(format!("odata.include-annotations=\"{a}\""));
     }
@@ -353,7 +358,7 @@ pub fn applied(ctx: &Ctx<'_>, mut parts: Vec<String>) -> Option<String> {
 
 /// Renders a row: `@odata.etag` first (when `etag`), then the selected
 /// columns in order (the primary key always), then expanded lookups.
-pub fn render_row(org: &Org, t: usize, row: &Row, view: &View, etag: bool) -> Out {
+pub(super) fn render_row(org: &Org, t: usize, row: &Row, view: &View, etag: bool) -> Out {
     let def = &org.tables[t].def;
     let mut fields: Vec<(String, Out)> = Vec::new();
     if etag {
@@ -517,7 +522,7 @@ fn parse_skiptoken(text: &str) -> DvResult<(usize, usize)> {
 }
 
 /// `GET <set>`.
-pub fn collection(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Reply> {
+pub(super) fn collection(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Reply> {
     check_options(ctx)?;
     let set = &org.tables[t].def.entity_set;
     let view = parse_view(org, t, ctx)?;
@@ -618,7 +623,7 @@ fn next_link(ctx: &Ctx<'_>, set: &str, page: usize, offset: usize) -> String {
 }
 
 /// `GET <set>/$count`: a bare number, `text/plain` (dataverse.md §1.3).
-pub fn count(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Reply> {
+pub(super) fn count(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Reply> {
     check_options(ctx)?;
     let n = matching(org, t, ctx, false)?.len().min(MAX_PAGE);
     Ok(Reply::new(StatusCode::OK)
@@ -634,7 +639,7 @@ fn find<'o>(org: &'o Org, t: usize, id: &str) -> DvResult<&'o Row> {
 }
 
 /// `GET <set>(<id>)`, with `If-None-Match: W/"n"` → 304 when unchanged (dataverse.md §2).
-pub fn single(org: &Org, t: usize, id: &str, ctx: &Ctx<'_>) -> DvResult<Reply> {
+pub(super) fn single(org: &Org, t: usize, id: &str, ctx: &Ctx<'_>) -> DvResult<Reply> {
     check_options(ctx)?;
     let view = parse_view(org, t, ctx)?;
     let row = find(org, t, id)?;
@@ -656,7 +661,7 @@ pub fn single(org: &Org, t: usize, id: &str, ctx: &Ctx<'_>) -> DvResult<Reply> {
 }
 
 /// A single row with `…/$entity` context.
-pub fn entity_reply(
+pub(super) fn entity_reply(
     org: &Org,
     t: usize,
     row: &Row,
@@ -677,7 +682,13 @@ pub fn entity_reply(
 }
 
 /// `GET <set>(<id>)/<property>` (dataverse.md §2); a null value is `204`.
-pub fn property(org: &Org, t: usize, id: &str, name: &str, ctx: &Ctx<'_>) -> DvResult<Reply> {
+pub(super) fn property(
+    org: &Org,
+    t: usize,
+    id: &str,
+    name: &str,
+    ctx: &Ctx<'_>,
+) -> DvResult<Reply> {
     let def = &org.tables[t].def;
     let Some(attr) = def.attr(name) else {
         return Err(DataverseError::segment(name));

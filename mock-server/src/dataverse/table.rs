@@ -68,7 +68,7 @@ impl ColumnType {
 
 /// One declared column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Column {
+pub(crate) struct Column {
     pub name: String,
     pub ty: ColumnType,
     /// Maximum length in characters (strings only).
@@ -76,7 +76,7 @@ pub struct Column {
 }
 
 impl Column {
-    pub fn new(name: &str, ty: ColumnType) -> Self {
+    pub(crate) fn new(name: &str, ty: ColumnType) -> Self {
         Self {
             name: name.into(),
             ty,
@@ -84,7 +84,7 @@ impl Column {
         }
     }
 
-    pub fn with_max(name: &str, ty: ColumnType, max: usize) -> Self {
+    pub(crate) fn with_max(name: &str, ty: ColumnType, max: usize) -> Self {
         Self {
             name: name.into(),
             ty,
@@ -107,7 +107,7 @@ pub struct Lookup {
 
 /// A table's definition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TableDef {
+pub(crate) struct TableDef {
     pub entity_set: String,
     pub logical_name: String,
     pub primary_id: String,
@@ -118,13 +118,13 @@ pub struct TableDef {
 }
 
 /// The system columns every row carries.
-pub const CREATEDON: &str = "createdon";
-pub const MODIFIEDON: &str = "modifiedon";
-pub const VERSIONNUMBER: &str = "versionnumber";
+pub(super) const CREATEDON: &str = "createdon";
+pub(super) const MODIFIEDON: &str = "modifiedon";
+pub(super) const VERSIONNUMBER: &str = "versionnumber";
 
 /// What a property name on a table refers to.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Attr<'a> {
+pub(crate) enum Attr<'a> {
     PrimaryId,
     Column(&'a Column),
     /// The `_x_value` column of a lookup.
@@ -134,7 +134,7 @@ pub enum Attr<'a> {
 }
 
 impl Attr<'_> {
-    pub fn ty(&self) -> ColumnType {
+    pub(crate) fn ty(&self) -> ColumnType {
         match self {
             Attr::PrimaryId | Attr::LookupValue(_) => ColumnType::Guid,
             Attr::Column(c) => c.ty,
@@ -145,7 +145,7 @@ impl Attr<'_> {
 
 impl TableDef {
     /// Resolves a (case-sensitive) structural property name.
-    pub fn attr(&self, name: &str) -> Option<Attr<'_>> {
+    pub(crate) fn attr(&self, name: &str) -> Option<Attr<'_>> {
         if name == self.primary_id {
             return Some(Attr::PrimaryId);
         }
@@ -164,12 +164,12 @@ impl TableDef {
     }
 
     /// Resolves a (case-sensitive) navigation property name.
-    pub fn navigation(&self, name: &str) -> Option<&Lookup> {
+    pub(crate) fn navigation(&self, name: &str) -> Option<&Lookup> {
         self.lookups.iter().find(|l| l.navigation == name)
     }
 
     /// Every structural property in output order (without the primary id).
-    pub fn output_columns(&self) -> Vec<(String, ColumnType)> {
+    pub(crate) fn output_columns(&self) -> Vec<(String, ColumnType)> {
         let mut out: Vec<(String, ColumnType)> = self
             .columns
             .iter()
@@ -187,7 +187,7 @@ impl TableDef {
     }
 
     /// Checks a definition on its own (targets are checked by the caller).
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let set = &self.entity_set;
         for (what, name) in [
             ("entity_set", &self.entity_set),
@@ -267,7 +267,7 @@ impl TableDef {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`
-pub fn is_identifier(name: &str) -> bool {
+pub(super) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -301,7 +301,7 @@ fn table(
 }
 
 /// The four tables used when a fixture org declares none (DESIGN.md §5, §4.6).
-pub fn default_tables() -> Vec<TableDef> {
+pub(super) fn default_tables() -> Vec<TableDef> {
     use ColumnType::*;
     vec![
         table("teams", "team", "teamid", ("name", 160), vec![], &[]),
@@ -368,7 +368,7 @@ pub fn default_tables() -> Vec<TableDef> {
 
 /// Why a JSON value does not fit a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CoerceError {
+pub(super) enum CoerceError {
     /// The OData reader's message (`Cannot convert the literal …` or
     /// `An incompatible primitive type …`).
     Convert(String),
@@ -411,12 +411,12 @@ fn incompatible(value: &Value, edm: &str) -> CoerceError {
 }
 
 /// Formats a decimal with a fixed scale; `None` when not finite.
-pub fn format_decimal(value: f64, scale: usize) -> Option<String> {
+pub(super) fn format_decimal(value: f64, scale: usize) -> Option<String> {
     value.is_finite().then(|| format!("{value:.scale$}"))
 }
 
 /// `YYYY-MM-DD` with a real calendar date.
-pub fn parse_date(text: &str) -> Option<i64> {
+pub(super) fn parse_date(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -425,7 +425,7 @@ pub fn parse_date(text: &str) -> Option<i64> {
 }
 
 /// Canonical lowercase hyphenated GUID, or `None`.
-pub fn parse_guid(text: &str) -> Option<String> {
+pub(super) fn parse_guid(text: &str) -> Option<String> {
     let b = text.as_bytes();
     if b.len() != 36 {
         return None;
@@ -445,7 +445,7 @@ pub fn parse_guid(text: &str) -> Option<String> {
 
 /// Converts a JSON payload value into the stored form of `column`
 /// (`Ok(None)` for null).
-pub fn coerce(
+pub(super) fn coerce(
     ty: ColumnType,
     max_length: Option<usize>,
     value: &Value,
@@ -518,7 +518,7 @@ pub fn coerce(
 }
 
 /// A stored cell as it is written in a response.
-pub fn render_cell(ty: ColumnType, value: Option<&Value>) -> Out {
+pub(super) fn render_cell(ty: ColumnType, value: Option<&Value>) -> Out {
     match (ty, value) {
         (_, None) => Out::Json(Value::Null),
         (ColumnType::Decimal | ColumnType::Money, Some(Value::String(text))) => {

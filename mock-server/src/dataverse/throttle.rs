@@ -12,7 +12,7 @@ use super::error::{DataverseError, THROTTLED};
 use crate::world::time::Millis;
 
 #[derive(Debug, Clone)]
-pub struct Throttle {
+pub(super) struct Throttle {
     pub limit: u32,
     pub window: Millis,
     seen: BTreeMap<String, VecDeque<Millis>>,
@@ -25,7 +25,7 @@ impl Default for Throttle {
 }
 
 impl Throttle {
-    pub fn new(limit: u32, window: Millis) -> Self {
+    pub(super) fn new(limit: u32, window: Millis) -> Self {
         Self {
             limit,
             window: window.max(1),
@@ -34,7 +34,7 @@ impl Throttle {
     }
 
     /// Records a request, or returns the 429 error and its `Retry-After` seconds.
-    pub fn check(&mut self, token: &str, now: Millis) -> Result<(), (DataverseError, i64)> {
+    pub(super) fn check(&mut self, token: &str, now: Millis) -> Result<(), (DataverseError, i64)> {
         let window = self.window;
         let queue = self.seen.entry(token.to_string()).or_default();
         while queue.front().is_some_and(|t| *t <= now - window) {

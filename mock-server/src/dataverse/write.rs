@@ -243,7 +243,7 @@ fn written(
 
 /// `POST <set>`: 204 + `OData-EntityId`, or 201 + the row with
 /// `Prefer: return=representation` (dataverse.md §3).
-pub fn create(
+pub(super) fn create(
     store: &mut Store,
     o: usize,
     t: usize,
@@ -287,7 +287,7 @@ fn etags(value: &str) -> Option<Vec<String>> {
 ///
 /// An upsert that creates answers `201` with `Prefer: return=representation`
 /// (UNCONFIRMED in the reference, §11 item 10; OData's rule for a create).
-pub fn update(
+pub(super) fn update(
     store: &mut Store,
     o: usize,
     t: usize,
@@ -339,7 +339,7 @@ pub fn update(
 /// `DELETE <set>(<id>)`: 204, 404 when missing, 412 on a stale `If-Match`.
 /// Lookups pointing at the deleted row are cleared ("remove link", the
 /// default cascade of custom relationships).
-pub fn delete(
+pub(super) fn delete(
     store: &mut Store,
     o: usize,
     t: usize,

@@ -39,7 +39,7 @@ use crate::world::time::{parse_rfc3339, Millis};
 
 /// Whether a call must carry a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
+pub(super) enum Need {
     /// An empty body is a 400.
     Required,
     /// An empty body reads as `{}`.
@@ -47,7 +47,7 @@ pub enum Need {
 }
 
 /// Parses the body as a JSON object.
-pub fn object(call: &Call, need: Need) -> NumoraResult<Map<String, Value>> {
+pub(super) fn object(call: &Call, need: Need) -> NumoraResult<Map<String, Value>> {
     if call.body.iter().all(u8::is_ascii_whitespace) {
         return match need {
             Need::Optional => Ok(Map::new()),
@@ -68,18 +68,18 @@ pub fn object(call: &Call, need: Need) -> NumoraResult<Map<String, Value>> {
 }
 
 /// Reads `T` from an object already parsed with [`object`].
-pub fn typed<T: DeserializeOwned>(map: Map<String, Value>) -> NumoraResult<T> {
+pub(super) fn typed<T: DeserializeOwned>(map: Map<String, Value>) -> NumoraResult<T> {
     T::deserialize(Node::root(map)).map_err(NumoraError::from)
 }
 
 /// Parses the body as `T`.
-pub fn parse<T: DeserializeOwned>(call: &Call, need: Need) -> NumoraResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(call: &Call, need: Need) -> NumoraResult<T> {
     typed(object(call, need)?)
 }
 
 /// Checks that each of `fields` is present and not null, in order, before any
 /// value is read (for bodies whose documented rule is "all of these first").
-pub fn require(map: &Map<String, Value>, fields: &[&str]) -> NumoraResult<()> {
+pub(super) fn require(map: &Map<String, Value>, fields: &[&str]) -> NumoraResult<()> {
     match fields
         .iter()
         .find(|f| map.get(**f).is_none_or(Value::is_null))
@@ -91,7 +91,7 @@ pub fn require(map: &Map<String, Value>, fields: &[&str]) -> NumoraResult<()> {
 
 /// A string that is not empty or only whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text(pub String);
+pub(super) struct Text(pub String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -105,17 +105,17 @@ impl<'de> Deserialize<'de> for Text {
 
 /// A provider name from [`PROVIDERS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provider(pub String);
+pub(super) struct Provider(pub String);
 
 impl Provider {
     /// The provider of an optional field or parameter: absent means
     /// `dynamics365`.
-    pub fn or_default(provider: Option<Self>) -> String {
+    pub(super) fn or_default(provider: Option<Self>) -> String {
         provider.map_or_else(|| "dynamics365".into(), |p| p.0)
     }
 
     /// Checks a provider name; the error completes "provider …".
-    pub fn check(text: &str) -> Result<Self, String> {
+    pub(super) fn check(text: &str) -> Result<Self, String> {
         if PROVIDERS.contains(&text) {
             Ok(Self(text.to_string()))
         } else {
@@ -135,7 +135,7 @@ impl<'de> Deserialize<'de> for Provider {
 
 /// An RFC 3339 timestamp, read as virtual-clock milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timestamp(pub Millis);
+pub(super) struct Timestamp(pub Millis);
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -167,7 +167,7 @@ enum Problem {
 
 /// Why a body was rejected: where, and what is wrong there.
 #[derive(Debug, Clone)]
-pub struct Reject {
+pub(crate) struct Reject {
     path: Vec<Step>,
     problem: Problem,
 }

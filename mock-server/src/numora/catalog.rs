@@ -12,7 +12,7 @@ use crate::world::time::format_millis;
 use crate::world::workspace::Workspace;
 
 /// `GET /v1/schemas`
-pub fn schemas() -> NumoraResult<Answer> {
+pub(super) fn schemas() -> NumoraResult<Answer> {
     let data: Vec<Value> = SCHEMAS
         .iter()
         .map(|(id, label)| json!({"id": id, "label": label, "status": "active"}))
@@ -21,7 +21,7 @@ pub fn schemas() -> NumoraResult<Answer> {
 }
 
 /// `GET /v1/destinations`
-pub fn destinations_list(ws: &Workspace) -> NumoraResult<Answer> {
+pub(super) fn destinations_list(ws: &Workspace) -> NumoraResult<Answer> {
     let data: Vec<Value> = ws.destinations.iter().map(Destination::to_json).collect();
     Ok((
         StatusCode::OK,
@@ -38,7 +38,7 @@ struct DestinationBody {
 }
 
 /// `POST /v1/destinations`
-pub fn destinations_create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn destinations_create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     let body: DestinationBody = body::parse(call, Need::Required)?;
     let provider = body.provider.0;
     let display_name = body.display_name.0;
@@ -68,7 +68,7 @@ pub fn destinations_create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answ
 }
 
 /// `POST /v1/destinations/{id}/test`: calls the org's WhoAmI.
-pub fn destinations_test(ws: &mut Workspace, id: &str) -> NumoraResult<Answer> {
+pub(super) fn destinations_test(ws: &mut Workspace, id: &str) -> NumoraResult<Answer> {
     let destination = ws
         .destinations
         .iter()
@@ -155,7 +155,7 @@ fn mapping_json(schema: &str, destination: &str, body: &Map<String, Value>) -> V
 }
 
 /// `GET /v1/mappings/{schema}/{destination}`
-pub fn mapping_get(ws: &Workspace, schema: &str, destination: &str) -> NumoraResult<Answer> {
+pub(super) fn mapping_get(ws: &Workspace, schema: &str, destination: &str) -> NumoraResult<Answer> {
     let key = mapping_key(ws, schema, destination)?;
     let body = ws.mappings.get(&key).ok_or_else(|| {
         NumoraError::NotFound(format!(
@@ -235,7 +235,7 @@ fn validate_mapping(schema: &str, body: &Map<String, Value>) -> NumoraResult<()>
 }
 
 /// `PUT /v1/mappings/{schema}/{destination}`
-pub fn mapping_put(
+pub(super) fn mapping_put(
     ws: &mut Workspace,
     schema: &str,
     destination: &str,
@@ -259,7 +259,7 @@ pub fn mapping_put(
 }
 
 /// `GET /v1/workflows`
-pub fn workflows_list(ws: &Workspace) -> NumoraResult<Answer> {
+pub(super) fn workflows_list(ws: &Workspace) -> NumoraResult<Answer> {
     let data: Vec<Value> = ws.workflows.iter().map(Workflow::to_json).collect();
     Ok((
         StatusCode::OK,
@@ -283,7 +283,7 @@ struct WorkflowDispatchBody {
 }
 
 /// `POST /v1/workflows/{id}/dispatch`
-pub fn workflow_dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn workflow_dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let workflow = ws
         .workflows
         .iter()
@@ -339,12 +339,12 @@ fn find_run<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Run> {
 }
 
 /// `GET /v1/runs/{id}`
-pub fn run_get(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
+pub(super) fn run_get(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
     Ok((StatusCode::OK, json!({"data": find_run(ws, id)?.to_json()})))
 }
 
 /// `GET /v1/runs/{id}/logs`
-pub fn run_logs(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
+pub(super) fn run_logs(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
     let run = find_run(ws, id)?;
     Ok((
         StatusCode::OK,

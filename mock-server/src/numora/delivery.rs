@@ -35,7 +35,7 @@ fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
 }
 
 /// `GET /v1/delivery/outbox`
-pub fn outbox(ws: &Workspace, call: &Call) -> Outcome {
+pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     let provider = Provider::or_default(query::provider(call)?);
     let limit = limit(call, 50, 100)?.min(ws.settings.outbox_max_page.unwrap_or(usize::MAX));
     let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
@@ -165,14 +165,14 @@ fn push_provider(call: &Call) -> NumoraResult<String> {
 }
 
 /// `POST /v1/documents/{id}/dispatch`
-pub fn dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn dispatch(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     find(ws, id)?;
     let provider = push_provider(call)?;
     start_push(ws, id, &provider, &[Status::Reviewed, Status::PushFailed])
 }
 
 /// `POST /v1/documents/{id}/actions/retry-push`
-pub fn retry_push(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn retry_push(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     find(ws, id)?;
     let provider = push_provider(call)?;
     start_push(ws, id, &provider, &[Status::PushFailed])
@@ -263,7 +263,7 @@ fn differences(a: &DeliveryData, b: &DeliveryData) -> Vec<&'static str> {
 }
 
 /// `POST /v1/documents/{id}/delivery`
-pub fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
     let data = parse_callback(call)?;
     if !doc.finalized {
@@ -298,7 +298,7 @@ pub fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answe
 }
 
 /// `GET /v1/documents/{id}/delivery`
-pub fn list(ws: &Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn list(ws: &Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
     let provider_filter = query::provider(call)?.map(|p| p.0);
     let limit = limit(call, 20, 100)?;

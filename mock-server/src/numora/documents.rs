@@ -13,7 +13,7 @@ use crate::world::time::format_millis;
 use crate::world::workspace::{Job, Workspace};
 
 /// The documented upload limit.
-pub const MAX_UPLOAD: usize = 30 * 1024 * 1024;
+pub(super) const MAX_UPLOAD: usize = 30 * 1024 * 1024;
 
 /// The documented upload formats: (extension, media type).
 const FORMATS: [(&str, &str); 10] = [
@@ -143,7 +143,7 @@ fn multipart_submission(call: &Call, boundary: &str) -> NumoraResult<Submission>
 }
 
 /// `POST /v1/documents`
-pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     let content_type = call.content_type().unwrap_or_default().to_string();
     let submission = if content_type
         .to_ascii_lowercase()
@@ -213,7 +213,7 @@ pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
 }
 
 /// `GET /v1/documents/{id}`
-pub fn get(ws: &Workspace, id: &str) -> Outcome {
+pub(super) fn get(ws: &Workspace, id: &str) -> Outcome {
     #[derive(serde::Serialize)]
     struct Envelope<'a> {
         data: DocumentView<'a>,
@@ -232,7 +232,7 @@ fn get_json(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
 }
 
 /// `GET /v1/documents/{id}/result`
-pub fn result(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
+pub(super) fn result(ws: &Workspace, id: &str) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
     match doc.status {
         Status::Processing => Err(NumoraError::Conflict(format!(
@@ -279,7 +279,7 @@ struct ApproveBody {
 }
 
 /// `POST /v1/documents/{id}/actions/approve`
-pub fn approve(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn approve(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
     let body: ApproveBody = body::parse(call, Need::Required)?;
     let expected = body.expected_updated_at.0;
@@ -314,7 +314,7 @@ struct RejectBody {
 }
 
 /// `POST /v1/documents/{id}/actions/reject`
-pub fn reject(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn reject(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
     let doc = find(ws, id)?;
     let reason = body::parse::<RejectBody>(call, Need::Optional)?.reason;
     if !matches!(doc.status, Status::ReviewRequired | Status::Reviewed) {
@@ -334,7 +334,7 @@ pub fn reject(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer>
 }
 
 /// The internal view the control API shows (adds `finalized` and attempts).
-pub fn control_json(doc: &Document) -> Value {
+pub(crate) fn control_json(doc: &Document) -> Value {
     let mut v = doc.to_json();
     v["finalized"] = json!(doc.finalized);
     v["failure_reason"] = json!(doc.failure_reason);

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 /// Every failure a Numora route can answer with. The status and the stable
 /// `code` follow the Errors and Limits page; the message names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum NumoraError {
+pub(crate) enum NumoraError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -41,7 +41,7 @@ pub enum NumoraError {
 }
 
 impl NumoraError {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -61,7 +61,7 @@ impl NumoraError {
         }
     }
 
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         match self {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
@@ -79,16 +79,16 @@ impl NumoraError {
         }
     }
 
-    pub fn not_found(what: &str, id: &str) -> Self {
+    pub(crate) fn not_found(what: &str, id: &str) -> Self {
         Self::NotFound(format!("{what} '{id}' was not found"))
     }
 
-    pub fn missing(field: &str) -> Self {
+    pub(crate) fn missing(field: &str) -> Self {
         Self::InvalidPayload(format!("{field} is required"))
     }
 
     /// The body, given the request id to embed.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
+    pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
         serde_json::json!({
             "error": {
                 "code": self.code(),
@@ -101,7 +101,7 @@ impl NumoraError {
     /// The error a fault rule produces for `status` when it gives no body.
     /// It reads like the real API's: the client must not be able to tell an
     /// injected answer from a real one (the journal's `fault` says which it was).
-    pub fn for_status(status: u16, message: Option<String>) -> Self {
+    pub(crate) fn for_status(status: u16, message: Option<String>) -> Self {
         let msg = |default: &str| message.clone().unwrap_or_else(|| default.to_string());
         match status {
             400 => Self::InvalidPayload(msg("the request was malformed")),
@@ -126,4 +126,4 @@ impl NumoraError {
     }
 }
 
-pub type NumoraResult<T> = Result<T, NumoraError>;
+pub(crate) type NumoraResult<T> = Result<T, NumoraError>;

@@ -44,7 +44,7 @@ impl Outcome {
 }
 
 /// An OData string literal: single quotes doubled.
-pub fn odata_string(text: &str) -> String {
+pub(crate) fn odata_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
@@ -167,7 +167,7 @@ fn created_id(reply: &Reply) -> Option<String> {
 }
 
 /// Reads a mapping source path from a document (and a line item).
-pub fn source_value(
+pub(crate) fn source_value(
     doc: &Document,
     item: Option<(usize, &Map<String, Value>)>,
     path: &str,
@@ -381,7 +381,7 @@ fn run_steps(
 }
 
 /// Executes a queued run at virtual instant `at`.
-pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
+pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
     let Some(run) = ws
         .runs
         .get(run_id)
@@ -494,7 +494,7 @@ pub fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
 
 /// The route era: notify the shared n8n webhook instead of running the workflow.
 /// The document stays `push_pending` until a delivery callback arrives.
-pub fn notify_n8n(ws: &mut Workspace, document_id: &str, provider: &str) -> String {
+pub(crate) fn notify_n8n(ws: &mut Workspace, document_id: &str, provider: &str) -> String {
     let now = ws.now();
     let run_id = ws.new_run(document_id, None, provider);
     let jobs = ws.webhooks.enqueue_n8n(

@@ -8,27 +8,27 @@ use super::error::{NumoraError, NumoraResult};
 use crate::call::Call;
 
 /// A handler's JSON answer: status and body.
-pub type Answer = (StatusCode, Value);
+pub(super) type Answer = (StatusCode, Value);
 
 /// What the pipeline sends: a JSON value, or JSON already serialized by a
 /// hot route from borrowed views (no intermediate value tree).
-pub enum Payload {
+pub(crate) enum Payload {
     Json(Value),
     Raw(Vec<u8>),
 }
 
 /// What every handler ends with, whichever answer type it builds.
-pub type Outcome = NumoraResult<(StatusCode, Payload)>;
+pub(super) type Outcome = NumoraResult<(StatusCode, Payload)>;
 
 /// Serializes `value` for a hot route.
-pub fn raw(status: StatusCode, value: &impl serde::Serialize) -> Outcome {
+pub(super) fn raw(status: StatusCode, value: &impl serde::Serialize) -> Outcome {
     serde_json::to_vec(value)
         .map(|bytes| (status, Payload::Raw(bytes)))
         .map_err(|e| NumoraError::Internal(format!("serialization failed: {e}")))
 }
 
 /// Turns a handler's answer into an [`Outcome`].
-pub trait Respond {
+pub(super) trait Respond {
     fn respond(self) -> Outcome;
 }
 
@@ -45,14 +45,14 @@ impl Respond for Outcome {
 }
 
 /// One routed call: the request and the path parameters its route names.
-pub struct Input<'a> {
+pub(super) struct Input<'a> {
     pub call: &'a Call,
     names: &'a [&'static str],
     values: &'a [String],
 }
 
 impl<'a> Input<'a> {
-    pub fn new(call: &'a Call, names: &'a [&'static str], values: &'a [String]) -> Self {
+    pub(super) fn new(call: &'a Call, names: &'a [&'static str], values: &'a [String]) -> Self {
         Self {
             call,
             names,
@@ -63,7 +63,7 @@ impl<'a> Input<'a> {
     /// The (percent-decoded) value of path parameter `name`. A name its
     /// route does not declare is a slip in the table: it fails the tests
     /// (debug builds), and reads as empty in release builds.
-    pub fn param(&self, name: &str) -> &'a str {
+    pub(super) fn param(&self, name: &str) -> &'a str {
         debug_assert!(
             self.names.contains(&name),
             "a handler reads path parameter `{name}`, which its route does not declare"

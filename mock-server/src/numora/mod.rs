@@ -18,9 +18,9 @@
 //! To add a route: a line in `routes`, a handler in the file of its
 //! resource, and the operation in `openapi.json`.
 
-pub mod error;
-pub mod executor;
-pub mod routes;
+pub(crate) mod error;
+pub(crate) mod executor;
+pub(crate) mod routes;
 
 mod body;
 mod catalog;
@@ -28,13 +28,12 @@ mod delivery;
 mod documents;
 mod handler;
 mod query;
-pub mod schemas;
+pub(crate) mod schemas;
 mod session;
 mod upload;
 
-pub use documents::control_json;
-pub use routes::{route, RouteMiss};
-pub use schemas::extract;
+pub(crate) use documents::control_json;
+pub(crate) use routes::{route, RouteMiss};
 
 use axum::http::{header, HeaderName, StatusCode};
 
@@ -43,14 +42,14 @@ use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
 use crate::world::faults::{FaultApi, FaultTarget, Respond};
 use crate::world::journal::JournalEntry;
 use crate::world::workspace::{RateState, Workspace};
-pub use error::{NumoraError, NumoraResult};
+pub(crate) use error::{NumoraError, NumoraResult};
 use handler::Payload;
 
 /// The longest client `x-request-id` we echo; longer ones are replaced.
 const MAX_REQUEST_ID: usize = 200;
 
 /// The request id: the client's `x-request-id` when usable, else a new `req_…`.
-pub fn request_id(call: &Call, generate: impl FnOnce() -> String) -> String {
+pub(crate) fn request_id(call: &Call, generate: impl FnOnce() -> String) -> String {
     call.header("x-request-id")
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID)
@@ -59,7 +58,7 @@ pub fn request_id(call: &Call, generate: impl FnOnce() -> String) -> String {
 }
 
 /// Serves one authenticated `/v1` call for the workspace that owns `key`.
-pub fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
+pub(crate) fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
     let received = ws.wall_ms();
     ws.clock.on_request();
     crate::driver::run_due(ws);
@@ -215,7 +214,7 @@ fn fault_error(respond: &Respond) -> NumoraError {
     }
 }
 
-pub fn with_operational_headers(reply: Reply, request_id: &str, rate: &RateState) -> Reply {
+pub(crate) fn with_operational_headers(reply: Reply, request_id: &str, rate: &RateState) -> Reply {
     reply
         .with_header(HeaderName::from_static("x-request-id"), request_id)
         .with_value(

@@ -6,7 +6,7 @@ use super::error::{NumoraError, NumoraResult};
 use crate::call::Call;
 
 /// A `provider` query parameter, if given: unknown ⇒ 422.
-pub fn provider(call: &Call) -> NumoraResult<Option<Provider>> {
+pub(super) fn provider(call: &Call) -> NumoraResult<Option<Provider>> {
     call.query_param("provider")
         .map(|text| {
             Provider::check(&text).map_err(|m| NumoraError::InvalidValue(format!("provider {m}")))
@@ -15,7 +15,7 @@ pub fn provider(call: &Call) -> NumoraResult<Option<Provider>> {
 }
 
 /// A `limit` query parameter: not a number ⇒ 400; outside `1..=max` ⇒ 422.
-pub fn limit(call: &Call, default: usize, max: usize) -> NumoraResult<usize> {
+pub(super) fn limit(call: &Call, default: usize, max: usize) -> NumoraResult<usize> {
     match call.query_param("limit") {
         None => Ok(default),
         Some(text) => {

@@ -24,7 +24,7 @@ use crate::world::workspace::Workspace;
 type Handler = fn(&mut Workspace, &Input<'_>) -> Outcome;
 
 /// One line of the table.
-pub struct Route {
+pub(crate) struct Route {
     /// `METHOD /v1/path/{param}`: the journal's route name.
     pub pattern: &'static str,
     /// The API key scope the route needs.
@@ -45,7 +45,7 @@ macro_rules! route {
 /// Every `/v1` route. Within a path, the order of the lines is the order of
 /// the methods in a 405's `Allow` header.
 #[rustfmt::skip]
-pub static ROUTES: [Route; 21] = [
+pub(crate) static ROUTES: [Route; 21] = [
     route!("POST /v1/documents", "documents:write", |ws, r| documents::create(ws, r.call)),
     route!("GET /v1/documents/{id}", "documents:read", |ws, r| documents::get(ws, r.param("id"))),
     route!("GET /v1/documents/{id}/result", "documents:read", |ws, r| documents::result(ws, r.param("id"))),
@@ -110,7 +110,7 @@ static ROUTER: LazyLock<matchit::Router<PathRoutes>> = LazyLock::new(|| {
 
 /// A call matched to a line of the table.
 #[derive(Debug, Clone)]
-pub struct Matched {
+pub(crate) struct Matched {
     pub pattern: &'static str,
     pub scope: &'static str,
     /// The path parameters' names, in path order.
@@ -122,14 +122,14 @@ pub struct Matched {
 
 impl Matched {
     /// Runs the route's handler.
-    pub fn handle(&self, ws: &mut Workspace, call: &Call) -> Outcome {
+    pub(crate) fn handle(&self, ws: &mut Workspace, call: &Call) -> Outcome {
         (self.handler)(ws, &Input::new(call, &self.names, &self.params))
     }
 }
 
 /// Why no route matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteMiss {
+pub(crate) enum RouteMiss {
     NotFound,
     /// The path exists with other methods; the value is the `Allow` header.
     MethodNotAllowed(&'static str),
@@ -140,7 +140,7 @@ pub enum RouteMiss {
 /// Empty segments are ignored and each segment is percent-decoded before it
 /// is matched, so `/v1//documents/` is `/v1/documents` and a parameter may
 /// hold an encoded `/`.
-pub fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
+pub(crate) fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
     let rest = path.strip_prefix(PREFIX).ok_or(RouteMiss::NotFound)?;
     // Decoded segments, with `%` and `/` re-escaped so that a decoded segment
     // stays one segment for the router.
@@ -181,11 +181,6 @@ pub fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
         params,
         handler: route.handler,
     })
-}
-
-/// Every route pattern of the table, in table order.
-pub fn patterns() -> impl Iterator<Item = &'static str> {
-    ROUTES.iter().map(|r| r.pattern)
 }
 
 #[cfg(test)]

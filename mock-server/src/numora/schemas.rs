@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::world::ids::IdGen;
 
 /// (schema, field names, line-item keys)
-pub const CATALOG: [(&str, &[&str], &[&str]); 3] = [
+pub(crate) const CATALOG: [(&str, &[&str], &[&str]); 3] = [
     (
         "invoice_v2",
         &[
@@ -59,7 +59,9 @@ pub const CATALOG: [(&str, &[&str], &[&str]); 3] = [
     ),
 ];
 
-pub fn fields_of(schema: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+pub(crate) fn fields_of(
+    schema: &str,
+) -> Option<(&'static [&'static str], &'static [&'static str])> {
     CATALOG
         .iter()
         .find(|(s, ..)| *s == schema)
@@ -69,7 +71,7 @@ pub fn fields_of(schema: &str) -> Option<(&'static [&'static str], &'static [&'s
 /// Checks a mapping source path against a schema: `fields.<name>.value`,
 /// `fields.<name>.confidence`, `line_items[*].<key>`, `line_items[*].position`,
 /// `document.id`, `document.external_id`, `metadata.<key>`.
-pub fn check_source_path(schema: &str, path: &str) -> Result<(), String> {
+pub(crate) fn check_source_path(schema: &str, path: &str) -> Result<(), String> {
     let (fields, items) = fields_of(schema).ok_or_else(|| format!("unknown schema '{schema}'"))?;
     if let Some(rest) = path.strip_prefix("fields.") {
         let (name, leaf) = rest.rsplit_once('.').unwrap_or((rest, ""));
@@ -130,7 +132,7 @@ fn round2(x: f64) -> f64 {
 }
 
 /// A deterministic extraction result: (confidence, fields, line items).
-pub fn extract(
+pub(crate) fn extract(
     schema: &str,
     ids: &mut IdGen,
     date: &str,

@@ -13,7 +13,7 @@ use crate::world::workspace::{Session, Workspace};
 
 /// Tokens name their workspace, so any listener can route them without a
 /// shared index: `dv.<workspace id>.<random>`.
-pub fn mint_token(ws: &mut Workspace) -> String {
+pub(super) fn mint_token(ws: &mut Workspace) -> String {
     format!("dv.{}.{}", ws.id, ws.ids.token(40))
 }
 
@@ -23,7 +23,7 @@ struct SessionBody {
 }
 
 /// `POST /v1/dynamics/session`
-pub fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     let wanted = body::parse::<SessionBody>(call, Need::Optional)?.connection_id;
     let connection = match &wanted {
         Some(id) => {

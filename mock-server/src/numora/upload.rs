@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 
 /// One part of an upload.
-pub struct Part {
+pub(super) struct Part {
     pub name: String,
     pub filename: Option<String>,
     /// The part's `Content-Type` header, as sent.
@@ -22,12 +22,12 @@ pub struct Part {
 }
 
 /// The boundary of a `multipart/form-data` content type, if it names one.
-pub fn boundary(content_type: &str) -> Option<String> {
+pub(super) fn boundary(content_type: &str) -> Option<String> {
     multer::parse_boundary(content_type).ok()
 }
 
 /// Every part of `body`, in order; the error says what is malformed.
-pub fn parts(body: Bytes, boundary: &str) -> Result<Vec<Part>, String> {
+pub(super) fn parts(body: Bytes, boundary: &str) -> Result<Vec<Part>, String> {
     let stream = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(body)));
     let mut multipart = multer::Multipart::new(stream, boundary);
     let read = async move {

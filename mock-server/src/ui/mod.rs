@@ -27,13 +27,13 @@ const SCRIPT: &str = include_str!("app.js");
 const STYLE: &str = include_str!("app.css");
 
 /// The cookie that carries the signed-in state.
-pub const COOKIE: &str = "numora_mock_admin";
+pub(crate) const COOKIE: &str = "numora_mock_admin";
 
 /// What the page may load from: itself only, nothing inline.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The page's routes, relative to `/_mock`.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui", get(index))
         .route("/ui/", get(index))
@@ -46,7 +46,7 @@ pub fn routes() -> Router<AppState> {
 
 /// True for the page's own paths, which the admin guard lets through: the
 /// page, its assets and the login calls carry no workspace data.
-pub fn is_public(path: &str) -> bool {
+pub(crate) fn is_public(path: &str) -> bool {
     let path = path.strip_prefix("/_mock").unwrap_or(path);
     matches!(
         path,
@@ -63,7 +63,7 @@ fn digest(token: &str) -> String {
 }
 
 /// True when the request carries the sign-in cookie for `expected`.
-pub fn cookie_grants(headers: &HeaderMap, expected: &str) -> bool {
+pub(crate) fn cookie_grants(headers: &HeaderMap, expected: &str) -> bool {
     let want = digest(expected);
     headers
         .get_all(header::COOKIE)

@@ -9,39 +9,39 @@ use super::{document_of, success, Cx, Finding, Rule, Severity};
 use crate::fixtures::DeliveryRoute;
 use crate::world::journal::JournalEntry;
 
-pub const CALLBACK: &str = "POST /v1/documents/{id}/delivery";
-pub const DISPATCH: &str = "POST /v1/documents/{id}/dispatch";
-pub const OUTBOX: &str = "GET /v1/delivery/outbox";
+pub(super) const CALLBACK: &str = "POST /v1/documents/{id}/delivery";
+pub(super) const DISPATCH: &str = "POST /v1/documents/{id}/dispatch";
+pub(super) const OUTBOX: &str = "GET /v1/delivery/outbox";
 
-pub const EXECUTION_ID_REUSED: Rule = Rule {
+pub(super) const EXECUTION_ID_REUSED: Rule = Rule {
     id: "execution_id_reused",
     severity: Severity::Error,
     source: "seed 000 / delivery-status-callback.md (the callback is idempotent by execution_id; different data under the same execution_id is 409 conflict)",
     advice: "use a new execution_id for every delivery attempt (e.g. n8n's {{$execution.id}} plus the document id); resend an execution_id only to replay the very same data",
 };
 
-pub const DISPATCH_REFUSED_RETRIED: Rule = Rule {
+pub(super) const DISPATCH_REFUSED_RETRIED: Rule = Rule {
     id: "dispatch_refused_retried",
     severity: Severity::Warning,
     source: "seed 000 / n8n-outbound-delivery.md (dispatch answers 409 when the document is not eligible, e.g. already push_pending)",
     advice: "after a 409 on dispatch, read the document (GET /v1/documents/{id}) or the outbox before dispatching it again",
 };
 
-pub const OUTBOX_PAGE_SKIPPED: Rule = Rule {
+pub(super) const OUTBOX_PAGE_SKIPPED: Rule = Rule {
     id: "outbox_page_skipped",
     severity: Severity::Error,
     source: "seed 000 / polling-reviewed-documents.md (next_cursor is opaque and should be passed back unchanged when paginating)",
     advice: "while meta.next_cursor is not null, call GET /v1/delivery/outbox again with cursor=<next_cursor> (n8n: a loop, or the HTTP node's pagination option)",
 };
 
-pub const MIXED_DELIVERY_MODES: Rule = Rule {
+pub(super) const MIXED_DELIVERY_MODES: Rule = Rule {
     id: "mixed_delivery_modes",
     severity: Severity::Error,
     source: "seed 000 (external executor: \"In this mode, do not call dispatch\")",
     advice: "pick one mode: either dispatch and let Numora write (no callback), or write to Dataverse yourself and report with the delivery callback (no dispatch)",
 };
 
-pub fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+pub(super) fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     execution_id_reused(cx, out);
     dispatch_refused_retried(cx, out);
     outbox_page_skipped(cx, out);

@@ -20,7 +20,7 @@
 mod delivery;
 mod records;
 mod retries;
-pub mod webhooks;
+pub(crate) mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -33,14 +33,14 @@ use crate::world::workspace::Workspace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
     Info,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub rule: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -54,12 +54,12 @@ pub struct Finding {
 
 /// Every finding, ordered by severity, rule, document and evidence.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub findings: Vec<Finding>,
 }
 
 impl Report {
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
         json!({
             "findings": self.findings,
@@ -73,7 +73,7 @@ impl Report {
 }
 
 /// A rule's fixed description.
-pub struct Rule {
+pub(crate) struct Rule {
     pub id: &'static str,
     pub severity: Severity,
     pub source: &'static str,
@@ -81,7 +81,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn finding(
+    pub(crate) fn finding(
         &self,
         message: String,
         evidence: Vec<u64>,
@@ -100,7 +100,7 @@ impl Rule {
 }
 
 /// Judges every client of the workspace.
-pub fn judge(ws: &Workspace) -> Report {
+pub(crate) fn judge(ws: &Workspace) -> Report {
     let cx = Cx::new(ws);
     let mut findings = Vec::new();
     retries::judge(&cx, &mut findings);
@@ -128,7 +128,7 @@ pub fn judge(ws: &Workspace) -> Report {
     Report { findings }
 }
 
-pub const JOURNAL_TRUNCATED: Rule = Rule {
+pub(crate) const JOURNAL_TRUNCATED: Rule = Rule {
     id: "journal_truncated",
     severity: Severity::Info,
     source: "docs/verdicts.md (the journal is bounded per workspace)",
@@ -136,7 +136,7 @@ pub const JOURNAL_TRUNCATED: Rule = Rule {
 };
 
 /// What the rules read: the journal in order and the workspace.
-pub struct Cx<'a> {
+pub(crate) struct Cx<'a> {
     pub ws: &'a Workspace,
     pub entries: Vec<&'a JournalEntry>,
     pub frozen: bool,
@@ -152,7 +152,7 @@ impl<'a> Cx<'a> {
     }
 
     /// The client's Numora and Dataverse calls, oldest first.
-    pub fn client(&self) -> impl Iterator<Item = &'a JournalEntry> + '_ {
+    pub(crate) fn client(&self) -> impl Iterator<Item = &'a JournalEntry> + '_ {
         self.entries
             .iter()
             .copied()
@@ -160,13 +160,16 @@ impl<'a> Cx<'a> {
     }
 
     /// The client's Numora calls on `route`.
-    pub fn numora(&self, route: &'static str) -> impl Iterator<Item = &'a JournalEntry> + '_ {
+    pub(crate) fn numora(
+        &self,
+        route: &'static str,
+    ) -> impl Iterator<Item = &'a JournalEntry> + '_ {
         self.client()
             .filter(move |e| e.api == "numora" && e.route == route)
     }
 
     /// Whether a run boundary lies between two journal entries.
-    pub fn boundary_between(&self, from: u64, to: u64) -> bool {
+    pub(crate) fn boundary_between(&self, from: u64, to: u64) -> bool {
         self.entries
             .iter()
             .any(|e| e.api == "mark" && e.seq > from && e.seq < to)
@@ -174,7 +177,7 @@ impl<'a> Cx<'a> {
 }
 
 /// The document a Numora call addresses (`/v1/documents/{id}/…`).
-pub fn document_of(e: &JournalEntry) -> Option<String> {
+pub(crate) fn document_of(e: &JournalEntry) -> Option<String> {
     if e.api != "numora" {
         return None;
     }
@@ -183,12 +186,12 @@ pub fn document_of(e: &JournalEntry) -> Option<String> {
     Some(crate::call::decode_component(id))
 }
 
-pub fn success(e: &JournalEntry) -> bool {
+pub(crate) fn success(e: &JournalEntry) -> bool {
     (200..300).contains(&e.status)
 }
 
 /// Groups values by key, keeping first-seen key order deterministic.
-pub fn group<K: Ord, V>(items: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, Vec<V>> {
+pub(crate) fn group<K: Ord, V>(items: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, Vec<V>> {
     let mut map: BTreeMap<K, Vec<V>> = BTreeMap::new();
     for (k, v) in items {
         map.entry(k).or_default().push(v);

@@ -12,56 +12,56 @@ use super::{document_of, success, Cx, Finding, Rule, Severity};
 use crate::world::journal::JournalEntry;
 use crate::world::model::AttemptStatus;
 
-pub const SUCCESS_WITHOUT_RECORD: Rule = Rule {
+pub(super) const SUCCESS_WITHOUT_RECORD: Rule = Rule {
     id: "success_without_record",
     severity: Severity::Error,
     source: "seed 000 / delivery-status-callback.md (external_record_id: the id of the record written in the destination)",
     advice: "report succeeded only after the invoice row exists, with external_record_id set to that row's id (from the OData-EntityId header of the create)",
 };
 
-pub const PARTIAL_WRITE: Rule = Rule {
+pub(super) const PARTIAL_WRITE: Rule = Rule {
     id: "partial_write",
     severity: Severity::Error,
     source: "seed 000 (the executor writes the invoice and then each line item); mappings-and-destinations.md",
     advice: "when a line-item write fails, report a failed attempt (delivery callback status failed), and on the next run complete the existing invoice's missing line items instead of creating a new invoice",
 };
 
-pub const DUPLICATE_WRITE: Rule = Rule {
+pub(super) const DUPLICATE_WRITE: Rule = Rule {
     id: "duplicate_write",
     severity: Severity::Error,
     source: "idempotency-and-external-identifiers.md (deliver each document once)",
     advice: "before creating an invoice, look for one an earlier attempt wrote (by the document-id column, or by invoice number and supplier) and reuse it",
 };
 
-pub const INCOMPLETE_RECORD: Rule = Rule {
+pub(super) const INCOMPLETE_RECORD: Rule = Rule {
     id: "incomplete_record",
     severity: Severity::Warning,
     source: "mappings-and-destinations.md (GET /v1/mappings/{schema}/{destination}: the columns to fill and their sources)",
     advice: "fill every column the workspace's mapping lists (GET /v1/mappings/invoice_v2/{destination}) from the document's result",
 };
 
-pub const UNREPORTED_OUTCOME: Rule = Rule {
+pub(super) const UNREPORTED_OUTCOME: Rule = Rule {
     id: "unreported_outcome",
     severity: Severity::Warning,
     source: "seed 000 / delivery-status-callback.md (report every attempt with POST /v1/documents/{id}/delivery)",
     advice: "after writing a document's rows, report the outcome with POST /v1/documents/{id}/delivery (succeeded with external_record_id, or failed with error_code)",
 };
 
-pub const FILTER_QUOTE_UNESCAPED: Rule = Rule {
+pub(super) const FILTER_QUOTE_UNESCAPED: Rule = Rule {
     id: "filter_quote_unescaped",
     severity: Severity::Error,
     source: "dataverse.md (OData string literals: a single quote inside a literal is doubled)",
     advice: "escape string literals in $filter by doubling single quotes (O'Brien → 'O''Brien'), then URL-encode the filter",
 };
 
-pub const RECORD_UNLINKED: Rule = Rule {
+pub(super) const RECORD_UNLINKED: Rule = Rule {
     id: "record_unlinked",
     severity: Severity::Info,
     source: "docs/verdicts.md (how a row is tied to a document)",
     advice: "write the mapping's document-id column (e.g. otcm_numoradocumentid), or report the row's id as external_record_id, so the row can be tied to its document",
 };
 
-pub fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+pub(super) fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     filter_quote_unescaped(cx, out);
     let model = Model::new(cx);
     success_without_record(cx, &model, out);

@@ -4,42 +4,42 @@
 use super::{document_of, group, success, Cx, Finding, Rule, Severity};
 use crate::world::journal::JournalEntry;
 
-pub const RETRY_AFTER_IGNORED: Rule = Rule {
+pub(super) const RETRY_AFTER_IGNORED: Rule = Rule {
     id: "retry_after_ignored",
     severity: Severity::Error,
     source: "error-codes-and-limits.md (429 rate_limited: wait retry-after seconds); dataverse.md (service protection limits: Retry-After)",
     advice: "after a 429, wait at least the retry-after seconds before the next call with that key or token (n8n: a Wait node fed by the retry-after header)",
 };
 
-pub const RETRY_WITHOUT_BACKOFF: Rule = Rule {
+pub(super) const RETRY_WITHOUT_BACKOFF: Rule = Rule {
     id: "retry_without_backoff",
     severity: Severity::Warning,
     source: "public-api-conventions.md (retry 5xx with exponential backoff); dataverse.md (transient errors)",
     advice: "retry a failed call with a growing delay (for example 1 s, 2 s, 4 s) and give up after a few attempts",
 };
 
-pub const RATE_LIMITED: Rule = Rule {
+pub(super) const RATE_LIMITED: Rule = Rule {
     id: "rate_limited",
     severity: Severity::Warning,
     source: "error-codes-and-limits.md (rate limits per API key; x-rate-limit-* headers)",
     advice: "pace calls by x-rate-limit-remaining and x-rate-limit-reset; page the outbox instead of polling single documents",
 };
 
-pub const NO_REQUEST_ID: Rule = Rule {
+pub(super) const NO_REQUEST_ID: Rule = Rule {
     id: "no_request_id",
     severity: Severity::Info,
     source: "public-api-conventions.md (x-request-id correlates a call with Numora's logs)",
     advice: "send an x-request-id header (a UUID per call, the same on a retry) so failures can be traced",
 };
 
-pub const EXPIRED_TOKEN_REUSED: Rule = Rule {
+pub(super) const EXPIRED_TOKEN_REUSED: Rule = Rule {
     id: "expired_token_reused",
     severity: Severity::Error,
     source: "authentication-and-first-crm-delivery.md (POST /v1/dynamics/session: short-lived token; on 401 request a new session)",
     advice: "on a Dataverse 401, call POST /v1/dynamics/session for a new token and retry with it; never resend the refused token",
 };
 
-pub fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+pub(super) fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     retry_after_ignored(cx, out);
     retry_without_backoff(cx, out);
     rate_limited(cx, out);

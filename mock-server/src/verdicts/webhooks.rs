@@ -5,21 +5,21 @@
 use super::{success, Cx, Finding, Rule, Severity};
 use crate::world::journal::Tampered;
 
-pub const INVALID_SIGNATURE_ACCEPTED: Rule = Rule {
+pub(crate) const INVALID_SIGNATURE_ACCEPTED: Rule = Rule {
     id: "invalid_signature_accepted",
     severity: Severity::Error,
     source: "seed 003 / webhook-delivery.md (verify X-Numora-Webhook-Signature; reject requests with invalid signatures)",
     advice: "compute HMAC-SHA256(secret, \"<timestamp>.<raw body>\") over the raw body, compare it in constant time with v1= of X-Numora-Webhook-Signature, and answer 401 when it differs",
 };
 
-pub const STALE_WEBHOOK_ACCEPTED: Rule = Rule {
+pub(crate) const STALE_WEBHOOK_ACCEPTED: Rule = Rule {
     id: "stale_webhook_accepted",
     severity: Severity::Error,
     source: "seed 003 / webhook-delivery.md (reject requests with stale timestamps)",
     advice: "reject a delivery whose X-Numora-Webhook-Timestamp is more than a few minutes from your clock (answer 400 or 401)",
 };
 
-pub fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+pub(crate) fn judge(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     for e in cx
         .entries
         .iter()

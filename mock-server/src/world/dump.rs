@@ -12,7 +12,7 @@ use super::time::{format_duration, format_millis};
 use super::workspace::{Job, Workspace};
 use crate::fixtures::*;
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 impl Workspace {
     /// The dump the control API serves: secrets redacted.

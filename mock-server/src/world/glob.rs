@@ -1,7 +1,7 @@
 //! Path globs for fault rules and journal filters: `*` matches exactly one
 //! segment (or part of one, as in `doc_*`), `**` any number of segments.
 
-pub fn path_matches(pattern: &str, path: &str) -> bool {
+pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
     let pattern: Vec<&str> = pattern.trim_matches('/').split('/').collect();
     let path: Vec<&str> = path.trim_matches('/').split('/').collect();
     segments_match(&pattern, &path)

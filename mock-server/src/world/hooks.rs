@@ -37,7 +37,7 @@ impl Event {
 }
 
 /// The endpoint id of the route era's shared n8n webhook.
-pub const N8N_ENDPOINT: &str = "n8n";
+pub(crate) const N8N_ENDPOINT: &str = "n8n";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -59,7 +59,7 @@ impl IdGen {
 }
 
 /// Encodes bytes as lowercase Crockford base32 (used for opaque cursors).
-pub fn crockford_encode(bytes: &[u8]) -> String {
+pub(crate) fn crockford_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
     let mut buffer: u32 = 0;
     let mut bits = 0;
@@ -80,7 +80,7 @@ pub fn crockford_encode(bytes: &[u8]) -> String {
 }
 
 /// The inverse of [`crockford_encode`]; `None` on any character outside the alphabet.
-pub fn crockford_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn crockford_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 5 / 8);
     let mut buffer: u32 = 0;
     let mut bits = 0;

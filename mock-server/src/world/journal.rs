@@ -23,11 +23,11 @@ use serde_json::Value;
 use super::time::Stamp;
 
 /// How many entries a workspace keeps by default before dropping the oldest.
-pub const JOURNAL_LIMIT: usize = 10_000;
+pub(crate) const JOURNAL_LIMIT: usize = 10_000;
 /// How many bytes (bodies, headers, paths) a workspace's journal keeps by default.
-pub const JOURNAL_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const JOURNAL_BYTES: usize = 64 * 1024 * 1024;
 /// The most body bytes kept per request or response.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// What a request or a response looked like.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +60,7 @@ fn secret_member(name: &str) -> bool {
         || name == "api_key"
 }
 
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 fn redact(value: &mut Value) {
     match value {

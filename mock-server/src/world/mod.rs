@@ -6,18 +6,18 @@
 //! the same on every run. Different workspaces never contend. Locks are never
 //! held across an `.await`.
 
-pub mod clock;
-pub mod dump;
-pub mod faults;
-pub mod glob;
-pub mod hooks;
-pub mod ids;
-pub mod journal;
-pub mod model;
-pub mod scheduler;
-pub mod time;
-pub mod wall;
-pub mod workspace;
+pub(crate) mod clock;
+pub(crate) mod dump;
+pub(crate) mod faults;
+pub(crate) mod glob;
+pub(crate) mod hooks;
+pub(crate) mod ids;
+pub(crate) mod journal;
+pub(crate) mod model;
+pub(crate) mod scheduler;
+pub(crate) mod time;
+pub(crate) mod wall;
+pub(crate) mod workspace;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -28,11 +28,11 @@ use ids::IdGen;
 use time::Millis;
 use workspace::Workspace;
 
-pub type SharedWorkspace = Arc<Mutex<Workspace>>;
+pub(crate) type SharedWorkspace = Arc<Mutex<Workspace>>;
 
 /// Locks a workspace, recovering from a poisoned lock (a panic elsewhere must
 /// not take the whole server down).
-pub fn lock(ws: &SharedWorkspace) -> MutexGuard<'_, Workspace> {
+pub(crate) fn lock(ws: &SharedWorkspace) -> MutexGuard<'_, Workspace> {
     ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -48,18 +48,20 @@ pub struct WorldConfig {
 
 /// The workspace an API key belongs to: its id (for re-indexing) and the
 /// workspace itself, so a request finds it with one lookup.
+#[derive(Debug)]
 struct KeyOwner {
     id: String,
     workspace: SharedWorkspace,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Inner {
     workspaces: BTreeMap<String, SharedWorkspace>,
     /// API key → workspace id.
     keys: HashMap<String, KeyOwner>,
 }
 
+#[derive(Debug)]
 pub struct Registry {
     inner: RwLock<Inner>,
     config: WorldConfig,
@@ -299,4 +301,4 @@ fn index_keys(inner: &mut Inner, id: &str, keys: &[model::ApiKey], shared: &Shar
 }
 
 /// The `format` tag of a state file.
-pub const STATE_FORMAT: &str = "numora-mock-state/1";
+pub(crate) const STATE_FORMAT: &str = "numora-mock-state/1";

@@ -33,20 +33,20 @@ impl Status {
 }
 
 /// The documented schema catalog.
-pub const SCHEMAS: [(&str, &str); 3] = [
+pub(crate) const SCHEMAS: [(&str, &str); 3] = [
     ("invoice_v2", "Invoice"),
     ("receipt_v1", "Receipt"),
     ("contract_v1", "Contract"),
 ];
 
-pub const SCHEMA_ERROR: &str = "schema must be one of invoice_v2, receipt_v1, contract_v1";
+pub(crate) const SCHEMA_ERROR: &str = "schema must be one of invoice_v2, receipt_v1, contract_v1";
 
-pub fn is_known_schema(schema: &str) -> bool {
+pub(crate) fn is_known_schema(schema: &str) -> bool {
     SCHEMAS.iter().any(|(id, _)| *id == schema)
 }
 
 /// The providers a destination, connection or delivery may name.
-pub const PROVIDERS: [&str; 1] = ["dynamics365"];
+pub(crate) const PROVIDERS: [&str; 1] = ["dynamics365"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -320,7 +320,7 @@ impl ApiKey {
 }
 
 /// Every scope a key can carry (DESIGN §2).
-pub const SCOPES: [&str; 9] = [
+pub(crate) const SCOPES: [&str; 9] = [
     "documents:read",
     "documents:write",
     "delivery:read",

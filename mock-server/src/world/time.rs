@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// Milliseconds since the Unix epoch, on a workspace's virtual clock.
-pub type Millis = i64;
+pub(crate) type Millis = i64;
 
 fn datetime(ms: Millis) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -45,12 +45,12 @@ impl serde::Serialize for Stamp {
 }
 
 /// `2026-03-24T02:36:37.684Z`
-pub fn format_millis(ms: Millis) -> String {
+pub(crate) fn format_millis(ms: Millis) -> String {
     Stamp(ms).to_string()
 }
 
 /// `2026-03-21T14:24:11Z`
-pub fn format_seconds(ms: Millis) -> String {
+pub(crate) fn format_seconds(ms: Millis) -> String {
     let t = datetime(ms);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -64,7 +64,7 @@ pub fn format_seconds(ms: Millis) -> String {
 }
 
 /// Parses an RFC 3339 timestamp (any offset, any fraction) into an instant.
-pub fn parse_rfc3339(text: &str) -> Option<Millis> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<Millis> {
     let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
@@ -108,7 +108,7 @@ pub fn parse_duration(text: &str) -> Option<Millis> {
 }
 
 /// Renders a duration the way `parse_duration` reads it back.
-pub fn format_duration(ms: Millis) -> String {
+pub(crate) fn format_duration(ms: Millis) -> String {
     if ms % 1000 != 0 {
         format!("{ms}ms")
     } else {

@@ -27,7 +27,7 @@ use crate::dataverse::Store;
 use crate::fixtures::{DeliveryRoute, DocumentFixture, Fixture, FixtureError, N8nWebhookFixture};
 
 /// The default start of a workspace's clock.
-pub const DEFAULT_START: &str = "2026-03-24T00:00:00.000Z";
+pub(crate) const DEFAULT_START: &str = "2026-03-24T00:00:00.000Z";
 
 /// Settings of a workspace, parsed from the fixture's `settings:`.
 #[derive(Debug, Clone)]
@@ -83,6 +83,7 @@ pub struct RateState {
     pub exceeded: bool,
 }
 
+#[derive(Debug)]
 pub struct Workspace {
     pub id: String,
     /// What `reset` goes back to.

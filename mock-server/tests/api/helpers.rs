@@ -3,38 +3,38 @@
 use mock_server::{MockServer, ServerHandle};
 use serde_json::Value;
 
-pub const SEED_DOC: &str = "4be38121-3791-4856-80d5-c57dbec2cf78";
-pub const ACME_DOC: &str = "1f7a3c92-8e4d-4b61-9c05-d2e8a7b6f310";
-pub const OBRIEN_DOC: &str = "6b2e9f40-1c7d-4a85-b3e6-0f9a2d7c5e81";
-pub const FAILED_PUSH_DOC: &str = "c3d8e1b5-7a2f-4e90-8b14-5d6f9a0e2c73";
-pub const PENDING_DOC: &str = "5e4a0d27-9b13-4c68-a2f5-7e1c3b8d9f06";
-pub const SUCCEEDED_DOC: &str = "a8f2c6d1-4e3b-4f97-9d20-1b5c7e8a0f42";
-pub const REVIEW_DOC: &str = "doc_01jpwq4q9m7q4q2k8dax1x1q5n";
-pub const NOT_FINAL_DOC: &str = "0e9b7c5a-3f21-4d8e-b6a4-9c2f1e0d8b57";
-pub const RECEIPT_DOC: &str = "doc_01jq0c8e1f4h7j0k3m6n9p2q5r";
-pub const READONLY_KEY: &str = "sk_test_numora_mock_readonly";
+pub(crate) const SEED_DOC: &str = "4be38121-3791-4856-80d5-c57dbec2cf78";
+pub(crate) const ACME_DOC: &str = "1f7a3c92-8e4d-4b61-9c05-d2e8a7b6f310";
+pub(crate) const OBRIEN_DOC: &str = "6b2e9f40-1c7d-4a85-b3e6-0f9a2d7c5e81";
+pub(crate) const FAILED_PUSH_DOC: &str = "c3d8e1b5-7a2f-4e90-8b14-5d6f9a0e2c73";
+pub(crate) const PENDING_DOC: &str = "5e4a0d27-9b13-4c68-a2f5-7e1c3b8d9f06";
+pub(crate) const SUCCEEDED_DOC: &str = "a8f2c6d1-4e3b-4f97-9d20-1b5c7e8a0f42";
+pub(crate) const REVIEW_DOC: &str = "doc_01jpwq4q9m7q4q2k8dax1x1q5n";
+pub(crate) const NOT_FINAL_DOC: &str = "0e9b7c5a-3f21-4d8e-b6a4-9c2f1e0d8b57";
+pub(crate) const RECEIPT_DOC: &str = "doc_01jq0c8e1f4h7j0k3m6n9p2q5r";
+pub(crate) const READONLY_KEY: &str = "sk_test_numora_mock_readonly";
 
-pub struct App {
+pub(crate) struct App {
     pub server: ServerHandle,
     pub client: reqwest::Client,
     pub key: String,
 }
 
-pub struct Res {
+pub(crate) struct Res {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
 }
 
 impl Res {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     /// Asserts the Numora error envelope and that request_id matches the header.
-    pub fn assert_error(&self, status: u16, code: &str) -> Value {
+    pub(crate) fn assert_error(&self, status: u16, code: &str) -> Value {
         assert_eq!(self.status, status, "body: {}", self.text);
         let body = self.json();
         assert_eq!(body["error"]["code"], code, "body: {}", self.text);
@@ -50,15 +50,15 @@ impl Res {
     }
 }
 
-pub async fn app() -> App {
+pub(crate) async fn app() -> App {
     app_with(MockServer::builder().seed(7)).await
 }
 
-pub async fn app_yaml(yaml: &str) -> App {
+pub(crate) async fn app_yaml(yaml: &str) -> App {
     app_with(MockServer::builder().seed(7).fixtures_yaml(yaml)).await
 }
 
-pub async fn app_with(builder: mock_server::MockServerBuilder) -> App {
+pub(crate) async fn app_with(builder: mock_server::MockServerBuilder) -> App {
     let server = builder.start().await.expect("server starts");
     let key = server.api_key();
     App {
@@ -69,11 +69,11 @@ pub async fn app_with(builder: mock_server::MockServerBuilder) -> App {
 }
 
 impl App {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.server.url(), path)
     }
 
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -98,22 +98,22 @@ impl App {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Res {
+    pub(crate) async fn get(&self, path: &str) -> Res {
         self.send("GET", path, Some(&self.key.clone()), None).await
     }
 
-    pub async fn post(&self, path: &str, body: &str) -> Res {
+    pub(crate) async fn post(&self, path: &str, body: &str) -> Res {
         self.send("POST", path, Some(&self.key.clone()), Some(body))
             .await
     }
 
-    pub async fn put(&self, path: &str, body: &str) -> Res {
+    pub(crate) async fn put(&self, path: &str, body: &str) -> Res {
         self.send("PUT", path, Some(&self.key.clone()), Some(body))
             .await
     }
 
     /// The rows of a Dataverse table of the default workspace (control API).
-    pub async fn rows(&self, table: &str) -> Vec<serde_json::Value> {
+    pub(crate) async fn rows(&self, table: &str) -> Vec<serde_json::Value> {
         let r = self
             .control("GET", &format!("/dataverse/{table}"), None)
             .await;
@@ -122,7 +122,7 @@ impl App {
     }
 
     /// A control API call on the default workspace.
-    pub async fn control(&self, method: &str, path: &str, body: Option<&str>) -> Res {
+    pub(crate) async fn control(&self, method: &str, path: &str, body: Option<&str>) -> Res {
         self.send(
             method,
             &format!("/_mock/workspaces/default{path}"),
@@ -132,14 +132,14 @@ impl App {
         .await
     }
 
-    pub async fn status_of(&self, doc: &str) -> String {
+    pub(crate) async fn status_of(&self, doc: &str) -> String {
         self.get(&format!("/v1/documents/{doc}")).await.json()["data"]["status"]
             .as_str()
             .unwrap()
             .to_string()
     }
 
-    pub async fn advance(&self, by: &str) {
+    pub(crate) async fn advance(&self, by: &str) {
         let r = self
             .control(
                 "POST",
@@ -151,7 +151,7 @@ impl App {
     }
 }
 
-pub fn callback(status: &str, execution_id: &str, extra: &str) -> String {
+pub(crate) fn callback(status: &str, execution_id: &str, extra: &str) -> String {
     format!(
         r#"{{"provider":"dynamics365","status":"{status}","execution_id":"{execution_id}","attempted_at":"2026-03-24T03:00:00.000Z"{extra}}}"#
     )

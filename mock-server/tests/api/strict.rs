@@ -222,8 +222,7 @@ async fn a_fixture_file_with_an_unknown_key_fails_to_load_with_its_location() {
         .fixtures(&path)
         .start()
         .await
-        .err()
-        .expect("the fixture is refused");
+        .expect_err("the fixture is refused");
     let text = err.to_string();
     std::fs::remove_dir_all(&dir).ok();
     let location = format!("{}:4:", path.display());

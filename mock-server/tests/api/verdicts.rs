@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_server::world::wall::ManualWall;
+use mock_server::ManualWall;
 use serde_json::{json, Value};
 
 use crate::helpers::*;

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 /// How long a browser may take to start and to answer one call.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-pub struct Browser {
+pub(crate) struct Browser {
     child: Child,
     profile: PathBuf,
     socket: WebSocket,
@@ -54,7 +54,7 @@ fn find_chromium() -> Option<PathBuf> {
 
 impl Browser {
     /// Starts a headless browser with one blank page at `width`×`height`.
-    pub fn launch(width: u32, height: u32) -> Option<Browser> {
+    pub(crate) fn launch(width: u32, height: u32) -> Option<Browser> {
         let Some(binary) = find_chromium() else {
             let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
             assert!(
@@ -168,7 +168,7 @@ impl Browser {
 
     /// From now on, the page's requests to URLs ending with `suffix` are
     /// answered by the browser itself with `status` and `body` (JSON).
-    pub fn answer(&mut self, suffix: &str, status: u16, body: &Value) {
+    pub(crate) fn answer(&mut self, suffix: &str, status: u16, body: &Value) {
         self.answers
             .push((suffix.to_string(), status, body.to_string()));
         let patterns: Vec<Value> = self
@@ -208,11 +208,11 @@ impl Browser {
     }
 
     /// One DevTools call on the page.
-    pub fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&mut self, method: &str, params: Value) -> Value {
         self.send(method, params, true)
     }
 
-    pub fn viewport(&mut self, width: u32, height: u32) {
+    pub(crate) fn viewport(&mut self, width: u32, height: u32) {
         self.call(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
@@ -220,13 +220,13 @@ impl Browser {
     }
 
     /// Loads `url` and waits until the document has loaded.
-    pub fn open(&mut self, url: &str) {
+    pub(crate) fn open(&mut self, url: &str) {
         self.call("Page.navigate", json!({"url": url}));
         self.wait_for("document.readyState === 'complete'", "the page to load");
     }
 
     /// Evaluates `expression` in the page (promises are awaited) and returns its value.
-    pub fn eval(&mut self, expression: &str) -> Value {
+    pub(crate) fn eval(&mut self, expression: &str) -> Value {
         let result = self.call(
             "Runtime.evaluate",
             json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
@@ -239,7 +239,7 @@ impl Browser {
 
     /// Waits until `condition` (a JS expression) is truthy. The page
     /// re-checks it on every DOM change and every animation frame, up to 20 s.
-    pub fn wait_for(&mut self, condition: &str, what: &str) {
+    pub(crate) fn wait_for(&mut self, condition: &str, what: &str) {
         let script = format!(
             r#"new Promise((resolve) => {{
                 const check = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
@@ -263,7 +263,7 @@ impl Browser {
     }
 
     /// Presses one key (e.g. `Enter`, `ArrowDown`) on the focused element.
-    pub fn press(&mut self, key: &str) {
+    pub(crate) fn press(&mut self, key: &str) {
         let (code, text) = match key {
             "Enter" => (13, "\r"),
             "ArrowDown" => (40, ""),
@@ -284,12 +284,12 @@ impl Browser {
     }
 
     /// Types `text` into the focused element.
-    pub fn type_text(&mut self, text: &str) {
+    pub(crate) fn type_text(&mut self, text: &str) {
         self.call("Input.insertText", json!({"text": text}));
     }
 
     /// Writes a PNG of the viewport to `dir/name.png` and returns its path.
-    pub fn screenshot(&mut self, dir: &Path, name: &str) -> PathBuf {
+    pub(crate) fn screenshot(&mut self, dir: &Path, name: &str) -> PathBuf {
         let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
         let png = base64_decode(shot["data"].as_str().expect("screenshot data"));
         std::fs::create_dir_all(dir).expect("screenshot folder");
@@ -300,7 +300,7 @@ impl Browser {
 
     /// Console errors, uncaught exceptions and error log entries so far,
     /// except those `allowed` accepts (given the event's params).
-    pub fn errors(&self, allowed: impl Fn(&Value) -> bool) -> Vec<String> {
+    pub(crate) fn errors(&self, allowed: impl Fn(&Value) -> bool) -> Vec<String> {
         self.events
             .iter()
             .filter(|e| match e["method"].as_str() {
