@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use serde::ser::SerializeMap;
 use serde::Serialize;
@@ -88,9 +88,22 @@ impl Captured {
         }
     }
 
-    pub fn request(headers: &HeaderMap, body: &Bytes) -> Captured {
+    pub(crate) fn request(headers: &HeaderMap, body: &Bytes) -> Captured {
+        Self::capture(headers.iter(), body, None)
+    }
+
+    pub(crate) fn response(reply: &crate::call::Reply) -> Captured {
+        let headers = reply.headers.iter().map(|(n, v)| (n, v));
+        Self::capture(headers, &reply.body, Some(reply.status.as_u16()))
+    }
+
+    /// Headers (secrets redacted) and a body cut to the limit.
+    fn capture<'h>(
+        headers: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
+        body: &Bytes,
+        status: Option<u16>,
+    ) -> Captured {
         let headers = headers
-            .iter()
             .map(|(n, v)| {
                 let name = n.as_str().to_string();
                 let value = if secret_header(&name) {
@@ -106,30 +119,7 @@ impl Captured {
             headers,
             body,
             truncated,
-            status: None,
-        }
-    }
-
-    pub fn response(reply: &crate::call::Reply) -> Captured {
-        let headers = reply
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                let name = n.as_str().to_string();
-                let value = if secret_header(&name) {
-                    REDACTED.to_string()
-                } else {
-                    String::from_utf8_lossy(v.as_bytes()).into_owned()
-                };
-                (name, value)
-            })
-            .collect();
-        let (body, truncated) = Self::cut(&reply.body);
-        Captured {
-            headers,
-            body,
-            truncated,
-            status: Some(reply.status.as_u16()),
+            status,
         }
     }
 
