@@ -24,7 +24,7 @@ pub enum StartError {
     },
     #[error("invalid fixtures: {0}")]
     Fixtures(#[from] FixtureError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source} (pick another --port, or --port 0 for a free one)")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

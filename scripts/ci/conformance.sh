@@ -4,6 +4,8 @@
 #
 #   scripts/ci/conformance.sh run               # the scenario library -> $NUMORA_REPORT_DIR/conformance.xml
 #   scripts/ci/conformance.sh run --tag delivery
+#   scripts/ci/conformance.sh audit             # verdicts on the default workspace -> audit.xml (exit 1 on an error finding)
+#   scripts/ci/conformance.sh sweep -- python -m my_flow   # your client under every failure case -> sweep.xml
 #
 # The report folder is $NUMORA_REPORT_DIR (default: reports, created). The
 # binary is $NUMORA_CONFORMANCE_BIN, else conformance on PATH. Exits with
@@ -22,10 +24,16 @@ mkdir -p "$reports"
 
 case "$command" in
   run)
-    exec "$bin" run --target "$NUMORA_FAKE_URL" --report "$reports/conformance.xml" "$@" "$repo/scenarios"
+    exec "$bin" run --target "$NUMORA_FAKE_URL" --format junit --report "$reports/conformance.xml" "$@" "$repo/scenarios"
+    ;;
+  audit)
+    exec "$bin" audit --target "$NUMORA_FAKE_URL" --fail-on error --format junit --report "$reports/audit.xml" "$@"
+    ;;
+  sweep)
+    exec "$bin" sweep --target "$NUMORA_FAKE_URL" --format junit --report "$reports/sweep.xml" "$@"
     ;;
   *)
-    echo "conformance.sh: unknown command '$command' (this script knows: run)" >&2
+    echo "conformance.sh: unknown command '$command' (this script knows: run, audit, sweep)" >&2
     exit 2
     ;;
 esac

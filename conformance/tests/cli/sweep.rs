@@ -246,7 +246,7 @@ fn a_target_without_control_and_a_missing_command_are_usage_errors() {
     assert_eq!(text(&out.stdout).lines().count(), 17);
 }
 
-/// A stand-in for a fake with the verdicts endpoint (shape of P1-8).
+/// A stand-in for a fake with the verdicts endpoint (its documented shape).
 fn verdicts_target(findings: Value) -> String {
     let body = json!({"data": {"findings": findings, "summary": {}}});
     serve(
@@ -359,14 +359,14 @@ fn a_scenario_step_asserts_verdicts() {
     let dir = scratch("verdicts-step");
     std::fs::write(
         dir.join("v.yaml"),
-        "name: a clean read has no error finding\nsource: P1-8\nlevel: fake\nrequires: {control: true}\nsteps:\n  - request: {method: GET, path: /v1/delivery/outbox?provider=dynamics365, headers: {x-request-id: r1}, expect: {status: 200}}\n  - verdicts: {none_at_or_above: error, excludes: [retry_after_ignored]}\n",
+        "name: a clean read has no error finding\nsource: docs/verdicts.md\nlevel: fake\nrequires: {control: true}\nsteps:\n  - request: {method: GET, path: /v1/delivery/outbox?provider=dynamics365, headers: {x-request-id: r1}, expect: {status: 200}}\n  - verdicts: {none_at_or_above: error, excludes: [retry_after_ignored]}\n",
     )
     .unwrap();
     let out = conformance(&["run", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     std::fs::write(
         dir.join("v.yaml"),
-        "name: includes fails when the rule is absent\nsource: P1-8\nlevel: fake\nrequires: {control: true}\nsteps:\n  - verdicts: {includes: [partial_write]}\n",
+        "name: includes fails when the rule is absent\nsource: docs/verdicts.md\nlevel: fake\nrequires: {control: true}\nsteps:\n  - verdicts: {includes: [partial_write]}\n",
     )
     .unwrap();
     let out = conformance(&["run", dir.to_str().unwrap()]);

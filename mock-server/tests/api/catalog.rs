@@ -1,4 +1,4 @@
-//! P1-3: uploads, schemas, destinations, mappings, workflows and runs.
+//! uploads, schemas, destinations, mappings, workflows and runs.
 
 use crate::helpers::*;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! P1-2 through HTTP: the Dataverse fake reached with a session token, and
+//! Through HTTP: the Dataverse fake reached with a session token, and
 //! dispatch writing into it. Items cite reference/dataverse.md.
 
 use crate::helpers::*;
@@ -381,7 +381,7 @@ async fn dispatch_writes_the_default_world_into_dataverse() {
     );
 }
 
-/// P1-4 done-when: an injected Dataverse 429 ends push_failed with a crm_429
+/// an injected Dataverse 429 ends push_failed with a crm_429
 /// attempt, a failed run and push.failed / run.failed events.
 #[tokio::test]
 async fn an_injected_dataverse_429_fails_the_push() {

@@ -1,4 +1,4 @@
-//! P1-4: fault rules (each action on each API, after/times, isolation),
+//! fault rules (each action on each API, after/times, isolation),
 //! clock control, and the request journal.
 
 use crate::helpers::*;

@@ -1,4 +1,4 @@
-//! P2-3: the fixture loader never panics, whatever it is given; it answers
+//! the fixture loader never panics, whatever it is given; it answers
 //! with a located error instead.
 
 use proptest::prelude::*;

@@ -1,4 +1,4 @@
-//! P2-3: races, isolation, secrets, bad input, and nothing lost on restart.
+//! races, isolation, secrets, bad input, and nothing lost on restart.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,4 +1,4 @@
-//! P1-4: the state dump loads into a fresh server and answers the same reads.
+//! the state dump loads into a fresh server and answers the same reads.
 
 use crate::helpers::*;
 

@@ -1,4 +1,4 @@
-//! P1-7: every control body, `PUT …/state` and fixture files refuse unknown
+//! every control body, `PUT …/state` and fixture files refuse unknown
 //! keys with a 400 (or a load error) that names the key and lists the valid
 //! ones, so a typo cannot silently widen or disable what it configures.
 

@@ -1,4 +1,4 @@
-//! P1-8: the complete journal and the verdicts on what a client did. For
+//! the complete journal and the verdicts on what a client did. For
 //! every rule, a client misbehaving exactly that way over HTTP gets the
 //! finding with its evidence, and the same client done right gets none.
 //! Waits are judged on `wall_ms`: the tests move a manual wall clock instead
@@ -773,7 +773,7 @@ async fn the_internal_workflow_completes_a_partly_written_invoice() {
     assert_eq!(v["summary"]["error"], 0, "{v}");
 }
 
-/// For P1-9's "token expired mid-run": a Dataverse fault that expires the
+/// For the sweep case "token expired mid-run": a Dataverse fault that expires the
 /// caller's session after N calls; the token stays expired.
 #[tokio::test]
 async fn an_expire_session_fault_expires_the_token_after_n_calls() {

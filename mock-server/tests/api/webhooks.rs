@@ -775,7 +775,7 @@ async fn the_route_era_notifies_the_shared_n8n_webhook_signed() {
     assert_eq!(statuses(&deliveries[0]), [json!(500), json!(200)]);
 }
 
-/// P1-8: `sign_with` and `backdate` tamper with one delivery; a receiver that
+/// `sign_with` and `backdate` tamper with one delivery; a receiver that
 /// answers 2xx to it is judged, one that verifies (401) is not.
 #[tokio::test]
 async fn receivers_that_accept_bad_signatures_or_stale_timestamps_are_judged() {
