@@ -16,5 +16,6 @@ mod loaders;
 mod openapi;
 mod outbox;
 mod reliability;
+mod rules;
 mod state;
 mod webhooks;
