@@ -72,6 +72,56 @@ fn rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// The instant `ms` written in one of several valid RFC 3339 forms: UTC with
+/// milliseconds, `+02:00` in whole seconds, `-05:30` with microseconds, or
+/// UTC without a fraction. The docs compare `attempted_at` as an instant,
+/// so every form of one instant is the same data.
+fn rfc3339_styled(ms: i64, style: u8) -> String {
+    let utc = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let (hours, minutes) = match style % 4 {
+        1 => (2, 0),
+        2 => (-5, -30),
+        _ => (0, 0),
+    };
+    let offset = time::UtcOffset::from_hms(hours, minutes, 0).unwrap_or(time::UtcOffset::UTC);
+    let t = utc.to_offset(offset);
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let whole = t.millisecond() == 0;
+    match style % 4 {
+        1 if whole => format!("{date}+02:00"),
+        1 => format!("{date}.{:03}+02:00", t.millisecond()),
+        2 => format!("{date}.{:06}-05:30", t.microsecond()),
+        3 if whole => format!("{date}Z"),
+        _ => rfc3339_ms(ms),
+    }
+}
+
+/// Whether two callback bodies carry the same data: every field equal, and
+/// `attempted_at` the same instant however it is written.
+fn same_data(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter().all(|k| {
+        if k == "attempted_at" {
+            let instant = |v: Option<&Value>| v.and_then(Value::as_str).and_then(ms_of);
+            instant(a.get(k)).is_some() && instant(a.get(k)) == instant(b.get(k))
+        } else {
+            a.get(k).unwrap_or(&Value::Null) == b.get(k).unwrap_or(&Value::Null)
+        }
+    })
+}
+
 #[allow(clippy::disallowed_methods)] // a shared target needs ids and instants no earlier case used
 fn wall_clock_ms() -> i64 {
     let since = std::time::SystemTime::now()
@@ -344,7 +394,7 @@ impl Driver {
     /// The recorded body with one delivery field changed.
     fn changed(body: &Value, change: u8) -> Value {
         let mut b = body.clone();
-        match change % 3 {
+        match change % 5 {
             0 => {
                 let flipped = match b["status"].as_str() {
                     Some("succeeded") => "failed",
@@ -357,12 +407,27 @@ impl Driver {
                 let at = b["attempted_at"].as_str().and_then(ms_of).unwrap_or(0);
                 b["attempted_at"] = json!(rfc3339_ms(at + 1_000));
             }
-            _ => {
+            2 => {
                 if b.get("external_record_id").is_some() {
                     b["external_record_id"] = json!("crm-changed");
                 } else {
                     b["error_message"] = json!("a different message");
                 }
+            }
+            3 => {
+                let code = if b["error_code"] == "crm_500" {
+                    "crm_503"
+                } else {
+                    "crm_500"
+                };
+                b["error_code"] = json!(code);
+            }
+            _ => {
+                let url = b["external_url"].as_str().map_or_else(
+                    || "https://crm.example/record/changed".to_owned(),
+                    |u| format!("{u}/changed"),
+                );
+                b["external_url"] = json!(url);
             }
         }
         b
@@ -392,7 +457,12 @@ impl Driver {
         let (body, recorded) = match exec {
             Exec::Replay(n) if pick(n).is_some() => {
                 let r = pick(n).cloned().unwrap_or_else(|| unreachable!());
-                (r.body.clone(), Some(r))
+                // The same data, its instant possibly written another way.
+                let mut body = r.body.clone();
+                if let Some(ms) = body["attempted_at"].as_str().and_then(ms_of) {
+                    body["attempted_at"] = json!(rfc3339_styled(ms, change));
+                }
+                (body, Some(r))
             }
             Exec::Changed(n) if pick(n).is_some() => {
                 let r = pick(n).cloned().unwrap_or_else(|| unreachable!());
@@ -400,7 +470,9 @@ impl Driver {
             }
             _ => {
                 let id = self.model.fresh_execution_id();
-                (self.callback_body(outcome, &id, at_ms), None)
+                let mut body = self.callback_body(outcome, &id, at_ms);
+                body["attempted_at"] = json!(rfc3339_styled(at_ms, at));
+                (body, None)
             }
         };
         let finalized = self.model.docs[doc].finalized;
@@ -408,7 +480,7 @@ impl Driver {
         // What the docs promise.
         let (code, what) = match &recorded {
             _ if !finalized => (409, "callback on a document that is not finalized"),
-            Some(r) if r.body == body => (200, "identical replay"),
+            Some(r) if same_data(&r.body, &body) => (200, "identical replay"),
             Some(_) => (409, "changed replay"),
             None => (201, "new execution_id"),
         };
@@ -578,8 +650,8 @@ impl Driver {
 
     /// Walk the outbox with a small limit: no repeats, no pending or
     /// succeeded documents, stable order, and exactly the eligible ones.
-    async fn outbox(&mut self, limit: u8) -> Result<(), String> {
-        let eligible = self.model.eligible();
+    async fn outbox(&mut self, limit: u8, reapprove: Option<u8>) -> Result<(), String> {
+        let mut eligible = self.model.eligible();
         let eligible_ids: Vec<String> = self
             .model
             .docs
@@ -589,10 +661,14 @@ impl Driver {
             .map(|(d, _)| d.id.clone())
             .collect();
         let max_pages = if self.model.exact {
-            eligible_ids.len() / usize::from(limit.max(1)) + 3
+            eligible_ids.len() / usize::from(limit.max(1)) + 4
         } else {
             1_000
         };
+        let mut eligible_ids = eligible_ids;
+        // With `reapprove`: the document changed after the first page, its
+        // eligibility afterwards, and how many items were seen before.
+        let mut moved: Option<(usize, Option<bool>, usize)> = None;
         let mut seen: Vec<(String, String)> = Vec::new();
         let mut cursor: Option<String> = None;
         for page in 0..max_pages {
@@ -605,7 +681,7 @@ impl Driver {
             let mut checks = json!({
                 "$.data[*].status": {"each_one_of": ["reviewed", "push_failed"]},
             });
-            if page > 0 {
+            if page > 0 && reapprove.is_none() {
                 checks["$.data[*].document_id"] = json!({"not_contains": "{{first}}"});
             }
             self.record_step(json!({"request": {
@@ -639,7 +715,10 @@ impl Driver {
                 ensure(matches!(status, "reviewed" | "push_failed"), || {
                     format!("outbox: lists {id} in status {status}; only reviewed and push_failed documents may be listed")
                 })?;
-                ensure(!seen.iter().any(|(s, _)| *s == id), || {
+                let relisted = moved.is_some_and(|(d, _, split)| {
+                    self.model.docs[d].id == id && seen.iter().skip(split).all(|(s, _)| *s != id)
+                });
+                ensure(relisted || !seen.iter().any(|(s, _)| *s == id), || {
                     format!("outbox: the walk lists {id} twice (page {})", page + 1)
                 })?;
                 let updated = item["updated_at"].as_str().unwrap_or_default().to_owned();
@@ -651,6 +730,32 @@ impl Driver {
                         "outbox: an empty page with a next_cursor".to_owned()
                     })?;
                     cursor = Some(c.to_owned());
+                    let picked = reapprove.and_then(|n| {
+                        let id = items[usize::from(n) % items.len()]["document_id"].as_str()?;
+                        self.model.docs.iter().position(|d| d.id == id)
+                    });
+                    if let (0, Some(d)) = (page, picked) {
+                        // Between the pages: a second later (so the new
+                        // position is after everything listed so far), the
+                        // document goes back to review and is approved again.
+                        let before = (self.model.docs[d].finalized, self.model.docs[d].status);
+                        self.advance(1).await?;
+                        self.edit(d).await?;
+                        self.approve(d).await?;
+                        let after = (self.model.docs[d].finalized, self.model.docs[d].status);
+                        eligible = self.model.eligible();
+                        if before.0 || before != after {
+                            moved = Some((d, eligible[d], seen.len()));
+                        }
+                        eligible_ids = self
+                            .model
+                            .docs
+                            .iter()
+                            .zip(&eligible)
+                            .filter(|(_, e)| **e == Some(true))
+                            .map(|(doc, _)| doc.id.clone())
+                            .collect();
+                    }
                 }
                 None => {
                     cursor = None;
@@ -661,6 +766,23 @@ impl Driver {
         ensure(cursor.is_none(), || {
             format!("outbox: the walk did not end after {max_pages} pages of {limit}")
         })?;
+        if let Some((d, after, split)) = moved {
+            // The changed document: listed again after the change exactly
+            // when it is eligible again (at its new position, the end).
+            let id = &self.model.docs[d].id;
+            let later = seen.iter().skip(split).filter(|(s, _)| s == id).count();
+            match after {
+                Some(true) => ensure(later == 1, || {
+                    format!("outbox: {id} was edited and approved again after page 1 and is eligible, but the rest of the walk lists it {later} times (expected once, at its new position)")
+                })?,
+                Some(false) => ensure(later == 0, || {
+                    format!("outbox: {id} is no longer eligible after page 1, but the rest of the walk lists it")
+                })?,
+                None => {}
+            }
+            // Only what was listed before the change keeps the old order.
+            seen.retain(|(s, _)| s != id);
+        }
         for w in seen.windows(2) {
             let a = (ms_of(&w[0].1), &w[0].0);
             let b = (ms_of(&w[1].1), &w[1].0);
@@ -671,7 +793,10 @@ impl Driver {
                 )
             })?;
         }
-        for (d, e) in self.model.docs.iter().zip(&eligible) {
+        for (i, (d, e)) in self.model.docs.iter().zip(&eligible).enumerate() {
+            if moved.is_some_and(|(m, _, _)| m == i) {
+                continue;
+            }
             let listed = seen.iter().any(|(s, _)| *s == d.id);
             match e {
                 Some(true) => ensure(listed, || {
@@ -934,6 +1059,73 @@ impl Driver {
         self.probe(doc).await
     }
 
+    /// A dispatch and a fresh `succeeded`/`skipped` callback at once. Either
+    /// may land first, and the answers say which: the callback is 201
+    /// whenever the document is finalized; a 202 for the dispatch means it
+    /// came first (after the callback the document is push_succeeded, which
+    /// refuses a dispatch), a 409 on a document that allowed a push means
+    /// the callback came first. The model then applies that order.
+    async fn race_dispatch_callback(&mut self, doc: usize, outcome: Outcome) -> Result<(), String> {
+        let id = self.model.docs[doc].id.clone();
+        let allowed = self.model.docs[doc].push_allowed(false);
+        let finalized = self.model.docs[doc].finalized;
+        let execution_id = self.model.fresh_execution_id();
+        // An hour ahead: newer than every attempt of the case, so the
+        // callback decides the status in either order and the answers tell
+        // the order apart.
+        let at_ms = self.model.now_ms.max(self.model.base_ms) + 3_600_000;
+        let body = self.callback_body(outcome, &execution_id, at_ms);
+        let dispatch_body = json!({"provider": PROVIDER});
+        let dispatch_path = format!("/v1/documents/{id}/dispatch");
+        let callback_path = format!("/v1/documents/{id}/delivery");
+        let (dispatch, callback) = futures_util::future::join(
+            self.send(Method::Post, &dispatch_path, Some(&dispatch_body)),
+            self.send(Method::Post, &callback_path, Some(&body)),
+        )
+        .await;
+        let (dispatch, callback) = (dispatch?, callback?);
+        let callback_code = if finalized { 201 } else { 409 };
+        Self::expect_status(&callback, &[callback_code], "callback racing a dispatch")?;
+        Self::expect_status(&dispatch, &[202, 409], "dispatch racing a callback")?;
+        let dispatched_first = dispatch.status == 202;
+        ensure(!dispatched_first || allowed != Some(false), || {
+            format!(
+                "dispatch racing a callback: 202, but the document ({}) allows no push",
+                list(&self.model.docs[doc].status.admitted())
+            )
+        })?;
+        // The scenario replays the order the answers showed, one at a time.
+        let dispatch_step = json!({"request": {
+            "name": format!("op {}: dispatch doc{doc} (raced a callback)", self.op),
+            "method": "POST",
+            "path": format!("/v1/documents/{}/dispatch", self.var(doc)),
+            "body": dispatch_body, "expect": {"status": dispatch.status},
+        }});
+        let callback_step = json!({"request": {
+            "name": format!("op {}: callback doc{doc} (raced a dispatch)", self.op),
+            "method": "POST",
+            "path": format!("/v1/documents/{}/delivery", self.var(doc)),
+            "body": body.clone(), "expect": {"status": callback_code},
+        }});
+        if dispatched_first {
+            self.record_step(dispatch_step);
+            self.accepted(doc, &dispatch, "dispatch racing a callback")?;
+            self.record_step(callback_step);
+        } else {
+            self.record_step(callback_step);
+            self.record_step(dispatch_step);
+        }
+        if finalized {
+            self.model.docs[doc].recorded.push(super::model::Recorded {
+                execution_id,
+                outcome,
+                body,
+            });
+            self.model.record(doc, at_ms, outcome);
+        }
+        self.probe(doc).await
+    }
+
     async fn apply(&mut self, op: &Op) -> Result<(), String> {
         let exact = self.model.exact;
         match *op {
@@ -951,7 +1143,23 @@ impl Driver {
             }
             Op::GetStatus { doc } => self.probe(self.model.index(doc)).await,
             Op::ListAttempts { doc } => self.attempts(self.model.index(doc)).await,
-            Op::OutboxWalk { limit } => self.outbox(limit.max(1)).await,
+            Op::OutboxWalk { limit, reapprove } => {
+                self.outbox(limit.max(1), reapprove.filter(|_| exact)).await
+            }
+            Op::RaceDispatchCallback { doc, outcome } => {
+                self.race_dispatch_callback(self.model.index(doc), outcome)
+                    .await
+            }
+            Op::EditQueuedRun { doc } => {
+                let doc = self.model.index(doc);
+                self.push(doc, false).await?;
+                if exact {
+                    self.edit(doc).await?;
+                    let delay = u8::try_from(super::model::RUN_DELAY_MS / 1_000).unwrap_or(2);
+                    self.advance(delay).await?;
+                }
+                Ok(())
+            }
             Op::AdvanceClock { secs } if exact => self.advance(secs).await,
             Op::Edit { doc } if exact => self.edit(self.model.index(doc)).await,
             Op::AdvanceClock { .. } | Op::Edit { .. } => Ok(()),
@@ -968,6 +1176,26 @@ impl Driver {
 }
 
 /// Prepare the case's session and model.
+/// Eligible documents a fake's world gets on top of the default world's.
+const EXTRA_DOCUMENTS: usize = 24;
+
+/// The `n`-th extra document: reviewed, finalized, an invoice of a vendor
+/// the default world's Dataverse knows, updated between 00:00 and 07:59.
+fn extra_document(n: usize) -> Value {
+    json!({
+        "id": format!("props-extra-{n:02}"),
+        "schema": "invoice_v2",
+        "status": "reviewed",
+        "finalized": true,
+        "updated_at": format!("2026-03-24T{:02}:{:02}:30.000Z", n % 8, (n * 7) % 60),
+        "fields": {
+            "vendor_name": "Northwind Traders",
+            "invoice_number": format!("INV-PROPS-{n:02}"),
+            "invoice_total": 100.0,
+        },
+    })
+}
+
 async fn setup(
     target: &Target,
     world: &World,
@@ -992,12 +1220,31 @@ async fn setup(
                         short(&clock.body)
                     )
                 })?;
-            let model = Model::new(default_world(), true, now, now, "p".into());
-            Ok((
-                session,
-                model,
-                vec![json!({"control": {"clock": {"mode": "frozen"}}})],
-            ))
+            let mut steps = vec![json!({"control": {"clock": {"mode": "frozen"}}})];
+            let mut docs = default_world();
+            // Two dozen more eligible documents, interleaved with the
+            // world's by updated_at, so outbox walks span many pages.
+            for n in 0..EXTRA_DOCUMENTS {
+                let doc = extra_document(n);
+                let r = session
+                    .control(Method::Post, "documents", Some(&doc))
+                    .await
+                    .map_err(|e| format!("seeding a document: {}", e.message))?;
+                if r.status != 201 {
+                    return Err(format!(
+                        "seeding a document answered {}: {}",
+                        r.status,
+                        short(&r.body)
+                    ));
+                }
+                let id = doc["id"].as_str().unwrap_or_default();
+                let mut d = Doc::new(id, Status::Reviewed, true);
+                d.prior_attempts = Some(0);
+                docs.push(d);
+                steps.push(json!({"control": {"seed_document": doc}}));
+            }
+            let model = Model::new(docs, true, now, now, "p".into());
+            Ok((session, model, steps))
         }
         World::Remote { docs } => {
             let session = target.open(None, None).await?;
@@ -1191,11 +1438,46 @@ mod tests {
     }
 
     #[test]
+    fn every_style_writes_the_same_instant() {
+        let ms = ms_of("2026-03-24T09:00:05.000Z").unwrap();
+        let written: Vec<String> = (0..4).map(|s| rfc3339_styled(ms, s)).collect();
+        assert_eq!(
+            written,
+            [
+                "2026-03-24T09:00:05.000Z",
+                "2026-03-24T11:00:05+02:00",
+                "2026-03-24T03:30:05.000000-05:30",
+                "2026-03-24T09:00:05Z",
+            ]
+        );
+        for w in &written {
+            assert_eq!(ms_of(w), Some(ms), "{w}");
+        }
+        let odd = ms + 7;
+        assert_eq!(rfc3339_styled(odd, 1), "2026-03-24T11:00:05.007+02:00");
+        assert_eq!(rfc3339_styled(odd, 3), "2026-03-24T09:00:05.007Z");
+    }
+
+    #[test]
+    fn same_data_compares_instants_not_text() {
+        let a = json!({"status": "failed", "attempted_at": "2026-03-24T09:00:05.000Z"});
+        let b = json!({"status": "failed", "attempted_at": "2026-03-24T11:00:05+02:00"});
+        assert!(same_data(&a, &b));
+        let later = json!({"status": "failed", "attempted_at": "2026-03-24T09:00:05.001Z"});
+        assert!(!same_data(&a, &later));
+        let other = json!({"status": "skipped", "attempted_at": "2026-03-24T09:00:05.000Z"});
+        assert!(!same_data(&a, &other));
+        let extra = json!({"status": "failed", "attempted_at": "2026-03-24T09:00:05.000Z", "error_code": "x"});
+        assert!(!same_data(&a, &extra));
+    }
+
+    #[test]
     fn changed_replays_differ() {
         let d = Driver::changed;
         let b = json!({"status": "succeeded", "external_record_id": "x", "attempted_at": "2026-03-24T09:00:00.000Z"});
-        for c in 0..3 {
+        for c in 0..5 {
             assert_ne!(d(&b, c), b);
+            assert!(!same_data(&d(&b, c), &b), "change {c}");
         }
     }
 }
