@@ -329,3 +329,28 @@ async fn a_document_re_approved_mid_walk_reappears_and_nothing_is_skipped() {
     assert_eq!(unique.len(), all.len(), "nothing skipped: {seen:?}");
     assert_eq!(seen.len(), all.len() + 1);
 }
+
+/// The control API's clock shows the queue: how many jobs wait and when the
+/// next falls due (a dispatch queues its run `run_delay` ahead, before the
+/// fixture's processing document, due 5 s after start). Written to catch a
+/// scheduler whose listing of pending jobs is empty (a mutant the suite
+/// missed).
+#[tokio::test]
+async fn the_clock_view_names_the_next_queued_job() {
+    let app = app_with(frozen_with(mock_server::fixtures::DEFAULT_WORLD)).await;
+    let clock = app.control("GET", "/clock", None).await.json();
+    assert_eq!(clock["data"]["now"], "2026-03-24T09:00:00.000Z");
+    assert_eq!(clock["data"]["next_job_at"], "2026-03-24T09:00:05.000Z");
+    let jobs = clock["data"]["pending_jobs"].as_u64().expect("a count");
+    let r = app
+        .post(&format!("/v1/documents/{SEED_DOC}/dispatch"), "{}")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let clock = app.control("GET", "/clock", None).await.json();
+    assert_eq!(clock["data"]["next_job_at"], "2026-03-24T09:00:02.000Z");
+    assert_eq!(clock["data"]["pending_jobs"], jobs + 1);
+    app.advance("2s").await;
+    let clock = app.control("GET", "/clock", None).await.json();
+    assert_eq!(clock["data"]["next_job_at"], "2026-03-24T09:00:05.000Z");
+    assert_eq!(clock["data"]["pending_jobs"], jobs);
+}
