@@ -78,6 +78,56 @@ fn rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// The instant `ms` written in one of several valid RFC 3339 forms: UTC with
+/// milliseconds, `+02:00` in whole seconds, `-05:30` with microseconds, or
+/// UTC without a fraction. The docs compare `attempted_at` as an instant,
+/// so every form of one instant is the same data.
+fn rfc3339_styled(ms: i64, style: u8) -> String {
+    let utc = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let (hours, minutes) = match style % 4 {
+        1 => (2, 0),
+        2 => (-5, -30),
+        _ => (0, 0),
+    };
+    let offset = time::UtcOffset::from_hms(hours, minutes, 0).unwrap_or(time::UtcOffset::UTC);
+    let t = utc.to_offset(offset);
+    let date = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let whole = t.millisecond() == 0;
+    match style % 4 {
+        1 if whole => format!("{date}+02:00"),
+        1 => format!("{date}.{:03}+02:00", t.millisecond()),
+        2 => format!("{date}.{:06}-05:30", t.microsecond()),
+        3 if whole => format!("{date}Z"),
+        _ => rfc3339_ms(ms),
+    }
+}
+
+/// Whether two callback bodies carry the same data: every field equal, and
+/// `attempted_at` the same instant however it is written.
+fn same_data(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter().all(|k| {
+        if k == "attempted_at" {
+            let instant = |v: Option<&Value>| v.and_then(Value::as_str).and_then(ms_of);
+            instant(a.get(k)).is_some() && instant(a.get(k)) == instant(b.get(k))
+        } else {
+            a.get(k).unwrap_or(&Value::Null) == b.get(k).unwrap_or(&Value::Null)
+        }
+    })
+}
+
 #[allow(clippy::disallowed_methods)] // a shared target needs ids and instants no earlier case used
 fn wall_clock_ms() -> i64 {
     let since = std::time::SystemTime::now()
@@ -428,7 +478,23 @@ impl Driver {
             }
             Op::GetStatus { doc } => self.probe(self.model.index(doc)).await,
             Op::ListAttempts { doc } => self.attempts(self.model.index(doc)).await,
-            Op::OutboxWalk { limit } => self.outbox(limit.max(1)).await,
+            Op::OutboxWalk { limit, reapprove } => {
+                self.outbox(limit.max(1), reapprove.filter(|_| exact)).await
+            }
+            Op::RaceDispatchCallback { doc, outcome } => {
+                self.race_dispatch_callback(self.model.index(doc), outcome)
+                    .await
+            }
+            Op::EditQueuedRun { doc } => {
+                let doc = self.model.index(doc);
+                self.push(doc, false).await?;
+                if exact {
+                    self.edit(doc).await?;
+                    let delay = u8::try_from(super::model::RUN_DELAY_MS / 1_000).unwrap_or(2);
+                    self.advance(delay).await?;
+                }
+                Ok(())
+            }
             Op::AdvanceClock { secs } if exact => self.advance(secs).await,
             Op::Edit { doc } if exact => self.edit(self.model.index(doc)).await,
             Op::AdvanceClock { .. } | Op::Edit { .. } => Ok(()),
@@ -563,11 +629,46 @@ mod tests {
     }
 
     #[test]
+    fn every_style_writes_the_same_instant() {
+        let ms = ms_of("2026-03-24T09:00:05.000Z").unwrap();
+        let written: Vec<String> = (0..4).map(|s| rfc3339_styled(ms, s)).collect();
+        assert_eq!(
+            written,
+            [
+                "2026-03-24T09:00:05.000Z",
+                "2026-03-24T11:00:05+02:00",
+                "2026-03-24T03:30:05.000000-05:30",
+                "2026-03-24T09:00:05Z",
+            ]
+        );
+        for w in &written {
+            assert_eq!(ms_of(w), Some(ms), "{w}");
+        }
+        let odd = ms + 7;
+        assert_eq!(rfc3339_styled(odd, 1), "2026-03-24T11:00:05.007+02:00");
+        assert_eq!(rfc3339_styled(odd, 3), "2026-03-24T09:00:05.007Z");
+    }
+
+    #[test]
+    fn same_data_compares_instants_not_text() {
+        let a = json!({"status": "failed", "attempted_at": "2026-03-24T09:00:05.000Z"});
+        let b = json!({"status": "failed", "attempted_at": "2026-03-24T11:00:05+02:00"});
+        assert!(same_data(&a, &b));
+        let later = json!({"status": "failed", "attempted_at": "2026-03-24T09:00:05.001Z"});
+        assert!(!same_data(&a, &later));
+        let other = json!({"status": "skipped", "attempted_at": "2026-03-24T09:00:05.000Z"});
+        assert!(!same_data(&a, &other));
+        let extra = json!({"status": "failed", "attempted_at": "2026-03-24T09:00:05.000Z", "error_code": "x"});
+        assert!(!same_data(&a, &extra));
+    }
+
+    #[test]
     fn changed_replays_differ() {
         let d = Driver::changed;
         let b = json!({"status": "succeeded", "external_record_id": "x", "attempted_at": "2026-03-24T09:00:00.000Z"});
-        for c in 0..3 {
+        for c in 0..5 {
             assert_ne!(d(&b, c), b);
+            assert!(!same_data(&d(&b, c), &b), "change {c}");
         }
     }
 }

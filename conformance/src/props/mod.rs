@@ -2,8 +2,13 @@
 //!
 //! Proptest generates sequences of operations ([`ops::Op`]: dispatch,
 //! delivery callbacks with fresh ids, identical and changed replays,
-//! retry-push, status reads, attempt lists, outbox walks, clock advances,
-//! edits, approvals and bursts of parallel requests). [`driver`] applies
+//! retry-push, status reads, attempt lists, outbox walks (some with a
+//! document edited and re-approved between their pages), clock advances,
+//! edits, approvals, bursts of parallel requests, a dispatch racing a
+//! callback, and an edit racing the run a dispatch queued). Callbacks write
+//! `attempted_at` in several valid RFC 3339 forms; a replay may write the
+//! same instant another way. On a fake the world is the default one plus
+//! two dozen more eligible documents, so outbox walks span many pages. [`driver`] applies
 //! each one to the target over HTTP and to the reference [`model`], and
 //! checks after every step that they agree: status codes and bodies, one
 //! attempt per `execution_id`, the status following the latest attempt,
@@ -212,13 +217,23 @@ fn concurrent_op(docs: u8, control: bool) -> BoxedStrategy<Op> {
                 })
                 .boxed(),
         ),
-        (1, doc.prop_map(|doc| Op::GetStatus { doc }).boxed()),
+        (1, doc.clone().prop_map(|doc| Op::GetStatus { doc }).boxed()),
+        (
+            3,
+            (
+                doc.clone(),
+                prop_oneof![Just(Outcome::Succeeded), Just(Outcome::Skipped)],
+            )
+                .prop_map(|(doc, outcome)| Op::RaceDispatchCallback { doc, outcome })
+                .boxed(),
+        ),
     ];
     if control {
         choices.push((
             2,
             (1u8..4).prop_map(|secs| Op::AdvanceClock { secs }).boxed(),
         ));
+        choices.push((2, doc.prop_map(|doc| Op::EditQueuedRun { doc }).boxed()));
     }
     proptest::strategy::Union::new_weighted(choices).boxed()
 }
@@ -238,7 +253,7 @@ fn properties(docs: u8, control: bool, max_ops: usize) -> Vec<Property> {
         },
         Property {
             name: "concurrent_requests",
-            about: "parallel dispatches: one 202; parallel callbacks: one attempt or one winner",
+            about: "parallel dispatches: one 202; parallel callbacks: one attempt or one winner; a dispatch racing a callback, an edit racing the queued run: one consistent order",
             strategy: proptest::collection::vec(
                 concurrent_op(docs, control),
                 1..=max_ops.clamp(1, 6),
@@ -432,7 +447,9 @@ fn report_failure(
             | Op::Edit { doc }
             | Op::Approve { doc }
             | Op::ParallelDispatch { doc, .. }
-            | Op::ParallelCallback { doc, .. } => Some(doc as usize),
+            | Op::ParallelCallback { doc, .. }
+            | Op::RaceDispatchCallback { doc, .. }
+            | Op::EditQueuedRun { doc } => Some(doc as usize),
             Op::OutboxWalk { .. } | Op::AdvanceClock { .. } => None,
         })
         .collect();

@@ -35,7 +35,9 @@ pub(crate) enum Exec {
     /// The n-th (modulo) id this case recorded on the document, with the
     /// recorded data: an identical replay. Without any, a fresh id.
     Replay(u8),
-    /// The n-th recorded id with one field changed (`change` picks which).
+    /// The n-th recorded id with one field changed (`change` picks which:
+    /// status, attempted_at, external_record_id or error_message,
+    /// error_code, external_url).
     Changed(u8),
 }
 
@@ -59,8 +61,11 @@ pub(crate) enum Op {
     GetStatus { doc: u8 },
     /// `GET /v1/documents/{id}/delivery`: one attempt per execution_id.
     ListAttempts { doc: u8 },
-    /// Walk `GET /v1/delivery/outbox` page by page with this limit.
-    OutboxWalk { limit: u8 },
+    /// Walk `GET /v1/delivery/outbox` page by page with this limit; with
+    /// `reapprove: Some(n)` (fakes only), the n-th (modulo) document of the
+    /// first page is edited and approved again before the second page, so
+    /// it must reappear at its new position.
+    OutboxWalk { limit: u8, reapprove: Option<u8> },
     /// Move the virtual clock (fakes only; a no-op elsewhere).
     AdvanceClock { secs: u8 },
     /// Edit the document's fields through the control API, as the review
@@ -73,6 +78,13 @@ pub(crate) enum Op {
     /// `n` callbacks with one fresh execution_id at once: identical bodies,
     /// or bodies that differ in `external_record_id`.
     ParallelCallback { doc: u8, n: u8, changed: bool },
+    /// A dispatch and a callback with a fresh execution_id (`succeeded` or
+    /// `skipped`) sent at once: whichever lands first, the answers and the
+    /// status must be those of one order.
+    RaceDispatchCallback { doc: u8, outcome: Outcome },
+    /// Dispatch, then edit the document while its run is queued, then let
+    /// the run fall due (fakes only; elsewhere only the dispatch).
+    EditQueuedRun { doc: u8 },
 }
 
 impl fmt::Display for Op {
@@ -102,7 +114,17 @@ impl fmt::Display for Op {
             }
             Op::GetStatus { doc } => write!(f, "get status doc#{doc}"),
             Op::ListAttempts { doc } => write!(f, "list attempts doc#{doc}"),
-            Op::OutboxWalk { limit } => write!(f, "outbox walk limit={limit}"),
+            Op::OutboxWalk {
+                limit,
+                reapprove: None,
+            } => write!(f, "outbox walk limit={limit}"),
+            Op::OutboxWalk {
+                limit,
+                reapprove: Some(n),
+            } => write!(
+                f,
+                "outbox walk limit={limit}, item #{n} of page 1 edited and re-approved after page 1"
+            ),
             Op::AdvanceClock { secs } => write!(f, "advance clock {secs}s"),
             Op::Edit { doc } => write!(f, "edit doc#{doc} (control)"),
             Op::Approve { doc } => write!(f, "approve doc#{doc}"),
@@ -112,6 +134,17 @@ impl fmt::Display for Op {
                 "{n} parallel {} callbacks doc#{doc}",
                 if *changed { "changed" } else { "identical" }
             ),
+            Op::RaceDispatchCallback { doc, outcome } => write!(
+                f,
+                "dispatch and a {} callback doc#{doc} at once",
+                outcome.as_str()
+            ),
+            Op::EditQueuedRun { doc } => {
+                write!(
+                    f,
+                    "dispatch doc#{doc}, edit it while the run is queued, run due"
+                )
+            }
         }
     }
 }
@@ -139,22 +172,26 @@ pub(crate) fn op(docs: u8, control: bool) -> BoxedStrategy<Op> {
     let always = prop_oneof![
         3 => doc.clone().prop_map(|doc| Op::Dispatch { doc }),
         1 => doc.clone().prop_map(|doc| Op::RetryPush { doc }),
-        5 => (doc.clone(), outcome(), exec(), 0u8..20, 0u8..3).prop_map(
+        5 => (doc.clone(), outcome(), exec(), 0u8..20, 0u8..5).prop_map(
             |(doc, outcome, exec, at, change)| Op::Callback { doc, outcome, exec, at, change }
         ),
         3 => doc.clone().prop_map(|doc| Op::GetStatus { doc }),
         1 => doc.clone().prop_map(|doc| Op::ListAttempts { doc }),
-        1 => (1u8..4).prop_map(|limit| Op::OutboxWalk { limit }),
+        1 => (1u8..4).prop_map(|limit| Op::OutboxWalk { limit, reapprove: None }),
         1 => doc.clone().prop_map(|doc| Op::Approve { doc }),
         1 => (doc.clone(), 2u8..6).prop_map(|(doc, n)| Op::ParallelDispatch { doc, n }),
         1 => (doc.clone(), 2u8..6, any::<bool>())
             .prop_map(|(doc, n, changed)| Op::ParallelCallback { doc, n, changed }),
+        1 => (doc.clone(), prop_oneof![Just(Outcome::Succeeded), Just(Outcome::Skipped)])
+            .prop_map(|(doc, outcome)| Op::RaceDispatchCallback { doc, outcome }),
     ];
     if control {
         prop_oneof![
             14 => always,
             3 => (1u8..4).prop_map(|secs| Op::AdvanceClock { secs }),
-            1 => doc.prop_map(|doc| Op::Edit { doc }),
+            1 => doc.clone().prop_map(|doc| Op::Edit { doc }),
+            1 => doc.prop_map(|doc| Op::EditQueuedRun { doc }),
+            2 => (1u8..4, 0u8..3).prop_map(|(limit, n)| Op::OutboxWalk { limit, reapprove: Some(n) }),
         ]
         .boxed()
     } else {

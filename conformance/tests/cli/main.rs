@@ -3,6 +3,7 @@
 
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+mod almost;
 mod broken;
 #[path = "../support/browser.rs"]
 mod browser;

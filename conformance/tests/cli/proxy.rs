@@ -13,6 +13,9 @@ pub(crate) struct Exchange<'a> {
     pub(crate) method: &'a Method,
     pub(crate) path: &'a str,
     pub(crate) query: &'a str,
+    /// The headers and body the harness sent.
+    pub(crate) request_headers: &'a HeaderMap,
+    pub(crate) request: &'a [u8],
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
@@ -50,7 +53,7 @@ async fn relay<B: Breaker>(
     let path = uri.path();
     let query = uri.query().unwrap_or("");
     let target = format!("{}{}", p.fake, p.breaker.forward_to(path, query));
-    let mut req = p.client.request(method.clone(), target).body(body);
+    let mut req = p.client.request(method.clone(), target).body(body.clone());
     for (name, value) in &headers {
         if name != "host" && name != "content-length" {
             req = req.header(name, value);
@@ -63,6 +66,8 @@ async fn relay<B: Breaker>(
         method: &method,
         path,
         query,
+        request_headers: &headers,
+        request: &body,
         status: resp.status(),
         headers: resp.headers().clone(),
         body: resp.bytes().await.unwrap_or_default().to_vec(),

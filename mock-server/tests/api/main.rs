@@ -16,6 +16,7 @@ mod loaders;
 mod openapi;
 mod outbox;
 mod reliability;
+mod rules;
 mod state;
 mod strict;
 mod verdicts;

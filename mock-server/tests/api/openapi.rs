@@ -551,10 +551,12 @@ async fn real_responses_validate_against_the_document() {
     c.go("POST", test, &test_path, None, 200).await;
     c.go("POST", test, "/v1/destinations/dst_nope/test", None, 404)
         .await;
-    if let Some(id) = created.json()["data"]["id"].as_str() {
-        let path = format!("/v1/destinations/{id}/test");
-        c.go("POST", test, &path, None, 200).await;
-    }
+    let created_id = created.json()["data"]["id"]
+        .as_str()
+        .expect("a created destination has an id")
+        .to_string();
+    let path = format!("/v1/destinations/{created_id}/test");
+    c.go("POST", test, &path, None, 200).await;
 
     let mapping = "/v1/mappings/{schema}/{destination}";
     let put = format!("/v1/mappings/invoice_v2/{DESTINATION}");
@@ -601,13 +603,24 @@ async fn real_responses_validate_against_the_document() {
     let outbox = "/v1/delivery/outbox";
     let first = format!("{outbox}?provider=dynamics365&limit=2");
     let mut path = first.clone();
+    let mut pages = 0;
+    let mut ended = false;
     for _ in 0..20 {
         let page = c.go("GET", outbox, &path, None, 200).await;
+        pages += 1;
         match page.json()["meta"]["next_cursor"].as_str() {
             Some(cursor) => path = format!("{first}&cursor={cursor}"),
-            None => break,
+            None => {
+                ended = true;
+                break;
+            }
         }
     }
+    assert!(ended, "the outbox walk ends with a null cursor");
+    assert!(
+        pages >= 3,
+        "five eligible documents, two a page: {pages} pages"
+    );
     c.go("GET", outbox, outbox, None, 200).await;
     for (query, status) in [
         ("provider=sap", 422),
@@ -625,12 +638,14 @@ async fn real_responses_validate_against_the_document() {
     let list = "/v1/documents/{id}/delivery";
     let attempts = format!("{}/delivery", doc(FAILED_PUSH_DOC));
     c.go("GET", list, &attempts, None, 200).await;
-    let paged = format!("{attempts}?provider=dynamics365&limit=1");
-    let page = c.go("GET", list, &paged, None, 200).await;
-    if let Some(cursor) = page.json()["meta"]["next_cursor"].as_str() {
-        let next = format!("{paged}&cursor={cursor}");
-        c.go("GET", list, &next, None, 200).await;
-    }
+    c.go(
+        "GET",
+        list,
+        &format!("{attempts}?provider=dynamics365&limit=1"),
+        None,
+        200,
+    )
+    .await;
     let succeeded = format!("{}/delivery", doc(SUCCEEDED_DOC));
     c.go("GET", list, &succeeded, None, 200).await;
     for (query, status) in [
@@ -679,6 +694,15 @@ async fn real_responses_validate_against_the_document() {
     c.go("POST", list, &not_final, Some(&failed_cb), 409).await;
     c.go("POST", list, &missing, Some(&ok), 404).await;
     c.go("GET", list, &cb, None, 200).await;
+    // Three attempts now, one a page: the cursor's page is checked too.
+    let paged = format!("{cb}?provider=dynamics365&limit=1");
+    let page = c.go("GET", list, &paged, None, 200).await;
+    let cursor = page.json()["meta"]["next_cursor"]
+        .as_str()
+        .expect("three attempts, one a page: a next cursor")
+        .to_string();
+    c.go("GET", list, &format!("{paged}&cursor={cursor}"), None, 200)
+        .await;
 
     // The Dynamics session.
     let session = "/v1/dynamics/session";
@@ -985,7 +1009,8 @@ async fn real_responses_validate_against_the_document() {
         }
     }
 
-    // A revoked key: 401 after the key lookup, with rate-limit headers.
+    // A revoked key: 401 after the key lookup, with its key's rate-limit
+    // headers (docs/behaviour.md: only a missing or unknown key has none).
     let revoke = r#"{"revoked":true}"#;
     let r = c
         .app

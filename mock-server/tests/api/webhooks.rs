@@ -131,8 +131,12 @@ impl Receiver {
         hits
     }
 
-    /// Nothing has arrived (meaningful only once the log says nothing is in flight).
-    fn assert_quiet(&mut self) {
+    /// Nothing more arrives, however far the clock moves: settles the fake
+    /// through the virtual clock first (an hour past every retry the backoff
+    /// could schedule, then every logged attempt has its outcome), so every
+    /// request that will ever reach this receiver has already reached it.
+    async fn assert_quiet(&mut self, app: &App) {
+        settle(app).await;
         if let Ok(hit) = self.rx.try_recv() {
             panic!("unexpected webhook: {hit:?}");
         }
@@ -295,6 +299,45 @@ async fn settled_log(app: &App, endpoint_id: &str, attempts: usize) -> Vec<Value
         .expect("the delivery log settles")
 }
 
+/// Moves the clock an hour (far past the last retry of any backoff) and waits
+/// until every attempt in the log, of every endpoint, has its outcome. The
+/// receiver records a request before it answers, so once the log settles
+/// every request sent has been recorded.
+async fn settle(app: &App) {
+    app.advance("1h").await;
+    let wait = async {
+        loop {
+            let r = app.control("GET", "/webhooks/deliveries", None).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let body = r.json();
+            let open = body["data"].as_array().unwrap().iter().any(|d| {
+                d["state"] == "pending"
+                    && d["attempts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|a| a["status"].is_null() && a["error"].is_null())
+            });
+            if !open {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(GUARD, wait)
+        .await
+        .expect("the delivery log settles");
+}
+
+/// A frozen fake whose own background work (the fixture document still
+/// processing, due 5 s after start) is done, so a receiver subscribed to
+/// every event hears only what the test causes.
+async fn frozen_after_background() -> App {
+    let app = frozen().await;
+    app.advance("10s").await;
+    app
+}
+
 fn attempt_instants(delivery: &Value) -> Vec<OffsetDateTime> {
     delivery["attempts"]
         .as_array()
@@ -444,9 +487,7 @@ async fn failed_attempts_are_retried_after_1_2_4_seconds_of_virtual_time() {
         attempt_instants(d),
         [t0, t0 + secs(1), t0 + secs(3), t0 + secs(7)]
     );
-    if let Some(state) = d.get("state") {
-        assert_eq!(state, "delivered");
-    }
+    assert_eq!(d["state"], "delivered");
     // Delivered: no further attempts, however far the clock moves.
     app.advance("1h").await;
     assert_eq!(
@@ -456,7 +497,7 @@ async fn failed_attempts_are_retried_after_1_2_4_seconds_of_virtual_time() {
             .len(),
         4
     );
-    rx.assert_quiet();
+    rx.assert_quiet(&app).await;
 }
 
 #[tokio::test]
@@ -471,7 +512,7 @@ async fn a_delivery_fails_after_the_configured_number_of_attempts() {
     // One advance runs every retry that falls due in it, each at its own instant.
     app.advance("60s").await;
     app.advance("10m").await;
-    let deliveries = log(&app, &endpoint).await;
+    let deliveries = settled_log(&app, &endpoint, 6).await;
     assert_eq!(deliveries.len(), 1);
     let d = &deliveries[0];
     assert_eq!(
@@ -483,15 +524,53 @@ async fn a_delivery_fails_after_the_configured_number_of_attempts() {
         attempt_instants(d),
         [0, 1, 3, 7, 15, 31].map(|s| t0 + secs(s))
     );
-    if let Some(state) = d.get("state") {
-        assert_eq!(state, "failed");
-    }
-    rx.assert_quiet();
+    assert_eq!(d["state"], "failed", "the last attempt failed: {d}");
+    rx.assert_quiet(&app).await;
+}
+
+/// `settings.webhook_max_attempts` from the fixture replaces the default six:
+/// the third failed attempt ends the delivery `failed`, and the clock moving
+/// on brings no fourth.
+#[tokio::test]
+async fn a_fixture_max_attempts_ends_the_delivery_at_that_count() {
+    let yaml = mock_server::fixtures::DEFAULT_WORLD
+        .replace(
+            "  run_delay: 2s\n",
+            "  run_delay: 2s\n  webhook_max_attempts: 3\n",
+        )
+        .replace("mode: step", "mode: frozen");
+    assert!(yaml.contains("webhook_max_attempts: 3"));
+    let app = app_with(
+        mock_server::MockServer::builder()
+            .seed(7)
+            .fixtures_yaml(yaml),
+    )
+    .await;
+    let mut rx = Receiver::start(&[500, 503, 500, 500]).await;
+    let endpoint = subscribe(&app, &rx.url(), SECRET, &["document.reviewed"]).await;
+    approve(&app, REVIEW_DOC).await;
+    let t0 = virtual_now(&app).await;
+    app.advance("1s").await;
+    app.advance("2s").await;
+    let hits = rx.take(3).await;
+    assert_eq!(
+        hits.iter().map(Hit::at).collect::<Vec<_>>(),
+        [t0, t0 + secs(1), t0 + secs(3)]
+    );
+    rx.assert_quiet(&app).await;
+    let deliveries = settled_log(&app, &endpoint, 3).await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(
+        statuses(&deliveries[0]),
+        [json!(500), json!(503), json!(500)],
+        "three attempts, not the default six"
+    );
+    assert_eq!(deliveries[0]["state"], "failed");
 }
 
 #[tokio::test]
 async fn respond_and_drop_faults_fail_attempts_and_the_retry_reaches_the_receiver() {
-    let app = frozen().await;
+    let app = frozen_after_background().await;
     let mut rx = Receiver::start(&[]).await;
     let endpoint = subscribe(&app, &rx.url(), SECRET, &[]).await;
     add_fault(
@@ -527,7 +606,7 @@ async fn respond_and_drop_faults_fail_attempts_and_the_retry_reaches_the_receive
     for rule in faults["data"].as_array().unwrap() {
         assert_eq!(rule["hits"], 1, "{rule}");
     }
-    rx.assert_quiet();
+    rx.assert_quiet(&app).await;
 }
 
 #[tokio::test]
@@ -578,12 +657,12 @@ async fn endpoints_get_only_the_events_they_subscribe_to() {
     assert_eq!(hit.id, hits[1].id, "one event, one id, for every endpoint");
     assert_eq!(verify_hit(SECRET, &hit, now), Ok(()));
     assert_eq!(log(&app, &push_endpoint).await.len(), 1);
-    only_push.assert_quiet();
+    only_push.assert_quiet(&app).await;
 }
 
 #[tokio::test]
 async fn a_duplicate_fault_delivers_the_same_signed_event_twice() {
-    let app = frozen().await;
+    let app = frozen_after_background().await;
     let mut rx = Receiver::start(&[]).await;
     let endpoint = subscribe(&app, &rx.url(), SECRET, &[]).await;
     add_fault(
@@ -608,7 +687,7 @@ async fn a_duplicate_fault_delivers_the_same_signed_event_twice() {
     app.advance("2s").await;
     assert_eq!(rx.next().await.kind(), "push.succeeded");
     assert_eq!(settled_log(&app, &endpoint, 3).await.len(), 3);
-    rx.assert_quiet();
+    rx.assert_quiet(&app).await;
 }
 
 #[tokio::test]

@@ -28,7 +28,7 @@ impl Driver {
     /// The recorded body with one delivery field changed.
     pub(super) fn changed(body: &Value, change: u8) -> Value {
         let mut b = body.clone();
-        match change % 3 {
+        match change % 5 {
             0 => {
                 let flipped = match b["status"].as_str() {
                     Some("succeeded") => "failed",
@@ -41,12 +41,27 @@ impl Driver {
                 let at = b["attempted_at"].as_str().and_then(ms_of).unwrap_or(0);
                 b["attempted_at"] = json!(rfc3339_ms(at + 1_000));
             }
-            _ => {
+            2 => {
                 if b.get("external_record_id").is_some() {
                     b["external_record_id"] = json!("crm-changed");
                 } else {
                     b["error_message"] = json!("a different message");
                 }
+            }
+            3 => {
+                let code = if b["error_code"] == "crm_500" {
+                    "crm_503"
+                } else {
+                    "crm_500"
+                };
+                b["error_code"] = json!(code);
+            }
+            _ => {
+                let url = b["external_url"].as_str().map_or_else(
+                    || "https://crm.example/record/changed".to_owned(),
+                    |u| format!("{u}/changed"),
+                );
+                b["external_url"] = json!(url);
             }
         }
         b
@@ -76,7 +91,12 @@ impl Driver {
         let (body, recorded) = match exec {
             Exec::Replay(n) if pick(n).is_some() => {
                 let r = pick(n).cloned().unwrap_or_else(|| unreachable!());
-                (r.body.clone(), Some(r))
+                // The same data, its instant possibly written another way.
+                let mut body = r.body.clone();
+                if let Some(ms) = body["attempted_at"].as_str().and_then(ms_of) {
+                    body["attempted_at"] = json!(rfc3339_styled(ms, change));
+                }
+                (body, Some(r))
             }
             Exec::Changed(n) if pick(n).is_some() => {
                 let r = pick(n).cloned().unwrap_or_else(|| unreachable!());
@@ -84,7 +104,9 @@ impl Driver {
             }
             _ => {
                 let id = self.model.fresh_execution_id();
-                (self.callback_body(outcome, &id, at_ms), None)
+                let mut body = self.callback_body(outcome, &id, at_ms);
+                body["attempted_at"] = json!(rfc3339_styled(at_ms, at));
+                (body, None)
             }
         };
         let finalized = self.model.docs[doc].finalized;
@@ -92,7 +114,7 @@ impl Driver {
         // What the docs promise.
         let (code, what) = match &recorded {
             _ if !finalized => (409, "callback on a document that is not finalized"),
-            Some(r) if r.body == body => (200, "identical replay"),
+            Some(r) if same_data(&r.body, &body) => (200, "identical replay"),
             Some(_) => (409, "changed replay"),
             None => (201, "new execution_id"),
         };

@@ -106,8 +106,8 @@ impl Driver {
 
     /// Walk the outbox with a small limit: no repeats, no pending or
     /// succeeded documents, stable order, and exactly the eligible ones.
-    pub(super) async fn outbox(&mut self, limit: u8) -> Result<(), String> {
-        let eligible = self.model.eligible();
+    pub(super) async fn outbox(&mut self, limit: u8, reapprove: Option<u8>) -> Result<(), String> {
+        let mut eligible = self.model.eligible();
         let eligible_ids: Vec<String> = self
             .model
             .docs
@@ -117,10 +117,14 @@ impl Driver {
             .map(|(d, _)| d.id.clone())
             .collect();
         let max_pages = if self.model.exact {
-            eligible_ids.len() / usize::from(limit.max(1)) + 3
+            eligible_ids.len() / usize::from(limit.max(1)) + 4
         } else {
             1_000
         };
+        let mut eligible_ids = eligible_ids;
+        // With `reapprove`: the document changed after the first page, its
+        // eligibility afterwards, and how many items were seen before.
+        let mut moved: Option<(usize, Option<bool>, usize)> = None;
         let mut seen: Vec<(String, String)> = Vec::new();
         let mut cursor: Option<String> = None;
         for page in 0..max_pages {
@@ -133,7 +137,7 @@ impl Driver {
             let mut checks = json!({
                 "$.data[*].status": {"each_one_of": ["reviewed", "push_failed"]},
             });
-            if page > 0 {
+            if page > 0 && reapprove.is_none() {
                 checks["$.data[*].document_id"] = json!({"not_contains": "{{first}}"});
             }
             self.record_step(json!({"request": {
@@ -167,7 +171,10 @@ impl Driver {
                 ensure(matches!(status, "reviewed" | "push_failed"), || {
                     format!("outbox: lists {id} in status {status}; only reviewed and push_failed documents may be listed")
                 })?;
-                ensure(!seen.iter().any(|(s, _)| *s == id), || {
+                let relisted = moved.is_some_and(|(d, _, split)| {
+                    self.model.docs[d].id == id && seen.iter().skip(split).all(|(s, _)| *s != id)
+                });
+                ensure(relisted || !seen.iter().any(|(s, _)| *s == id), || {
                     format!("outbox: the walk lists {id} twice (page {})", page + 1)
                 })?;
                 let updated = item["updated_at"].as_str().unwrap_or_default().to_owned();
@@ -179,6 +186,32 @@ impl Driver {
                         "outbox: an empty page with a next_cursor".to_owned()
                     })?;
                     cursor = Some(c.to_owned());
+                    let picked = reapprove.and_then(|n| {
+                        let id = items[usize::from(n) % items.len()]["document_id"].as_str()?;
+                        self.model.docs.iter().position(|d| d.id == id)
+                    });
+                    if let (0, Some(d)) = (page, picked) {
+                        // Between the pages: a second later (so the new
+                        // position is after everything listed so far), the
+                        // document goes back to review and is approved again.
+                        let before = (self.model.docs[d].finalized, self.model.docs[d].status);
+                        self.advance(1).await?;
+                        self.edit(d).await?;
+                        self.approve(d).await?;
+                        let after = (self.model.docs[d].finalized, self.model.docs[d].status);
+                        eligible = self.model.eligible();
+                        if before.0 || before != after {
+                            moved = Some((d, eligible[d], seen.len()));
+                        }
+                        eligible_ids = self
+                            .model
+                            .docs
+                            .iter()
+                            .zip(&eligible)
+                            .filter(|(_, e)| **e == Some(true))
+                            .map(|(doc, _)| doc.id.clone())
+                            .collect();
+                    }
                 }
                 None => {
                     cursor = None;
@@ -189,6 +222,23 @@ impl Driver {
         ensure(cursor.is_none(), || {
             format!("outbox: the walk did not end after {max_pages} pages of {limit}")
         })?;
+        if let Some((d, after, split)) = moved {
+            // The changed document: listed again after the change exactly
+            // when it is eligible again (at its new position, the end).
+            let id = &self.model.docs[d].id;
+            let later = seen.iter().skip(split).filter(|(s, _)| s == id).count();
+            match after {
+                Some(true) => ensure(later == 1, || {
+                    format!("outbox: {id} was edited and approved again after page 1 and is eligible, but the rest of the walk lists it {later} times (expected once, at its new position)")
+                })?,
+                Some(false) => ensure(later == 0, || {
+                    format!("outbox: {id} is no longer eligible after page 1, but the rest of the walk lists it")
+                })?,
+                None => {}
+            }
+            // Only what was listed before the change keeps the old order.
+            seen.retain(|(s, _)| s != id);
+        }
         for w in seen.windows(2) {
             let a = (ms_of(&w[0].1), &w[0].0);
             let b = (ms_of(&w[1].1), &w[1].0);
@@ -199,7 +249,10 @@ impl Driver {
                 )
             })?;
         }
-        for (d, e) in self.model.docs.iter().zip(&eligible) {
+        for (i, (d, e)) in self.model.docs.iter().zip(&eligible).enumerate() {
+            if moved.is_some_and(|(m, _, _)| m == i) {
+                continue;
+            }
             let listed = seen.iter().any(|(s, _)| *s == d.id);
             match e {
                 Some(true) => ensure(listed, || {

@@ -1,5 +1,5 @@
 //! The concurrent operations of a case: many dispatches, or many
-//! callbacks, of one document at once.
+//! callbacks, of one document at once, or a dispatch racing a callback.
 
 use super::*;
 
@@ -141,6 +141,79 @@ impl Driver {
                     body,
                 });
             self.model.record(doc, at_ms, Outcome::Succeeded);
+        }
+        self.probe(doc).await
+    }
+
+    /// A dispatch and a fresh `succeeded`/`skipped` callback at once. Either
+    /// may land first, and the answers say which: the callback is 201
+    /// whenever the document is finalized; a 202 for the dispatch means it
+    /// came first (after the callback the document is push_succeeded, which
+    /// refuses a dispatch), a 409 on a document that allowed a push means
+    /// the callback came first. The model then applies that order.
+    pub(super) async fn race_dispatch_callback(
+        &mut self,
+        doc: usize,
+        outcome: Outcome,
+    ) -> Result<(), String> {
+        let id = self.model.docs[doc].id.clone();
+        let allowed = self.model.docs[doc].push_allowed(false);
+        let finalized = self.model.docs[doc].finalized;
+        let execution_id = self.model.fresh_execution_id();
+        // An hour ahead: newer than every attempt of the case, so the
+        // callback decides the status in either order and the answers tell
+        // the order apart.
+        let at_ms = self.model.now_ms.max(self.model.base_ms) + 3_600_000;
+        let body = self.callback_body(outcome, &execution_id, at_ms);
+        let dispatch_body = json!({"provider": PROVIDER});
+        let dispatch_path = format!("/v1/documents/{id}/dispatch");
+        let callback_path = format!("/v1/documents/{id}/delivery");
+        let (dispatch, callback) = futures_util::future::join(
+            self.send(Method::Post, &dispatch_path, Some(&dispatch_body)),
+            self.send(Method::Post, &callback_path, Some(&body)),
+        )
+        .await;
+        let (dispatch, callback) = (dispatch?, callback?);
+        let callback_code = if finalized { 201 } else { 409 };
+        Self::expect_status(&callback, &[callback_code], "callback racing a dispatch")?;
+        Self::expect_status(&dispatch, &[202, 409], "dispatch racing a callback")?;
+        let dispatched_first = dispatch.status == 202;
+        ensure(!dispatched_first || allowed != Some(false), || {
+            format!(
+                "dispatch racing a callback: 202, but the document ({}) allows no push",
+                list(&self.model.docs[doc].status.admitted())
+            )
+        })?;
+        // The scenario replays the order the answers showed, one at a time.
+        let dispatch_step = json!({"request": {
+            "name": format!("op {}: dispatch doc{doc} (raced a callback)", self.op),
+            "method": "POST",
+            "path": format!("/v1/documents/{}/dispatch", self.var(doc)),
+            "body": dispatch_body, "expect": {"status": dispatch.status},
+        }});
+        let callback_step = json!({"request": {
+            "name": format!("op {}: callback doc{doc} (raced a dispatch)", self.op),
+            "method": "POST",
+            "path": format!("/v1/documents/{}/delivery", self.var(doc)),
+            "body": body.clone(), "expect": {"status": callback_code},
+        }});
+        if dispatched_first {
+            self.record_step(dispatch_step);
+            self.accepted(doc, &dispatch, "dispatch racing a callback")?;
+            self.record_step(callback_step);
+        } else {
+            self.record_step(callback_step);
+            self.record_step(dispatch_step);
+        }
+        if finalized {
+            self.model.docs[doc]
+                .recorded
+                .push(super::super::model::Recorded {
+                    execution_id,
+                    outcome,
+                    body,
+                });
+            self.model.record(doc, at_ms, outcome);
         }
         self.probe(doc).await
     }

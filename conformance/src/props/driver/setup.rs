@@ -3,6 +3,26 @@
 
 use super::*;
 
+/// Eligible documents a fake's world gets on top of the default world's.
+const EXTRA_DOCUMENTS: usize = 24;
+
+/// The `n`-th extra document: reviewed, finalized, an invoice of a vendor
+/// the default world's Dataverse knows, updated between 00:00 and 07:59.
+fn extra_document(n: usize) -> Value {
+    json!({
+        "id": format!("props-extra-{n:02}"),
+        "schema": "invoice_v2",
+        "status": "reviewed",
+        "finalized": true,
+        "updated_at": format!("2026-03-24T{:02}:{:02}:30.000Z", n % 8, (n * 7) % 60),
+        "fields": {
+            "vendor_name": "Northwind Traders",
+            "invoice_number": format!("INV-PROPS-{n:02}"),
+            "invoice_total": 100.0,
+        },
+    })
+}
+
 /// Prepare the case's session and model.
 pub(super) async fn setup(
     target: &Target,
@@ -28,12 +48,31 @@ pub(super) async fn setup(
                         short(&clock.body)
                     )
                 })?;
-            let model = Model::new(default_world(), true, now, now, "p".into());
-            Ok((
-                session,
-                model,
-                vec![json!({"control": {"clock": {"mode": "frozen"}}})],
-            ))
+            let mut steps = vec![json!({"control": {"clock": {"mode": "frozen"}}})];
+            let mut docs = default_world();
+            // Two dozen more eligible documents, interleaved with the
+            // world's by updated_at, so outbox walks span many pages.
+            for n in 0..EXTRA_DOCUMENTS {
+                let doc = extra_document(n);
+                let r = session
+                    .control(Method::Post, "documents", Some(&doc))
+                    .await
+                    .map_err(|e| format!("seeding a document: {}", e.message))?;
+                if r.status != 201 {
+                    return Err(format!(
+                        "seeding a document answered {}: {}",
+                        r.status,
+                        short(&r.body)
+                    ));
+                }
+                let id = doc["id"].as_str().unwrap_or_default();
+                let mut d = Doc::new(id, Status::Reviewed, true);
+                d.prior_attempts = Some(0);
+                docs.push(d);
+                steps.push(json!({"control": {"seed_document": doc}}));
+            }
+            let model = Model::new(docs, true, now, now, "p".into());
+            Ok((session, model, steps))
         }
         World::Remote { docs } => {
             let session = target.open(None, None).await?;
