@@ -5,6 +5,12 @@
 //! limit bounds it), so the stream `multer` reads is one ready chunk: every
 //! future it returns completes on its first poll, and `now_or_never` drives
 //! it without a runtime or a thread.
+//!
+//! `multer` reads part headers with `httparse`, which refuses control
+//! characters in a header (a field name such as `"\u{11}x"` sent raw). The
+//! upload route accepts such parts (unknown fields are ignored, as the
+//! seeds' clients send extra fields), so [`tolerant`] turns control bytes in
+//! part headers into spaces before `multer` sees them. Nothing else changes.
 
 use std::convert::Infallible;
 
@@ -28,6 +34,7 @@ pub(super) fn boundary(content_type: &str) -> Option<String> {
 
 /// Every part of `body`, in order; the error says what is malformed.
 pub(super) fn parts(body: Bytes, boundary: &str) -> Result<Vec<Part>, String> {
+    let body = tolerant(body, boundary);
     let stream = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(body)));
     let mut multipart = multer::Multipart::new(stream, boundary);
     let read = async move {
@@ -54,6 +61,36 @@ pub(super) fn parts(body: Bytes, boundary: &str) -> Result<Vec<Part>, String> {
         .unwrap_or_else(|| Err("the body could not be read in one pass".into()))
 }
 
+/// `body` with every control byte (other than CR, LF and tab) inside a
+/// part's header block replaced by a space. A copy is made only when one
+/// is found.
+fn tolerant(body: Bytes, boundary: &str) -> Bytes {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let is_control = |b: u8| b < 0x20 && !matches!(b, b'\r' | b'\n' | b'\t') || b == 0x7f;
+    let mut out: Option<Vec<u8>> = None;
+    let mut at = 0;
+    while let Some(found) = find(&body[at..], delimiter) {
+        let headers_start = at + found + delimiter.len();
+        let headers_end =
+            find(&body[headers_start..], b"\r\n\r\n").map_or(body.len(), |end| headers_start + end);
+        for i in headers_start..headers_end {
+            if is_control(body[i]) {
+                out.get_or_insert_with(|| body.to_vec())[i] = b' ';
+            }
+        }
+        at = headers_end.max(headers_start);
+        if at >= body.len() {
+            break;
+        }
+    }
+    out.map_or(body, Bytes::from)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -73,5 +110,18 @@ mod tests {
             Some("XX")
         );
         assert_eq!(super::boundary("multipart/form-data"), None);
+    }
+
+    #[test]
+    fn control_bytes_in_part_headers_are_read_as_spaces() {
+        let body = bytes::Bytes::from_static(
+            b"--XX\r\nContent-Disposition: form-data; name=\"a\x11b\"\r\n\r\nv\x11\r\n--XX\r\nContent-Disposition: form-data; name=\"schema\"\r\n\r\ninvoice_v2\r\n--XX--\r\n",
+        );
+        let parts = super::parts(body, "XX").unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "a b");
+        // Only headers are touched: the part's data keeps its bytes.
+        assert_eq!(&parts[0].data[..], b"v\x11");
+        assert_eq!(parts[1].name, "schema");
     }
 }
