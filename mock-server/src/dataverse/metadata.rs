@@ -3,10 +3,11 @@
 
 use axum::http::{header, StatusCode};
 
-use super::json::Out;
-use super::table::ColumnType;
-use super::{json_reply, Ctx, Org};
+use super::{json_reply, Ctx};
 use crate::call::Reply;
+use crate::world::tables::json::Out;
+use crate::world::tables::schema::ColumnType;
+use crate::world::tables::Org;
 
 fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

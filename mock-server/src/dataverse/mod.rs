@@ -1,62 +1,42 @@
-//! The Dataverse Web API fake (`/api/data/v9.2/`).
+//! The Dataverse Web API fake (`/api/data/v9.2/`): the OData engine over
+//! the tables of `world::tables`.
 //!
-//! One `Store` per workspace holds that workspace's orgs, their tables and rows.
 //! `Store::handle` serves one already-authenticated request for one org; the
-//! caller (world/workspace.rs) resolves the bearer token to the org, checks its
-//! expiry, ticks the clock, applies fault rules and journals the call, so the
-//! fake's HTTP route and the internal workflow go through the same code.
+//! gate (`gate.rs`) resolves the bearer token to the org, checks its expiry,
+//! applies fault rules and journals the call, so the fake's HTTP route and the
+//! internal workflow go through the same code.
 //!
-//! INTERFACE CONTRACT (kept stable for the rest of the crate):
-//! - `DataverseFixture` (serde, `deny_unknown_fields`): the `dataverse:` section of a fixture.
-//! - `Store::from_fixture(&DataverseFixture, &mut IdGen) -> Result<Store, String>`
-//! - `Store::has_org(&self, org) -> bool`
-//! - `Store::handle(&mut self, org, &DvRequest, &mut DvEnv) -> Reply`
-//! - `Store::to_fixture(&self) -> DataverseFixture` (state dump; loads back identically)
-//! - `Store::rows(&self, org, entity_set) -> Option<Vec<serde_json::Value>>` (control API)
 //! - `unauthorized(origin, reason) -> Reply` (401 + WWW-Authenticate)
 //! - `error_reply(status, code, message) -> Reply` (the Dataverse error envelope)
 //!
-//! Layout: `fixture` (the YAML format), `table` (definitions, types, coercion),
-//! `filter` (the `$filter` language), `query` (reads), `write` (create, update,
-//! delete, `@odata.bind`), `metadata` (`$metadata`, service document),
-//! `throttle` (service protection), `error` (the one error type), `json`
-//! (ordered output with exact decimals).
+//! Layout: `filter` (the `$filter` language), `query` (reads), `write`
+//! (create, update, delete, `@odata.bind`), `metadata` (`$metadata`, service
+//! document), `error` (the one error type), `gate` (faults, journal, tokens).
+//! The state itself (orgs, tables, rows, column types, the undo log) is
+//! `world::tables`.
 
 mod error;
 mod filter;
-mod fixture;
 pub mod gate;
-mod json;
 mod metadata;
 mod query;
-mod table;
-mod throttle;
-mod undo;
 mod write;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use axum::http::{header, HeaderName, Method, StatusCode};
-use serde_json::Value;
 
 use crate::call::{decode_component, Call, Reply};
 use crate::world::ids::IdGen;
-use crate::world::time::{format_seconds, parse_duration, parse_rfc3339, Millis};
+use crate::world::tables::json::Out;
+use crate::world::tables::schema::{self as table, TableDef};
+use crate::world::tables::{Org, Store};
+use crate::world::time::Millis;
 
 pub use error::DataverseError;
-pub use fixture::{
-    ColumnLong, ColumnSpec, ColumnsFixture, DataverseFixture, OrgFixture, RowsFixture,
-    ServiceProtection, TableFixture, WhoAmIFixture,
-};
-pub use table::{ColumnType, Lookup};
 
 use error::DvResult;
-use json::Out;
-use table::{Attr, Column, TableDef, CREATEDON, MODIFIEDON, VERSIONNUMBER};
-use throttle::Throttle;
 
 /// The Web API path prefix, after the origin.
 pub const API_PREFIX: &str = "/api/data/v9.2";
@@ -77,48 +57,6 @@ pub struct DvEnv<'a> {
     pub ids: &'a mut IdGen,
 }
 
-/// One row: its id, its stored cells (null cells are absent), its version
-/// (`@odata.etag` `W/"<version>"`) and its system timestamps (`None` until
-/// stamped, see [`fixture`]).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Row {
-    pub id: String,
-    pub values: BTreeMap<String, Value>,
-    pub version: u64,
-    pub created: Option<Millis>,
-    pub modified: Option<Millis>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Table {
-    pub def: TableDef,
-    /// Insertion order; the default order of query results.
-    pub rows: Vec<Row>,
-}
-
-impl Table {
-    pub fn find(&self, id: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.id == id)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Org {
-    pub name: String,
-    pub whoami: WhoAmIFixture,
-    pub tables: Vec<Table>,
-}
-
-impl Org {
-    pub fn table(&self, set: &str) -> Option<&Table> {
-        self.tables.iter().find(|t| t.def.entity_set == set)
-    }
-
-    pub fn table_index(&self, set: &str) -> Option<usize> {
-        self.tables.iter().position(|t| t.def.entity_set == set)
-    }
-}
-
 impl filter::Schema for Org {
     fn logical_name(&self, set: &str) -> String {
         self.table(set)
@@ -135,232 +73,7 @@ impl filter::Schema for Org {
     }
 }
 
-/// The Dataverse state of one workspace.
-#[derive(Debug, Clone, Default)]
-pub struct Store {
-    orgs: Vec<Org>,
-    next_version: u64,
-    protection: Option<ServiceProtection>,
-    throttle: Throttle,
-    /// Writes since `begin`, to undo as one (see `undo`).
-    stage: Option<undo::Stage>,
-}
-
-/// The first version number handed out when a fixture gives none.
-const FIRST_VERSION: u64 = 1000;
-
 impl Store {
-    pub fn from_fixture(fixture: &DataverseFixture, ids: &mut IdGen) -> Result<Store, String> {
-        Self::load(fixture, ids, None)
-    }
-
-    /// Like [`Store::from_fixture`], stamping rows without timestamps with `now`.
-    pub fn from_fixture_at(
-        fixture: &DataverseFixture,
-        ids: &mut IdGen,
-        now: Millis,
-    ) -> Result<Store, String> {
-        Self::load(fixture, ids, Some(now))
-    }
-
-    fn load(
-        fixture: &DataverseFixture,
-        ids: &mut IdGen,
-        now: Option<Millis>,
-    ) -> Result<Store, String> {
-        let throttle = match &fixture.service_protection {
-            None => Throttle::default(),
-            Some(sp) => {
-                let window = parse_duration(&sp.window)
-                    .filter(|w| *w >= 1000)
-                    .ok_or_else(|| format!("dataverse.service_protection.window: '{}' is not a duration of at least 1s", sp.window))?;
-                if sp.requests == 0 {
-                    return Err("dataverse.service_protection.requests must be at least 1".into());
-                }
-                Throttle::new(sp.requests, window)
-            }
-        };
-        let mut store = Store {
-            orgs: Vec::new(),
-            next_version: fixture.next_version.unwrap_or(FIRST_VERSION),
-            protection: fixture.service_protection.clone(),
-            throttle,
-            stage: None,
-        };
-        for org in &fixture.orgs {
-            if store.has_org(&org.name) {
-                return Err(format!("dataverse: org '{}' is declared twice", org.name));
-            }
-            let loaded = store
-                .load_org(org, ids, now)
-                .map_err(|e| format!("dataverse org '{}': {e}", org.name))?;
-            store.orgs.push(loaded);
-        }
-        Ok(store)
-    }
-
-    fn load_org(
-        &mut self,
-        fx: &OrgFixture,
-        ids: &mut IdGen,
-        now: Option<Millis>,
-    ) -> Result<Org, String> {
-        let whoami = match &fx.whoami {
-            Some(w) => {
-                for (what, id) in [
-                    ("user_id", &w.user_id),
-                    ("business_unit_id", &w.business_unit_id),
-                    ("organization_id", &w.organization_id),
-                ] {
-                    if table::parse_guid(id).is_none() {
-                        return Err(format!("whoami.{what} '{id}' is not a GUID"));
-                    }
-                }
-                w.clone()
-            }
-            None => WhoAmIFixture {
-                user_id: ids.guid(),
-                business_unit_id: ids.guid(),
-                organization_id: ids.guid(),
-            },
-        };
-        let defs = match &fx.tables {
-            None => table::default_tables(),
-            Some(tables) => tables
-                .iter()
-                .map(table_def)
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        for (i, def) in defs.iter().enumerate() {
-            def.validate()?;
-            if defs[..i]
-                .iter()
-                .any(|d| d.entity_set == def.entity_set || d.logical_name == def.logical_name)
-            {
-                return Err(format!("table '{}' is declared twice", def.entity_set));
-            }
-            for l in &def.lookups {
-                if !defs.iter().any(|d| d.entity_set == l.target) {
-                    return Err(format!(
-                        "table '{}': lookup '{}' targets unknown entity set '{}'",
-                        def.entity_set, l.navigation, l.target
-                    ));
-                }
-            }
-        }
-        let mut org = Org {
-            name: fx.name.clone(),
-            whoami,
-            tables: defs
-                .into_iter()
-                .map(|def| Table {
-                    def,
-                    rows: Vec::new(),
-                })
-                .collect(),
-        };
-        for (set, rows) in &fx.rows.0 {
-            let t = org
-                .table_index(set)
-                .ok_or_else(|| format!("rows for unknown entity set '{set}'"))?;
-            for (n, fields) in rows.iter().enumerate() {
-                let row = self
-                    .fixture_row(&org.tables[t].def, fields, ids, now)
-                    .map_err(|e| format!("rows.{set}[{n}]: {e}"))?;
-                if org.tables[t].find(&row.id).is_some() {
-                    return Err(format!("rows.{set}[{n}]: duplicate id {}", row.id));
-                }
-                org.tables[t].rows.push(row);
-            }
-        }
-        Ok(org)
-    }
-
-    fn fixture_row(
-        &mut self,
-        def: &TableDef,
-        fields: &serde_json::Map<String, Value>,
-        ids: &mut IdGen,
-        now: Option<Millis>,
-    ) -> Result<Row, String> {
-        let mut row = Row {
-            id: String::new(),
-            values: BTreeMap::new(),
-            version: 0,
-            created: now,
-            modified: now,
-        };
-        let mut version = None;
-        for (name, value) in fields {
-            let attr = def
-                .attr(name)
-                .ok_or_else(|| format!("unknown column '{name}'"))?;
-            let bad = |e: table::CoerceError| match e {
-                table::CoerceError::Convert(m) => format!("column '{name}': {m}"),
-                table::CoerceError::TooLong(max) => format!("column '{name}' is longer than {max}"),
-            };
-            match attr {
-                Attr::PrimaryId => {
-                    row.id = value
-                        .as_str()
-                        .and_then(table::parse_guid)
-                        .ok_or_else(|| format!("primary id '{value}' is not a GUID"))?;
-                }
-                Attr::System(VERSIONNUMBER, _) => {
-                    version = Some(
-                        value
-                            .as_u64()
-                            .ok_or_else(|| format!("versionnumber '{value}' is not a number"))?,
-                    );
-                }
-                Attr::System(system, _) => {
-                    let ms = value.as_str().and_then(parse_rfc3339).ok_or_else(|| {
-                        format!("{system} '{value}' is not an RFC 3339 timestamp")
-                    })?;
-                    if system == CREATEDON {
-                        row.created = Some(ms);
-                    } else {
-                        row.modified = Some(ms);
-                    }
-                }
-                Attr::Column(c) => {
-                    if let Some(v) = table::coerce(c.ty, c.max_length, value).map_err(bad)? {
-                        row.values.insert(name.clone(), v);
-                    }
-                }
-                Attr::LookupValue(_) => {
-                    if let Some(v) =
-                        table::coerce(table::ColumnType::Guid, None, value).map_err(bad)?
-                    {
-                        row.values.insert(name.clone(), v);
-                    }
-                }
-            }
-        }
-        if row.id.is_empty() {
-            row.id = ids.guid();
-        }
-        row.version = match version {
-            Some(v) => {
-                self.next_version = self.next_version.max(v + 1);
-                v
-            }
-            None => self.bump(),
-        };
-        Ok(row)
-    }
-
-    /// Hands out the next row version.
-    fn bump(&mut self) -> u64 {
-        let v = self.next_version;
-        self.next_version += 1;
-        v
-    }
-
-    pub fn has_org(&self, org: &str) -> bool {
-        self.orgs.iter().any(|o| o.name == org)
-    }
-
     /// Serves one request for `org`; every reply carries `OData-Version: 4.0`.
     pub fn handle(&mut self, org: &str, req: &DvRequest<'_>, env: &mut DvEnv<'_>) -> Reply {
         self.stamp(env.now);
@@ -369,19 +82,6 @@ impl Store {
             Err(e) => e.reply(),
         };
         reply.with_header(odata_version(), "4.0")
-    }
-
-    /// Gives rows loaded without timestamps the current virtual time.
-    fn stamp(&mut self, now: Millis) {
-        for row in self
-            .orgs
-            .iter_mut()
-            .flat_map(|o| o.tables.iter_mut())
-            .flat_map(|t| t.rows.iter_mut())
-        {
-            row.created.get_or_insert(now);
-            row.modified.get_or_insert(now);
-        }
     }
 
     fn serve(
@@ -397,10 +97,18 @@ impl Store {
                 "The user is not a member of the organization.",
             ));
         };
-        if let Err((e, retry)) = self.throttle.check(req.token, env.now) {
+        if let Err(t) = self.throttle.check(req.token, env.now) {
+            let e = DataverseError::new(
+                429,
+                error::THROTTLED,
+                format!(
+                    "Number of requests exceeded the limit of {} over time window of {} seconds.",
+                    t.limit, t.window_seconds
+                ),
+            );
             return Ok(e
                 .reply()
-                .with_header(header::RETRY_AFTER, retry.to_string()));
+                .with_header(header::RETRY_AFTER, t.retry_after.to_string()));
         }
         let ctx = Ctx::new(req);
         let method = req.call.method.clone();
@@ -477,34 +185,6 @@ impl Store {
         }
     }
 
-    pub fn to_fixture(&self) -> DataverseFixture {
-        DataverseFixture {
-            service_protection: self.protection.clone(),
-            next_version: Some(self.next_version),
-            orgs: self
-                .orgs
-                .iter()
-                .map(|org| OrgFixture {
-                    name: org.name.clone(),
-                    whoami: Some(org.whoami.clone()),
-                    tables: Some(org.tables.iter().map(|t| table_fixture(&t.def)).collect()),
-                    rows: RowsFixture(
-                        org.tables
-                            .iter()
-                            .filter(|t| !t.rows.is_empty())
-                            .map(|t| {
-                                (
-                                    t.def.entity_set.clone(),
-                                    t.rows.iter().map(|r| fixture_fields(&t.def, r)).collect(),
-                                )
-                            })
-                            .collect(),
-                    ),
-                })
-                .collect(),
-        }
-    }
-
     pub fn rows(&self, org: &str, entity_set: &str) -> Option<Vec<serde_json::Value>> {
         let org = self.orgs.iter().find(|o| o.name == org)?;
         let t = org.table_index(entity_set)?;
@@ -517,76 +197,6 @@ impl Store {
                 .collect(),
         )
     }
-}
-
-fn table_def(fx: &TableFixture) -> Result<TableDef, String> {
-    let mut columns: Vec<Column> = fx
-        .columns
-        .0
-        .iter()
-        .map(|(name, spec)| match spec {
-            ColumnSpec::Short(ty) => Column::new(name, *ty),
-            ColumnSpec::Long(l) => match l.max_length {
-                Some(max) => Column::with_max(name, l.ty, max),
-                None => Column::new(name, l.ty),
-            },
-        })
-        .collect();
-    if !columns.iter().any(|c| c.name == fx.primary_name) {
-        columns.insert(0, Column::new(&fx.primary_name, ColumnType::String));
-    }
-    Ok(TableDef {
-        entity_set: fx.entity_set.clone(),
-        logical_name: fx.logical_name.clone(),
-        primary_id: fx.primary_id.clone(),
-        primary_name: fx.primary_name.clone(),
-        columns,
-        lookups: fx.lookups.clone(),
-    })
-}
-
-fn table_fixture(def: &TableDef) -> TableFixture {
-    TableFixture {
-        entity_set: def.entity_set.clone(),
-        logical_name: def.logical_name.clone(),
-        primary_id: def.primary_id.clone(),
-        primary_name: def.primary_name.clone(),
-        columns: ColumnsFixture(
-            def.columns
-                .iter()
-                .map(|c| {
-                    (
-                        c.name.clone(),
-                        ColumnSpec::Long(ColumnLong {
-                            ty: c.ty,
-                            max_length: c.max_length,
-                        }),
-                    )
-                })
-                .collect(),
-        ),
-        lookups: def.lookups.clone(),
-    }
-}
-
-fn fixture_fields(def: &TableDef, row: &Row) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    out.insert(def.primary_id.clone(), Value::String(row.id.clone()));
-    for (name, ty) in def.output_columns() {
-        let value = match name.as_str() {
-            CREATEDON => row.created.map(|m| Value::String(format_seconds(m))),
-            MODIFIEDON => row.modified.map(|m| Value::String(format_seconds(m))),
-            VERSIONNUMBER => Some(Value::from(row.version)),
-            _ => row
-                .values
-                .get(&name)
-                .map(|v| table::render_cell(ty, Some(v)).to_value()),
-        };
-        if let Some(v) = value {
-            out.insert(name, v);
-        }
-    }
-    out
 }
 
 /// Parses the key inside `set(...)` (already percent-decoded) into a GUID.

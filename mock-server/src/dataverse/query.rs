@@ -10,12 +10,13 @@ use serde_json::Value;
 
 use super::error::{DataverseError, DvResult, NOT_IMPLEMENTED};
 use super::filter::{self, Val};
-use super::json::Out;
-use super::table::{
+use super::{json_reply, Ctx};
+use crate::call::Reply;
+use crate::world::tables::json::Out;
+use crate::world::tables::schema::{
     parse_date, render_cell, Attr, ColumnType, CREATEDON, MODIFIEDON, VERSIONNUMBER,
 };
-use super::{json_reply, Ctx, Org, Row};
-use crate::call::Reply;
+use crate::world::tables::{Org, Row};
 use crate::world::time::{format_seconds, parse_rfc3339};
 
 /// Default and maximum page size; also the `@odata.count` cap (dataverse.md §1.2–§1.4).

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::call::{Call, Reply};
 use crate::world::ids::IdGen;
+use crate::world::tables::{DataverseFixture, ServiceProtection};
 
 const ORIGIN: &str = "http://127.0.0.1:4010";
 const BASE: &str = "http://127.0.0.1:4010/api/data/v9.2";

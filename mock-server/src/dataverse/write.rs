@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::error::{DataverseError, DvResult, LENGTH, QUERY};
 use super::query;
-use super::table::{self, Attr, CoerceError, Lookup};
-use super::{parse_key, Ctx, DvEnv, Org, Row, Store};
+use super::{parse_key, Ctx, DvEnv};
 use crate::call::Reply;
+use crate::world::tables::schema::{self as table, Attr, CoerceError, Lookup};
+use crate::world::tables::{Org, Row, Store};
 
 /// One cell to set (`None` clears it).
 type Change = (String, Option<Value>);

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod journal;
 pub mod model;
 pub mod scheduler;
+pub mod tables;
 pub mod time;
 pub mod workspace;
 

@@ -40,7 +40,7 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::table::{ColumnType, Lookup};
+use super::schema::{ColumnType, Lookup};
 
 /// The `dataverse:` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
