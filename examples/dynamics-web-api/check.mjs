@@ -192,8 +192,11 @@ await check("a Dataverse error surfaces with status 400 and its message", async 
 });
 
 const suffix = `${process.pid}-${Date.now()}`;
+const INVOICES = "otcm_inboundinvoices";
 let createdId;
 const createdIds = [];
+// Invoices are deleted before suppliers (they look the suppliers up).
+const createdInvoiceIds = [];
 
 await check("create without returnRepresentation returns the new id, then retrieve", async () => {
   const name = `DWA check supplier ${suffix}`;
@@ -256,9 +259,65 @@ await check("update of a missing id is a 404 and does not upsert", async () => {
   expect(gone.status === 404, `retrieve after update: status ${describe(gone.status)}, expected 404`);
 });
 
+
+await check("executeBatch: a change set creates a supplier and an invoice bound to it by $1", async () => {
+  const code = `DWAB${process.pid % 10000}`;
+  const invoiceNumber = `DWA-B-${suffix}`;
+  client.startBatch();
+  client.create({
+    collection: SUPPLIERS,
+    data: { otcm_name: `DWA batch supplier ${suffix}`, otcm_vendorcode: code },
+    contentId: "1",
+  });
+  client.create({
+    collection: INVOICES,
+    data: { otcm_name: invoiceNumber, otcm_invoicenumber: invoiceNumber, "otcm_SupplierId@odata.bind": "$1" },
+  });
+  client.retrieveMultiple({
+    collection: SUPPLIERS,
+    select: ["otcm_supplierid", "otcm_vendorcode"],
+    filter: `otcm_vendorcode eq '${code}'`,
+  });
+  const results = await client.executeBatch();
+  expect(Array.isArray(results) && results.length === 3, `executeBatch returned ${describe(results)}`);
+  const [supplierId, invoiceId, found] = results;
+  expect(GUID.test(supplierId || ""), `the supplier create answered ${describe(supplierId)}`);
+  expect(GUID.test(invoiceId || ""), `the invoice create answered ${describe(invoiceId)}`);
+  createdIds.push(supplierId);
+  createdInvoiceIds.push(invoiceId);
+  const rows = (found && found.value) || [];
+  expect(rows.length === 1 && rows[0].otcm_supplierid === supplierId,
+    `the GET after the change set saw ${describe(rows)}`);
+  const invoice = await client.retrieve({ collection: INVOICES, key: invoiceId, select: ["_otcm_supplierid_value"] });
+  expect(invoice._otcm_supplierid_value === supplierId,
+    `the invoice's supplier is ${describe(invoice._otcm_supplierid_value)}, expected ${supplierId}`);
+});
+
+await check("executeBatch: a change set with a failing request leaves no row behind", async () => {
+  const before = await client.count({ collection: SUPPLIERS });
+  client.startBatch();
+  client.create({ collection: SUPPLIERS, data: { otcm_name: `DWA doomed supplier ${suffix}` }, contentId: "1" });
+  client.create({ collection: INVOICES, data: { otcm_name: "doomed", otcm_nosuchcolumn: 1 } });
+  let outcome;
+  try {
+    outcome = await client.executeBatch();
+  } catch (err) {
+    outcome = err;
+  }
+  const errors = Array.isArray(outcome) ? outcome.filter((r) => r instanceof Error || (r && r.status >= 400)) : [outcome];
+  expect(errors.length === 1, `expected one error part, got ${describe(outcome)}`);
+  expect(errors[0].status === 400, `the failing part has status ${describe(errors[0].status)}, expected 400`);
+  const after = await client.count({ collection: SUPPLIERS });
+  expect(after === before, `${after} suppliers after the failed change set, ${before} before`);
+});
+
 // Leaves the default world as it was, so the check can run again.
 await check("deleteRecord removes the created rows", async () => {
   expect(createdIds.length > 0, "no row was created by the earlier checks");
+  for (const id of createdInvoiceIds) {
+    const deleted = await client.deleteRecord({ collection: INVOICES, key: id });
+    expect(deleted === true, `deleteRecord(${INVOICES} ${id}) returned ${describe(deleted)}, expected true`);
+  }
   for (const id of createdIds) {
     const deleted = await client.deleteRecord({ collection: SUPPLIERS, key: id });
     expect(deleted === true, `deleteRecord(${id}) returned ${describe(deleted)}, expected true`);

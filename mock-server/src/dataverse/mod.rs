@@ -15,6 +15,7 @@
 //! The state itself (orgs, tables, rows, column types, the undo log) is
 //! `world::tables`.
 
+pub(crate) mod batch;
 mod error;
 mod filter;
 pub mod gate;
@@ -77,27 +78,34 @@ impl Store {
     /// Serves one request for `org`; every reply carries `OData-Version: 4.0`.
     pub fn handle(&mut self, org: &str, req: &DvRequest<'_>, env: &mut DvEnv<'_>) -> Reply {
         self.stamp(env.now);
-        let reply = match self.serve(org, req, env) {
-            Ok(reply) => reply,
-            Err(e) => e.reply(),
+        let reply = match self.admit(org, req.token, env.now) {
+            Ok(org_index) => self
+                .serve(org_index, req, env)
+                .unwrap_or_else(|e| e.reply()),
+            Err(reply) => reply,
         };
         reply.with_header(odata_version(), "4.0")
     }
 
-    fn serve(
+    /// Checks that `org` exists and that `token` is within its request
+    /// limit (a `$batch` counts once, dataverse.md §6); the org's index, or
+    /// the refusal.
+    pub(crate) fn admit(
         &mut self,
         org_name: &str,
-        req: &DvRequest<'_>,
-        env: &mut DvEnv<'_>,
-    ) -> DvResult<Reply> {
+        token: &str,
+        now: Millis,
+    ) -> Result<usize, Reply> {
         let Some(org_index) = self.orgs.iter().position(|o| o.name == org_name) else {
             return Err(DataverseError::new(
                 403,
                 error::NOT_MEMBER,
                 "The user is not a member of the organization.",
-            ));
+            )
+            .reply()
+            .with_header(odata_version(), "4.0"));
         };
-        if let Err(t) = self.throttle.check(req.token, env.now) {
+        if let Err(t) = self.throttle.check(token, now) {
             let e = DataverseError::new(
                 429,
                 error::THROTTLED,
@@ -106,10 +114,33 @@ impl Store {
                     t.limit, t.window_seconds
                 ),
             );
-            return Ok(e
+            return Err(e
                 .reply()
-                .with_header(header::RETRY_AFTER, t.retry_after.to_string()));
+                .with_header(header::RETRY_AFTER, t.retry_after.to_string())
+                .with_header(odata_version(), "4.0"));
         }
+        Ok(org_index)
+    }
+
+    /// Serves one request of an admitted `$batch` (no second admission).
+    pub(crate) fn handle_part(
+        &mut self,
+        org_index: usize,
+        req: &DvRequest<'_>,
+        env: &mut DvEnv<'_>,
+    ) -> Reply {
+        self.stamp(env.now);
+        self.serve(org_index, req, env)
+            .unwrap_or_else(|e| e.reply())
+            .with_header(odata_version(), "4.0")
+    }
+
+    fn serve(
+        &mut self,
+        org_index: usize,
+        req: &DvRequest<'_>,
+        env: &mut DvEnv<'_>,
+    ) -> DvResult<Reply> {
         let ctx = Ctx::new(req);
         let method = req.call.method.clone();
         let path = req.resource.trim_start_matches('/');
@@ -135,13 +166,15 @@ impl Store {
                 }
                 return Ok(whoami(org, &ctx));
             }
-            "$batch" => {
+            "$batch" if method == Method::POST => {
+                // The gate serves a top-level $batch; this one sits inside one.
                 return Err(DataverseError::new(
-                    501,
-                    error::NOT_IMPLEMENTED,
-                    "$batch is not supported by this fake.",
+                    400,
+                    error::PAYLOAD,
+                    "A $batch request can't contain another $batch request; send it on its own.",
                 ));
             }
+            "$batch" => return Err(DataverseError::method(method.as_str())),
             _ => {}
         }
         let (set, key) = match head.split_once('(') {

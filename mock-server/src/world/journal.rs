@@ -32,6 +32,10 @@ pub struct JournalEntry {
     pub fault: Option<String>,
     /// True for calls the fake made itself (the internal workflow's Dataverse calls).
     pub internal: bool,
+    /// For a request inside a Dataverse `$batch`: its 1-based place in the
+    /// batch (the batch's own entry comes just before its parts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_part: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,6 +94,7 @@ impl JournalEntry {
             request_id: None,
             fault: None,
             internal: false,
+            batch_part: None,
         }
     }
 }
