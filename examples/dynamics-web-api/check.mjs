@@ -197,6 +197,7 @@ let createdId;
 const createdIds = [];
 // Invoices are deleted before suppliers (they look the suppliers up).
 const createdInvoiceIds = [];
+const createdLineIds = [];
 
 await check("create without returnRepresentation returns the new id, then retrieve", async () => {
   const name = `DWA check supplier ${suffix}`;
@@ -311,9 +312,44 @@ await check("executeBatch: a change set with a failing request leaves no row beh
   expect(after === before, `${after} suppliers after the failed change set, ${before} before`);
 });
 
+await check("create with deep insert: an invoice with its supplier and two line items in one POST", async () => {
+  const invoiceNumber = `DWA-D-${suffix}`;
+  const invoiceId = await client.create({
+    collection: INVOICES,
+    data: {
+      otcm_name: invoiceNumber,
+      otcm_invoicenumber: invoiceNumber,
+      otcm_SupplierId: { otcm_name: `DWA deep supplier ${suffix}`, otcm_vendorcode: "DWAD" },
+      otcm_inboundinvoice_lineitems: [
+        { otcm_name: "line 1", otcm_linenumber: 1, otcm_amount: 12.5 },
+        { otcm_name: "line 2", otcm_linenumber: 2, otcm_amount: 7 },
+      ],
+    },
+  });
+  expect(GUID.test(invoiceId || ""), `create answered ${describe(invoiceId)}`);
+  createdInvoiceIds.push(invoiceId);
+  const invoice = await client.retrieve({ collection: INVOICES, key: invoiceId, select: ["_otcm_supplierid_value"] });
+  const supplierId = invoice._otcm_supplierid_value;
+  expect(GUID.test(supplierId || ""), `the invoice has no supplier: ${describe(invoice)}`);
+  createdIds.push(supplierId);
+  const lines = await client.retrieveMultiple({
+    collection: "otcm_inboundinvoicelineitems",
+    select: ["otcm_inboundinvoicelineitemid", "otcm_linenumber"],
+    filter: `_otcm_inboundinvoiceid_value eq ${invoiceId}`,
+    orderBy: ["otcm_linenumber"],
+  });
+  const numbers = (lines.value || []).map((l) => l.otcm_linenumber);
+  expect(numbers.join(",") === "1,2", `line numbers ${describe(numbers)}, expected 1,2`);
+  createdLineIds.push(...lines.value.map((l) => l.otcm_inboundinvoicelineitemid));
+});
+
 // Leaves the default world as it was, so the check can run again.
 await check("deleteRecord removes the created rows", async () => {
   expect(createdIds.length > 0, "no row was created by the earlier checks");
+  for (const id of createdLineIds) {
+    const deleted = await client.deleteRecord({ collection: "otcm_inboundinvoicelineitems", key: id });
+    expect(deleted === true, `deleteRecord(line ${id}) returned ${describe(deleted)}, expected true`);
+  }
   for (const id of createdInvoiceIds) {
     const deleted = await client.deleteRecord({ collection: INVOICES, key: id });
     expect(deleted === true, `deleteRecord(${INVOICES} ${id}) returned ${describe(deleted)}, expected true`);

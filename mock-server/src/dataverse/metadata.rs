@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use super::{json_reply, Ctx};
 use crate::call::Reply;
 use crate::world::tables::json::Out;
-use crate::world::tables::schema::ColumnType;
+use crate::world::tables::schema::{ColumnType, TableDef};
 use crate::world::tables::Org;
 
 fn xml_escape(text: &str) -> String {
@@ -82,6 +82,14 @@ pub fn csdl(org: &Org) -> Reply {
                 xml_escape(&target_id)
             ));
         }
+        for (child, lookup) in collections(org, def) {
+            x.push_str(&format!(
+                "<NavigationProperty Name=\"{}\" Type=\"Collection(mscrm.{})\" Partner=\"{}\" />\n",
+                xml_escape(&lookup.collection_name(child)),
+                xml_escape(&child.logical_name),
+                xml_escape(&lookup.navigation)
+            ));
+        }
         x.push_str("</EntityType>\n");
     }
     x.push_str("<ComplexType Name=\"WhoAmIResponse\">\n<Property Name=\"BusinessUnitId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n<Property Name=\"UserId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n<Property Name=\"OrganizationId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n</ComplexType>\n");
@@ -99,6 +107,13 @@ pub fn csdl(org: &Org) -> Reply {
                 "<NavigationPropertyBinding Path=\"{}\" Target=\"{}\" />\n",
                 xml_escape(&lookup.navigation),
                 xml_escape(&lookup.target)
+            ));
+        }
+        for (child, lookup) in collections(org, def) {
+            x.push_str(&format!(
+                "<NavigationPropertyBinding Path=\"{}\" Target=\"{}\" />\n",
+                xml_escape(&lookup.collection_name(child)),
+                xml_escape(&child.entity_set)
             ));
         }
         x.push_str("</EntitySet>\n");
@@ -133,4 +148,20 @@ pub fn service_document(org: &Org, ctx: &Ctx<'_>) -> Reply {
             ("value".into(), Out::Arr(sets)),
         ]),
     )
+}
+
+/// The lookups of other tables that point at `def` (its collection-valued
+/// navigation properties), with the table each is declared on.
+fn collections<'a>(
+    org: &'a Org,
+    def: &'a TableDef,
+) -> impl Iterator<Item = (&'a TableDef, &'a crate::world::tables::schema::Lookup)> {
+    org.tables.iter().flat_map(move |child| {
+        child
+            .def
+            .lookups
+            .iter()
+            .filter(move |l| l.target == def.entity_set)
+            .map(move |l| (&child.def, l))
+    })
 }

@@ -21,6 +21,29 @@ struct Payload {
     /// A primary id given in the body.
     id: Option<String>,
     changes: Vec<Change>,
+    /// Deep insert through single-valued navigation properties: the lookup
+    /// column to set, the target table and the row to create there first.
+    parents: Vec<(String, usize, Payload)>,
+    /// Deep insert through collection-valued navigation properties: the
+    /// child table, its lookup column pointing here, and the rows.
+    children: Vec<(usize, String, Vec<Payload>)>,
+}
+
+/// How deep a deep insert may nest (a guard against runaway bodies).
+const MAX_DEPTH: usize = 10;
+
+/// The table and lookup behind collection-valued navigation property
+/// `name` of table `t`: the rows of another table pointing at `t`.
+pub(crate) fn collection<'a>(org: &'a Org, t: usize, name: &str) -> Option<(usize, &'a Lookup)> {
+    let set = &org.tables[t].def.entity_set;
+    org.tables.iter().enumerate().find_map(|(ci, child)| {
+        child
+            .def
+            .lookups
+            .iter()
+            .find(|l| &l.target == set && l.collection_name(&child.def) == name)
+            .map(|l| (ci, l))
+    })
 }
 
 fn invalid_property(set: &str, logical: &str, name: &str) -> DataverseError {
@@ -107,8 +130,7 @@ fn resolve_bind(org: &Org, set: &str, lookup: &Lookup, text: &str) -> DvResult<S
 
 /// Validates a request body against table `t`; the first problem wins, in body order.
 fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
-    let def = &org.tables[t].def;
-    let (set, logical) = (def.entity_set.as_str(), def.logical_name.as_str());
+    let set = org.tables[t].def.entity_set.as_str();
     let object = match serde_json::from_slice::<Value>(&ctx.call.body) {
         Ok(Value::Object(map)) => map,
         Ok(_) => {
@@ -124,11 +146,31 @@ fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
             ))
         }
     };
+    read_object(org, t, &object, 0)
+}
+
+/// Validates one entity of a body (nested ones too: deep insert).
+fn read_object(
+    org: &Org,
+    t: usize,
+    object: &serde_json::Map<String, Value>,
+    depth: usize,
+) -> DvResult<Payload> {
+    let def = &org.tables[t].def;
+    let (set, logical) = (def.entity_set.as_str(), def.logical_name.as_str());
+    if depth > MAX_DEPTH {
+        return Err(DataverseError::payload(
+            set,
+            &format!("Microsoft.OData.ODataException: A deep insert may nest at most {MAX_DEPTH} levels; create the deeper rows in a second request."),
+        ));
+    }
     let mut payload = Payload {
         id: None,
         changes: Vec::new(),
+        parents: Vec::new(),
+        children: Vec::new(),
     };
-    for (key, value) in &object {
+    for (key, value) in object {
         if key.starts_with('@') {
             continue; // instance annotations such as @odata.type
         }
@@ -176,12 +218,14 @@ fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
             None => match def.navigation(key) {
                 // dataverse.md §4: `{"parentaccountid": null}` disassociates.
                 Some(lookup) if value.is_null() => payload.changes.push((lookup.column.clone(), None)),
-                Some(_) if value.is_object() => {
-                    return Err(DataverseError::new(
-                        501,
-                        super::error::NOT_IMPLEMENTED,
-                        format!("Deep insert through '{key}' is not supported by this fake."),
-                    ))
+                Some(lookup) if value.is_object() => {
+                    let target = org
+                        .table_index(&lookup.target)
+                        .ok_or_else(|| DataverseError::segment(&lookup.target))?;
+                    let nested = value.as_object().expect("checked: an object");
+                    let parent = read_object(org, target, nested, depth + 1)?;
+                    check_new(org, target, &parent)?;
+                    payload.parents.push((lookup.column.clone(), target, parent));
                 }
                 Some(_) => {
                     return Err(DataverseError::payload(
@@ -189,11 +233,42 @@ fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
                         &format!("Microsoft.OData.ODataException: A primitive value was found for the navigation property '{key}'; use '{key}@odata.bind' to set a reference."),
                     ))
                 }
-                None => return Err(invalid_property(set, logical, key)),
+                None => match collection(org, t, key) {
+                    Some((child, lookup)) => {
+                        let Value::Array(items) = value else {
+                            return Err(DataverseError::payload(
+                                set,
+                                &format!("Microsoft.OData.ODataException: The collection-valued navigation property '{key}' takes an array of entities."),
+                            ));
+                        };
+                        let mut rows = Vec::new();
+                        for item in items {
+                            let Value::Object(item) = item else {
+                                return Err(DataverseError::payload(
+                                    set,
+                                    &format!("Microsoft.OData.ODataException: Each item of '{key}' must be an entity (a JSON object)."),
+                                ));
+                            };
+                            let row = read_object(org, child, item, depth + 1)?;
+                            check_new(org, child, &row)?;
+                            rows.push(row);
+                        }
+                        payload.children.push((child, lookup.column.clone(), rows));
+                    }
+                    None => return Err(invalid_property(set, logical, key)),
+                },
             },
         }
     }
     Ok(payload)
+}
+
+/// A row a deep insert creates must not exist yet.
+fn check_new(org: &Org, t: usize, payload: &Payload) -> DvResult<()> {
+    match &payload.id {
+        Some(id) if org.tables[t].find(id).is_some() => Err(DataverseError::duplicate()),
+        _ => Ok(()),
+    }
 }
 
 fn apply(values: &mut BTreeMap<String, Value>, changes: Vec<Change>) {
@@ -260,9 +335,36 @@ pub fn create(
             return Err(DataverseError::duplicate());
         }
     }
+    let id = insert_deep(store, o, t, payload, env);
+    written(store, o, t, &id, ctx, StatusCode::CREATED)
+}
+
+/// Creates a validated payload with everything nested in it, parents
+/// first, then the row, then its children; the row's id. Every check ran
+/// in `read_object`, so nothing here fails half-way.
+fn insert_deep(
+    store: &mut Store,
+    o: usize,
+    t: usize,
+    mut payload: Payload,
+    env: &mut DvEnv<'_>,
+) -> String {
+    for (column, target, parent) in std::mem::take(&mut payload.parents) {
+        let parent_id = insert_deep(store, o, target, parent, env);
+        payload
+            .changes
+            .push((column, Some(Value::String(parent_id))));
+    }
     let id = payload.id.clone().unwrap_or_else(|| env.ids.guid());
     insert(store, o, t, &id, payload.changes, env);
-    written(store, o, t, &id, ctx, StatusCode::CREATED)
+    for (child, column, rows) in payload.children {
+        for mut row in rows {
+            row.changes
+                .push((column.clone(), Some(Value::String(id.clone()))));
+            insert_deep(store, o, child, row, env);
+        }
+    }
+    id
 }
 
 fn insert(store: &mut Store, o: usize, t: usize, id: &str, changes: Vec<Change>, env: &DvEnv<'_>) {
@@ -321,6 +423,12 @@ pub fn update(
     }
     let payload = read_payload(org, t, ctx)?;
     let exists = existing.is_some();
+    if exists && !(payload.parents.is_empty() && payload.children.is_empty()) {
+        return Err(DataverseError::payload(
+            &table.def.entity_set,
+            "Microsoft.OData.ODataException: Related rows can only be created with their row (deep insert on create); update this row without nested entities and create the related rows on their own.",
+        ));
+    }
     if exists {
         let version = store.bump();
         let Some(index) = store.orgs[o].tables[t].rows.iter().position(|r| r.id == id) else {
@@ -332,7 +440,11 @@ pub fn update(
         row.modified = Some(env.now);
         written(store, o, t, id, ctx, StatusCode::OK)
     } else {
-        insert(store, o, t, id, payload.changes, env);
+        let payload = Payload {
+            id: Some(id.to_string()),
+            ..payload
+        };
+        insert_deep(store, o, t, payload, env);
         written(store, o, t, id, ctx, StatusCode::CREATED)
     }
 }

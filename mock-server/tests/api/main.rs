@@ -9,6 +9,7 @@ mod callback;
 mod catalog;
 mod conventions;
 mod dataverse;
+mod deep_insert;
 mod determinism;
 mod dispatch;
 mod documents;

@@ -103,6 +103,21 @@ pub struct Lookup {
     pub column: String,
     /// Target entity set name (e.g. `otcm_suppliers`).
     pub target: String,
+    /// The collection-valued navigation property on the target that lists
+    /// the rows pointing at it (deep insert, `$expand`); default
+    /// `<entity set>_<navigation>` of the referencing table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+}
+
+impl Lookup {
+    /// The name of the collection-valued navigation property this lookup
+    /// gives its target, for a lookup declared on `referencing`.
+    pub fn collection_name(&self, referencing: &TableDef) -> String {
+        self.collection
+            .clone()
+            .unwrap_or_else(|| format!("{}_{}", referencing.entity_set, self.navigation))
+    }
 }
 
 /// A table's definition.
@@ -279,7 +294,7 @@ fn table(
     id: &str,
     name: (&str, usize),
     columns: Vec<Column>,
-    lookups: &[(&str, &str, &str)],
+    lookups: &[(&str, &str, &str, Option<&str>)],
 ) -> TableDef {
     let mut all = vec![Column::with_max(name.0, ColumnType::String, name.1)];
     all.extend(columns);
@@ -291,10 +306,11 @@ fn table(
         columns: all,
         lookups: lookups
             .iter()
-            .map(|(nav, col, target)| Lookup {
+            .map(|(nav, col, target, collection)| Lookup {
                 navigation: (*nav).into(),
                 column: (*col).into(),
                 target: (*target).into(),
+                collection: collection.map(str::to_string),
             })
             .collect(),
     }
@@ -337,8 +353,14 @@ pub fn default_tables() -> Vec<TableDef> {
                     "otcm_SupplierId",
                     "_otcm_supplierid_value",
                     "otcm_suppliers",
+                    Some("otcm_supplier_inboundinvoices"),
                 ),
-                ("ownerid", "_ownerid_value", "teams"),
+                (
+                    "ownerid",
+                    "_ownerid_value",
+                    "teams",
+                    Some("team_otcm_inboundinvoices"),
+                ),
             ],
         ),
         table(
@@ -359,8 +381,14 @@ pub fn default_tables() -> Vec<TableDef> {
                     "otcm_InboundInvoiceId",
                     "_otcm_inboundinvoiceid_value",
                     "otcm_inboundinvoices",
+                    Some("otcm_inboundinvoice_lineitems"),
                 ),
-                ("ownerid", "_ownerid_value", "teams"),
+                (
+                    "ownerid",
+                    "_ownerid_value",
+                    "teams",
+                    Some("team_otcm_inboundinvoicelineitems"),
+                ),
             ],
         ),
     ]
