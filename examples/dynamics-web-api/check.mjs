@@ -343,6 +343,23 @@ await check("create with deep insert: an invoice with its supplier and two line 
   createdLineIds.push(...lines.value.map((l) => l.otcm_inboundinvoicelineitemid));
 });
 
+await check("upsert by alternate key (otcm_vendorcode) creates the row, then updates it", async () => {
+  const code = `DWAU${process.pid % 10000}`;
+  const key = `otcm_vendorcode='${code}'`;
+  const before = await client.count({ collection: SUPPLIERS });
+  const first = await client.upsert({ collection: SUPPLIERS, key, data: { otcm_name: `DWA upsert ${suffix}` } });
+  const created = await client.retrieve({ collection: SUPPLIERS, key, select: ["otcm_supplierid", "otcm_name"] });
+  expect(GUID.test(created.otcm_supplierid || ""), `after the first upsert: ${describe(created)} (upsert gave ${describe(first)})`);
+  createdIds.push(created.otcm_supplierid);
+  expect(created.otcm_name === `DWA upsert ${suffix}`, `name after create ${describe(created.otcm_name)}`);
+  await client.upsert({ collection: SUPPLIERS, key, data: { otcm_name: `DWA upsert again ${suffix}` } });
+  const updated = await client.retrieve({ collection: SUPPLIERS, key, select: ["otcm_supplierid", "otcm_name"] });
+  expect(updated.otcm_supplierid === created.otcm_supplierid, `the second upsert made another row: ${describe(updated)}`);
+  expect(updated.otcm_name === `DWA upsert again ${suffix}`, `name after update ${describe(updated.otcm_name)}`);
+  const after = await client.count({ collection: SUPPLIERS });
+  expect(after === before + 1, `${after} suppliers after two upserts, ${before} before`);
+});
+
 // Leaves the default world as it was, so the check can run again.
 await check("deleteRecord removes the created rows", async () => {
   expect(createdIds.length > 0, "no row was created by the earlier checks");

@@ -32,7 +32,7 @@ use crate::call::{decode_component, Call, Reply};
 use crate::world::ids::IdGen;
 use crate::world::tables::json::Out;
 use crate::world::tables::schema::{self as table, TableDef};
-use crate::world::tables::{Org, Store};
+use crate::world::tables::{Org, Store, Table};
 use crate::world::time::Millis;
 
 pub use error::DataverseError;
@@ -201,10 +201,25 @@ impl Store {
                 other.split('/').next().unwrap_or(other),
             )),
             (Some(key), rest) => {
-                let id = parse_key(&org.tables[t].def, key)?;
+                let (id, key_values) = match resolve_key(&org.tables[t], key)? {
+                    Address::Id(id)
+                    | Address::Alternate {
+                        found: Some(id), ..
+                    } => (id, Vec::new()),
+                    // An upsert by alternate key creates the row with them.
+                    Address::Alternate {
+                        found: None,
+                        values,
+                    } if method == Method::PATCH && rest.is_none() => (env.ids.guid(), values),
+                    Address::Alternate { found: None, .. } => {
+                        return Err(key_missing(&org.tables[t].def))
+                    }
+                };
                 match (rest, method) {
                     (None, Method::GET) => query::single(org, t, &id, &ctx),
-                    (None, Method::PATCH) => write::update(self, org_index, t, &id, &ctx, env),
+                    (None, Method::PATCH) => {
+                        write::update(self, org_index, t, &id, key_values, &ctx, env)
+                    }
                     (None, Method::DELETE) => write::delete(self, org_index, t, &id, &ctx, env),
                     (None, m) => Err(DataverseError::method(m.as_str())),
                     (Some(prop), Method::GET) if !prop.contains('/') => {
@@ -232,28 +247,134 @@ impl Store {
     }
 }
 
-/// Parses the key inside `set(...)` (already percent-decoded) into a GUID.
-pub(crate) fn parse_key(def: &TableDef, key: &str) -> DvResult<String> {
+/// What the key inside `set(...)` addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Address {
+    /// A primary id (the row may or may not exist).
+    Id(String),
+    /// Alternate-key values (stored form, in the key's column order) and
+    /// the row holding them, if there is one.
+    Alternate {
+        found: Option<String>,
+        values: Vec<(String, serde_json::Value)>,
+    },
+}
+
+fn invalid_key(def: &TableDef) -> DataverseError {
+    let t = &def.logical_name;
+    DataverseError::query(format!(
+        "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.{t}'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.{t}'."
+    ))
+}
+
+fn syntax_error() -> DataverseError {
+    DataverseError::query("Bad Request - Error in query syntax.")
+}
+
+/// A primary id, or the alternate-key pairs (`name`, stored value) in the
+/// order of the declared key they match.
+#[allow(clippy::type_complexity)]
+fn parse_address(
+    def: &TableDef,
+    key: &str,
+) -> DvResult<(Option<String>, Vec<(String, serde_json::Value)>)> {
     let key = key.trim();
     if let Some(id) = table::parse_guid(key) {
-        return Ok(id);
+        return Ok((Some(id), Vec::new()));
     }
-    if let Some((name, value)) = key.split_once('=') {
-        if name.trim() == def.primary_id {
-            if let Some(id) = table::parse_guid(value.trim()) {
-                return Ok(id);
-            }
-        } else if !name.contains(['{', '}', '\'']) {
-            let t = &def.logical_name;
-            return Err(DataverseError::query(format!(
-                "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.{t}'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.{t}'."
-            )));
+    let mut pairs: Vec<(String, serde_json::Value)> = Vec::new();
+    for part in split_outside_quotes_char(key, ',') {
+        let (name, literal) = part.split_once('=').ok_or_else(syntax_error)?;
+        let (name, literal) = (name.trim(), literal.trim());
+        if name.is_empty() || name.contains(['{', '}', '\'']) {
+            return Err(syntax_error());
+        }
+        let value = if let Some(quoted) = literal
+            .strip_prefix('\'')
+            .and_then(|l| l.strip_suffix('\''))
+        {
+            serde_json::Value::String(quoted.replace("''", "'"))
+        } else if let Some(id) = table::parse_guid(literal) {
+            serde_json::Value::String(id)
+        } else if let Ok(number) = literal.parse::<i64>() {
+            serde_json::Value::from(number)
+        } else if let Ok(number) = literal.parse::<f64>() {
+            serde_json::Value::from(number)
+        } else if let Ok(flag) = literal.parse::<bool>() {
+            serde_json::Value::Bool(flag)
+        } else {
+            return Err(syntax_error());
+        };
+        pairs.push((name.to_string(), value));
+    }
+    if let [(name, serde_json::Value::String(id))] = pairs.as_slice() {
+        if name == &def.primary_id {
+            return table::parse_guid(id)
+                .map(|id| (Some(id), Vec::new()))
+                .ok_or_else(syntax_error);
         }
     }
-    // Braced GUIDs (dataverse.md §2: "GUIDs … must be clean") and other junk.
-    Err(DataverseError::query(
-        "Bad Request - Error in query syntax.",
-    ))
+    let key = def
+        .alternate_keys
+        .iter()
+        .find(|k| k.len() == pairs.len() && k.iter().all(|c| pairs.iter().any(|(n, _)| n == c)))
+        .ok_or_else(|| invalid_key(def))?;
+    let mut values = Vec::new();
+    for column in key {
+        let raw = &pairs.iter().find(|(n, _)| n == column).expect("matched").1;
+        let Some(table::Attr::Column(c)) = def.attr(column) else {
+            return Err(invalid_key(def));
+        };
+        let stored = table::coerce(c.ty, None, raw)
+            .ok()
+            .flatten()
+            .ok_or_else(syntax_error)?;
+        values.push((column.clone(), stored));
+    }
+    Ok((None, values))
+}
+
+/// Resolves the key inside `set(...)` against the rows of `table`.
+pub(crate) fn resolve_key(table: &Table, key: &str) -> DvResult<Address> {
+    match parse_address(&table.def, key)? {
+        (Some(id), _) => Ok(Address::Id(id)),
+        (None, values) => {
+            let found = table
+                .rows
+                .iter()
+                .find(|r| values.iter().all(|(c, v)| r.values.get(c) == Some(v)))
+                .map(|r| r.id.clone());
+            Ok(Address::Alternate { found, values })
+        }
+    }
+}
+
+/// `404` for alternate-key values no row holds.
+pub(crate) fn key_missing(def: &TableDef) -> DataverseError {
+    DataverseError::new(
+        404,
+        error::NOT_FOUND,
+        format!(
+            "A record with the specified key values does not exist in {} entity",
+            def.logical_name
+        ),
+    )
+}
+
+fn split_outside_quotes_char(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c == '\'' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// What every part of a request handler needs from the request.

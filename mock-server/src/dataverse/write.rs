@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderName, StatusCode};
 use serde_json::Value;
 
-use super::error::{DataverseError, DvResult, LENGTH, QUERY};
+use super::error::{DataverseError, DvResult, DUPLICATE_KEY, LENGTH, QUERY};
 use super::query;
-use super::{parse_key, Ctx, DvEnv};
+use super::{key_missing, resolve_key, Address, Ctx, DvEnv};
 use crate::call::Reply;
 use crate::world::tables::schema::{self as table, Attr, CoerceError, Lookup};
-use crate::world::tables::{Org, Row, Store};
+use crate::world::tables::{Org, Row, Store, Table};
 
 /// One cell to set (`None` clears it).
 type Change = (String, Option<Value>);
@@ -121,11 +121,16 @@ fn resolve_bind(org: &Org, set: &str, lookup: &Lookup, text: &str) -> DvResult<S
             ),
         ));
     }
-    let id = parse_key(&target.def, &crate::call::decode_component(key))?;
-    if target.find(&id).is_none() {
-        return Err(DataverseError::row_missing(&target.def.logical_name, &id));
+    match resolve_key(target, &crate::call::decode_component(key))? {
+        Address::Id(id) if target.find(&id).is_none() => {
+            Err(DataverseError::row_missing(&target.def.logical_name, &id))
+        }
+        Address::Id(id)
+        | Address::Alternate {
+            found: Some(id), ..
+        } => Ok(id),
+        Address::Alternate { found: None, .. } => Err(key_missing(&target.def)),
     }
-    Ok(id)
 }
 
 /// Validates a request body against table `t`; the first problem wins, in body order.
@@ -263,12 +268,52 @@ fn read_object(
     Ok(payload)
 }
 
-/// A row a deep insert creates must not exist yet.
+/// A row a deep insert creates must not exist yet, nor repeat a key.
 fn check_new(org: &Org, t: usize, payload: &Payload) -> DvResult<()> {
     match &payload.id {
         Some(id) if org.tables[t].find(id).is_some() => Err(DataverseError::duplicate()),
-        _ => Ok(()),
+        _ => check_keys(&org.tables[t], None, &values_of(&payload.changes)),
     }
+}
+
+fn values_of(changes: &[Change]) -> BTreeMap<String, Value> {
+    let mut values = BTreeMap::new();
+    apply(&mut values, changes.to_vec());
+    values
+}
+
+/// A row (`id`, or a new one) with `values` must not repeat the values of
+/// an alternate key another row holds (keys with a null part are exempt).
+fn check_keys(table: &Table, id: Option<&str>, values: &BTreeMap<String, Value>) -> DvResult<()> {
+    for key in &table.def.alternate_keys {
+        let Some(mine) = key
+            .iter()
+            .map(|c| values.get(c))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let clash = table.rows.iter().any(|r| {
+            Some(r.id.as_str()) != id
+                && key
+                    .iter()
+                    .zip(&mine)
+                    .all(|(c, v)| r.values.get(c) == Some(*v))
+        });
+        if clash {
+            return Err(DataverseError::new(
+                412,
+                DUPLICATE_KEY,
+                format!(
+                    "A record that has the attribute values {} already exists. The entity key {}_{} requires that this set of attributes contains unique values. Select unique values and try again.",
+                    key.join(", "),
+                    table.def.logical_name,
+                    key.join("_")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn apply(values: &mut BTreeMap<String, Value>, changes: Vec<Change>) {
@@ -335,6 +380,7 @@ pub fn create(
             return Err(DataverseError::duplicate());
         }
     }
+    check_keys(&org.tables[t], None, &values_of(&payload.changes))?;
     let id = insert_deep(store, o, t, payload, env);
     written(store, o, t, &id, ctx, StatusCode::CREATED)
 }
@@ -395,6 +441,7 @@ pub fn update(
     o: usize,
     t: usize,
     id: &str,
+    key_values: Vec<(String, Value)>,
     ctx: &Ctx<'_>,
     env: &mut DvEnv<'_>,
 ) -> DvResult<Reply> {
@@ -403,7 +450,14 @@ pub fn update(
     query::parse_view(org, t, ctx)?;
     let table = &org.tables[t];
     let existing = table.find(id);
-    let missing = || DataverseError::row_missing(&table.def.logical_name, id);
+    let by_key = !key_values.is_empty();
+    let missing = || {
+        if by_key {
+            key_missing(&table.def)
+        } else {
+            DataverseError::row_missing(&table.def.logical_name, id)
+        }
+    };
     if let Some(if_match) = ctx.call.header("if-match") {
         let Some(row) = existing else {
             return Err(missing());
@@ -421,13 +475,23 @@ pub fn update(
             return Err(DataverseError::duplicate());
         }
     }
-    let payload = read_payload(org, t, ctx)?;
+    let mut payload = read_payload(org, t, ctx)?;
+    payload
+        .changes
+        .extend(key_values.into_iter().map(|(c, v)| (c, Some(v))));
     let exists = existing.is_some();
     if exists && !(payload.parents.is_empty() && payload.children.is_empty()) {
         return Err(DataverseError::payload(
             &table.def.entity_set,
             "Microsoft.OData.ODataException: Related rows can only be created with their row (deep insert on create); update this row without nested entities and create the related rows on their own.",
         ));
+    }
+    if let Some(row) = existing {
+        let mut after = row.values.clone();
+        apply(&mut after, payload.changes.clone());
+        check_keys(&org.tables[t], Some(id), &after)?;
+    } else {
+        check_keys(&org.tables[t], None, &values_of(&payload.changes))?;
     }
     if exists {
         let version = store.bump();

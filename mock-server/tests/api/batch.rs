@@ -204,7 +204,7 @@ async fn create_supplier(app: &App, t: &str) -> u64 {
         .bearer_auth(t)
         .header("content-type", "application/json")
         .header("prefer", "return=representation")
-        .body(SUPPLIER)
+        .body(r#"{"otcm_name":"Outside the batch"}"#)
         .send()
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod alternate_keys;
 mod auth;
 mod batch;
 mod binary;

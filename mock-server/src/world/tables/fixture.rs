@@ -21,8 +21,10 @@
 //!             otcm_vendorcode: string
 //!             statecode: integer       # string memo integer bigint decimal money
 //!                                      # boolean datetime dateonly guid choice
-//!           lookups:
+//!           lookups:                     # collection: optional name of the target's
+//!                                        # collection-valued navigation property
 //!             - {navigation: otcm_ParentId, column: _otcm_parentid_value, target: otcm_suppliers}
+//!           alternate_keys: [[otcm_vendorcode]]  # optional; columns addressing one row
 //!       rows:                # keyed by entity set name, in insertion order
 //!         otcm_suppliers:
 //!           - {otcm_supplierid: 9c7a…, otcm_name: Northwind Traders}
@@ -96,6 +98,9 @@ pub struct TableFixture {
     pub columns: ColumnsFixture,
     #[serde(default)]
     pub lookups: Vec<Lookup>,
+    /// Alternate keys, each a list of columns (`[[otcm_invoicenumber]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternate_keys: Vec<Vec<String>>,
 }
 
 /// A column type, short (`string`) or long (`{type: string, max_length: 100}`).

@@ -366,6 +366,7 @@ fn table_def(fx: &TableFixture) -> Result<TableDef, String> {
         primary_name: fx.primary_name.clone(),
         columns,
         lookups: fx.lookups.clone(),
+        alternate_keys: fx.alternate_keys.clone(),
     })
 }
 
@@ -390,6 +391,7 @@ fn table_fixture(def: &TableDef) -> TableFixture {
                 .collect(),
         ),
         lookups: def.lookups.clone(),
+        alternate_keys: def.alternate_keys.clone(),
     }
 }
 

@@ -130,6 +130,9 @@ pub struct TableDef {
     /// Declared columns in definition order (the primary name is always one of them).
     pub columns: Vec<Column>,
     pub lookups: Vec<Lookup>,
+    /// Alternate keys: each a list of declared columns whose values
+    /// together address one row (`set(col='v')`) and must be unique.
+    pub alternate_keys: Vec<Vec<String>>,
 }
 
 /// The system columns every row carries.
@@ -277,6 +280,18 @@ impl TableDef {
             seen.push(&l.column);
             navs.push(&l.navigation);
         }
+        for key in &self.alternate_keys {
+            if key.is_empty() {
+                return Err(format!("table '{set}': an alternate key names no column"));
+            }
+            for column in key {
+                if !self.columns.iter().any(|c| &c.name == column) {
+                    return Err(format!(
+                        "table '{set}': alternate key column '{column}' is not a declared column"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -295,6 +310,7 @@ fn table(
     name: (&str, usize),
     columns: Vec<Column>,
     lookups: &[(&str, &str, &str, Option<&str>)],
+    keys: &[&str],
 ) -> TableDef {
     let mut all = vec![Column::with_max(name.0, ColumnType::String, name.1)];
     all.extend(columns);
@@ -313,6 +329,7 @@ fn table(
                 collection: collection.map(str::to_string),
             })
             .collect(),
+        alternate_keys: keys.iter().map(|k| vec![(*k).to_string()]).collect(),
     }
 }
 
@@ -320,7 +337,7 @@ fn table(
 pub fn default_tables() -> Vec<TableDef> {
     use ColumnType::*;
     vec![
-        table("teams", "team", "teamid", ("name", 160), vec![], &[]),
+        table("teams", "team", "teamid", ("name", 160), vec![], &[], &[]),
         table(
             "otcm_suppliers",
             "otcm_supplier",
@@ -331,6 +348,7 @@ pub fn default_tables() -> Vec<TableDef> {
                 Column::new("statecode", Integer),
             ],
             &[],
+            &["otcm_vendorcode"],
         ),
         table(
             "otcm_inboundinvoices",
@@ -362,6 +380,7 @@ pub fn default_tables() -> Vec<TableDef> {
                     Some("team_otcm_inboundinvoices"),
                 ),
             ],
+            &[],
         ),
         table(
             "otcm_inboundinvoicelineitems",
@@ -390,6 +409,7 @@ pub fn default_tables() -> Vec<TableDef> {
                     Some("team_otcm_inboundinvoicelineitems"),
                 ),
             ],
+            &[],
         ),
     ]
 }
