@@ -360,6 +360,39 @@ await check("upsert by alternate key (otcm_vendorcode) creates the row, then upd
   expect(after === before + 1, `${after} suppliers after two upserts, ${before} before`);
 });
 
+await check("retrieve with includeAnnotations reads formatted values (money, date, lookup) and statecode 0", async () => {
+  const invoiceNumber = `DWA-F-${suffix}`;
+  const invoiceId = await client.create({
+    collection: INVOICES,
+    data: {
+      otcm_name: invoiceNumber,
+      otcm_invoicenumber: invoiceNumber,
+      otcm_invoicetotal: 1234.5,
+      otcm_invoicedate: "2026-03-09",
+      "otcm_SupplierId@odata.bind": "otcm_suppliers(otcm_vendorcode='NWT')",
+    },
+  });
+  createdInvoiceIds.push(invoiceId);
+  const row = await client.retrieve({
+    collection: INVOICES,
+    key: invoiceId,
+    select: ["otcm_invoicetotal", "otcm_invoicedate", "_otcm_supplierid_value"],
+    includeAnnotations: "OData.Community.Display.V1.FormattedValue",
+  });
+  expect(row.otcm_invoicetotal_Formatted === "$1,234.50", `money formatted as ${describe(row.otcm_invoicetotal_Formatted)}`);
+  expect(row.otcm_invoicedate_Formatted === "3/9/2026", `date formatted as ${describe(row.otcm_invoicedate_Formatted)}`);
+  expect(row._otcm_supplierid_value_Formatted === "Northwind Traders",
+    `lookup formatted as ${describe(row._otcm_supplierid_value_Formatted)}`);
+  const supplier = await client.retrieve({
+    collection: SUPPLIERS,
+    key: createdIds[0],
+    select: ["statecode"],
+    includeAnnotations: "*",
+  });
+  expect(supplier.statecode === 0, `statecode of a created supplier is ${describe(supplier.statecode)}, expected 0`);
+  expect(supplier.statecode_Formatted === "Active", `statecode formatted as ${describe(supplier.statecode_Formatted)}`);
+});
+
 // Leaves the default world as it was, so the check can run again.
 await check("deleteRecord removes the created rows", async () => {
   expect(createdIds.length > 0, "no row was created by the earlier checks");

@@ -18,6 +18,7 @@
 pub(crate) mod batch;
 mod error;
 mod filter;
+mod formatted;
 pub mod gate;
 mod metadata;
 mod query;

@@ -304,7 +304,7 @@ fn wanted(view: &View, annotation: &str) -> bool {
 /// Lookup annotations, emitted before the `_x_value` they describe
 /// (dataverse.md §1.9): the target's primary name as the formatted value,
 /// the navigation property and the target's logical name. Other columns
-/// carry no formatted values in this fake.
+/// carry their en-US formatted value (`formatted.rs`) where their type has one.
 fn annotate(
     org: &Org,
     t: usize,
@@ -316,8 +316,21 @@ fn annotate(
     if view.annotations.is_empty() {
         return;
     }
-    let Some(Attr::LookupValue(lookup)) = org.tables[t].def.attr(name) else {
-        return;
+    let lookup = match org.tables[t].def.attr(name) {
+        Some(Attr::LookupValue(lookup)) => lookup,
+        Some(Attr::Column(column)) => {
+            if wanted(view, FORMATTED) {
+                if let Some(text) = row
+                    .values
+                    .get(name)
+                    .and_then(|v| super::formatted::formatted(column, v))
+                {
+                    fields.push((format!("{name}@{FORMATTED}"), Out::str(text)));
+                }
+            }
+            return;
+        }
+        _ => return,
     };
     let Some(id) = row.values.get(name).and_then(Value::as_str) else {
         return;

@@ -422,6 +422,7 @@ fn insert(store: &mut Store, o: usize, t: usize, id: &str, changes: Vec<Change>,
         modified: Some(env.now),
     };
     apply(&mut row.values, changes);
+    store.orgs[o].tables[t].def.default_state(&mut row.values);
     store.append_row(o, t, row);
 }
 

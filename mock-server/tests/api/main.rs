@@ -3,6 +3,7 @@
 mod helpers;
 
 mod alternate_keys;
+mod annotations;
 mod auth;
 mod batch;
 mod binary;

@@ -21,6 +21,7 @@
 //!             otcm_vendorcode: string
 //!             statecode: integer       # string memo integer bigint decimal money
 //!                                      # boolean datetime dateonly guid choice
+//!             otcm_kind: {type: choice, options: {1: Goods, 2: Services}}
 //!           lookups:                     # collection: optional name of the target's
 //!                                        # collection-valued navigation property
 //!             - {navigation: otcm_ParentId, column: _otcm_parentid_value, target: otcm_suppliers}
@@ -118,6 +119,9 @@ pub struct ColumnLong {
     pub ty: ColumnType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    /// Choice labels: value -> en-US label (formatted values).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub options: std::collections::BTreeMap<i64, String>,
 }
 
 /// An ordered map `name -> ColumnSpec` (definition order is output order).
@@ -227,7 +231,8 @@ orgs:
             cols[1].1,
             ColumnSpec::Long(ColumnLong {
                 ty: ColumnType::Money,
-                max_length: None
+                max_length: None,
+                options: Default::default(),
             })
         );
         assert_eq!(org.rows.0[0].0, "things");

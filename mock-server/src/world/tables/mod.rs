@@ -280,6 +280,7 @@ impl Store {
         if row.id.is_empty() {
             row.id = ids.guid();
         }
+        def.default_state(&mut row.values);
         row.version = match version {
             Some(v) => {
                 self.next_version = self.next_version.max(v + 1);
@@ -350,10 +351,14 @@ fn table_def(fx: &TableFixture) -> Result<TableDef, String> {
         .iter()
         .map(|(name, spec)| match spec {
             ColumnSpec::Short(ty) => Column::new(name, *ty),
-            ColumnSpec::Long(l) => match l.max_length {
-                Some(max) => Column::with_max(name, l.ty, max),
-                None => Column::new(name, l.ty),
-            },
+            ColumnSpec::Long(l) => {
+                let mut column = match l.max_length {
+                    Some(max) => Column::with_max(name, l.ty, max),
+                    None => Column::new(name, l.ty),
+                };
+                column.options = l.options.iter().map(|(v, t)| (*v, t.clone())).collect();
+                column
+            }
         })
         .collect();
     if !columns.iter().any(|c| c.name == fx.primary_name) {
@@ -385,6 +390,7 @@ fn table_fixture(def: &TableDef) -> TableFixture {
                         ColumnSpec::Long(ColumnLong {
                             ty: c.ty,
                             max_length: c.max_length,
+                            options: c.options.iter().cloned().collect(),
                         }),
                     )
                 })

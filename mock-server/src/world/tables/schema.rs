@@ -73,7 +73,13 @@ pub struct Column {
     pub ty: ColumnType,
     /// Maximum length in characters (strings only).
     pub max_length: Option<usize>,
+    /// Choice labels (value, en-US label), for formatted values.
+    pub options: Vec<(i64, String)>,
 }
+
+/// Default `statecode` of a new row (0, Active) and `statuscode` (1, Active).
+pub const STATECODE: &str = "statecode";
+pub const STATUSCODE: &str = "statuscode";
 
 impl Column {
     pub fn new(name: &str, ty: ColumnType) -> Self {
@@ -81,6 +87,20 @@ impl Column {
             name: name.into(),
             ty,
             max_length: ty.default_max_length(),
+            options: Vec::new(),
+        }
+    }
+
+    /// The en-US label of choice value `value`: the declared options, or
+    /// Dataverse's standard labels for `statecode`/`statuscode`.
+    pub fn label(&self, value: i64) -> Option<String> {
+        if let Some((_, label)) = self.options.iter().find(|(v, _)| *v == value) {
+            return Some(label.clone());
+        }
+        match (self.name.as_str(), value) {
+            (STATECODE, 0) | (STATUSCODE, 1) => Some("Active".into()),
+            (STATECODE, 1) | (STATUSCODE, 2) => Some("Inactive".into()),
+            _ => None,
         }
     }
 
@@ -88,6 +108,7 @@ impl Column {
         Self {
             name: name.into(),
             ty,
+            options: Vec::new(),
             max_length: Some(max),
         }
     }
@@ -178,6 +199,16 @@ impl TableDef {
             MODIFIEDON => Some(Attr::System(MODIFIEDON, ColumnType::Datetime)),
             VERSIONNUMBER => Some(Attr::System(VERSIONNUMBER, ColumnType::Bigint)),
             _ => None,
+        }
+    }
+
+    /// Gives a row without `statecode`/`statuscode` (where the table has
+    /// them) Dataverse's defaults: 0 (Active) and 1 (Active).
+    pub fn default_state(&self, values: &mut std::collections::BTreeMap<String, Value>) {
+        for (column, value) in [(STATECODE, 0), (STATUSCODE, 1)] {
+            if self.columns.iter().any(|c| c.name == column) && !values.contains_key(column) {
+                values.insert(column.to_string(), Value::from(value));
+            }
         }
     }
 
