@@ -393,6 +393,24 @@ await check("retrieve with includeAnnotations reads formatted values (money, dat
   expect(supplier.statecode_Formatted === "Active", `statecode formatted as ${describe(supplier.statecode_Formatted)}`);
 });
 
+await check("retrieve with expand: the deep-inserted invoice with its supplier and its line items", async () => {
+  const invoiceId = createdInvoiceIds[1];
+  expect(invoiceId, "the deep insert check created no invoice");
+  const row = await client.retrieve({
+    collection: INVOICES,
+    key: invoiceId,
+    select: ["otcm_invoicenumber"],
+    expand: [
+      { property: "otcm_SupplierId", select: ["otcm_name"] },
+      { property: "otcm_inboundinvoice_lineitems", select: ["otcm_linenumber"], orderBy: ["otcm_linenumber desc"], top: 5 },
+    ],
+  });
+  expect(row.otcm_SupplierId && row.otcm_SupplierId.otcm_name === `DWA deep supplier ${suffix}`,
+    `the expanded supplier is ${describe(row.otcm_SupplierId)}`);
+  const numbers = (row.otcm_inboundinvoice_lineitems || []).map((l) => l.otcm_linenumber);
+  expect(numbers.join(",") === "2,1", `expanded line numbers ${describe(numbers)}, expected 2,1`);
+});
+
 // Leaves the default world as it was, so the check can run again.
 await check("deleteRecord removes the created rows", async () => {
   expect(createdIds.length > 0, "no row was created by the earlier checks");

@@ -32,11 +32,24 @@ pub struct View {
     pub annotations: Vec<String>,
 }
 
-/// A single-valued `$expand` of a lookup.
+/// One `$expand` item: a lookup (single-valued) or the rows pointing here
+/// (collection-valued, with its own filter, order and top).
 #[derive(Debug, Clone)]
 pub struct Expand {
     pub navigation: String,
     pub select: Option<Vec<String>>,
+    pub many: Option<Many>,
+}
+
+/// The rows of a collection-valued `$expand`.
+#[derive(Debug, Clone)]
+pub struct Many {
+    /// The child table and its lookup column pointing at the parent.
+    pub child: usize,
+    pub column: String,
+    pub filter: Option<filter::Expr>,
+    pub order: Vec<(String, bool)>,
+    pub top: Option<usize>,
 }
 
 impl View {
@@ -163,6 +176,10 @@ fn parse_expand(org: &Org, t: usize, text: &str) -> DvResult<Vec<Expand>> {
                 "$expand with $ref is not supported by this fake.",
             ));
         }
+        if let Some((child, lookup)) = org.collection(t, nav) {
+            out.push(parse_many(org, child, &lookup.column, nav, options)?);
+            continue;
+        }
         let Some(lookup) = def.navigation(nav) else {
             return Err(DataverseError::no_property(nav, &def.logical_name));
         };
@@ -192,9 +209,67 @@ fn parse_expand(org: &Org, t: usize, text: &str) -> DvResult<Vec<Expand>> {
         out.push(Expand {
             navigation: nav.to_string(),
             select,
+            many: None,
         });
     }
     Ok(out)
+}
+
+/// A collection-valued `$expand` with its options (`$select`, `$filter`,
+/// `$orderby`, `$top`; one level: no nested `$expand`).
+fn parse_many(
+    org: &Org,
+    child: usize,
+    column: &str,
+    nav: &str,
+    options: Option<&str>,
+) -> DvResult<Expand> {
+    let mut expand = Expand {
+        navigation: nav.to_string(),
+        select: None,
+        many: Some(Many {
+            child,
+            column: column.to_string(),
+            filter: None,
+            order: Vec::new(),
+            top: None,
+        }),
+    };
+    let many = expand.many.as_mut().expect("just set");
+    for option in options.map(|o| split_top(o, ';')).unwrap_or_default() {
+        let option = option.trim();
+        if option.is_empty() {
+            continue;
+        }
+        match option.split_once('=') {
+            Some(("$select", cols)) => expand.select = parse_select(org, child, cols)?,
+            Some(("$filter", text)) => {
+                let set = &org.tables[child].def.entity_set;
+                many.filter = Some(filter::parse(text, set, org, &|_: &str| None)?);
+            }
+            Some(("$orderby", text)) => many.order = parse_orderby(org, child, text)?,
+            Some(("$top", n)) => {
+                many.top = Some(n.trim().parse().map_err(|_| {
+                    DataverseError::query(format!(
+                        "Invalid value '{n}' for $top query option found. The $top query option requires a non-negative integer value."
+                    ))
+                })?)
+            }
+            Some(("$expand", _)) => {
+                return Err(DataverseError::new(
+                    501,
+                    NOT_IMPLEMENTED,
+                    "Nested $expand is not supported by this fake.",
+                ))
+            }
+            _ => {
+                return Err(DataverseError::query(format!(
+                    "The option '{option}' is not supported inside $expand; use $select, $filter, $orderby or $top."
+                )))
+            }
+        }
+    }
+    Ok(expand)
 }
 
 /// `$select` and `$expand` of the request.
@@ -410,6 +485,31 @@ pub fn render_row(org: &Org, t: usize, row: &Row, view: &View, etag: bool) -> Ou
         }
     }
     for e in &view.expand {
+        if let Some(many) = &e.many {
+            let mut children: Vec<&Row> = org.tables[many.child]
+                .rows
+                .iter()
+                .filter(|r| r.values.get(&many.column).and_then(Value::as_str) == Some(&row.id))
+                .filter(|r| {
+                    many.filter
+                        .as_ref()
+                        .is_none_or(|f| matches(org, many.child, r, f))
+                })
+                .collect();
+            sort_rows(org, many.child, &mut children, &many.order);
+            children.truncate(many.top.unwrap_or(MAX_PAGE));
+            let child_view = View {
+                select: e.select.clone(),
+                expand: Vec::new(),
+                annotations: view.annotations.clone(),
+            };
+            let items = children
+                .into_iter()
+                .map(|r| render_row(org, many.child, r, &child_view, true))
+                .collect();
+            fields.push((e.navigation.clone(), Out::Arr(items)));
+            continue;
+        }
         let value = match follow(org, t, row, &e.navigation) {
             Some((target, related)) => render_row(
                 org,
@@ -485,9 +585,15 @@ fn matching<'o>(org: &'o Org, t: usize, ctx: &Ctx<'_>, with_order: bool) -> DvRe
         .iter()
         .filter(|r| expr.as_ref().is_none_or(|e| matches(org, t, r, e)))
         .collect();
+    sort_rows(org, t, &mut rows, &order);
+    Ok(rows)
+}
+
+/// Orders rows by `$orderby` keys (nulls first ascending; ties keep order).
+fn sort_rows(org: &Org, t: usize, rows: &mut [&Row], order: &[(String, bool)]) {
     if !order.is_empty() {
         rows.sort_by(|a, b| {
-            for (name, desc) in &order {
+            for (name, desc) in order {
                 let (va, vb) = (cell_val(org, t, a, name), cell_val(org, t, b, name));
                 let ord = match (&va, &vb) {
                     (Val::Null, Val::Null) => Ordering::Equal,
@@ -503,7 +609,6 @@ fn matching<'o>(org: &'o Org, t: usize, ctx: &Ctx<'_>, with_order: bool) -> DvRe
             Ordering::Equal
         });
     }
-    Ok(rows)
 }
 
 /// The opaque `$skiptoken`: `<cookie pagenumber="N" offset="K" />`, where

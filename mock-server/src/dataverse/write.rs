@@ -32,20 +32,6 @@ struct Payload {
 /// How deep a deep insert may nest (a guard against runaway bodies).
 const MAX_DEPTH: usize = 10;
 
-/// The table and lookup behind collection-valued navigation property
-/// `name` of table `t`: the rows of another table pointing at `t`.
-pub(crate) fn collection<'a>(org: &'a Org, t: usize, name: &str) -> Option<(usize, &'a Lookup)> {
-    let set = &org.tables[t].def.entity_set;
-    org.tables.iter().enumerate().find_map(|(ci, child)| {
-        child
-            .def
-            .lookups
-            .iter()
-            .find(|l| &l.target == set && l.collection_name(&child.def) == name)
-            .map(|l| (ci, l))
-    })
-}
-
 fn invalid_property(set: &str, logical: &str, name: &str) -> DataverseError {
     DataverseError::payload(
         set,
@@ -238,7 +224,7 @@ fn read_object(
                         &format!("Microsoft.OData.ODataException: A primitive value was found for the navigation property '{key}'; use '{key}@odata.bind' to set a reference."),
                     ))
                 }
-                None => match collection(org, t, key) {
+                None => match org.collection(t, key) {
                     Some((child, lookup)) => {
                         let Value::Array(items) = value else {
                             return Err(DataverseError::payload(

@@ -15,6 +15,7 @@ mod deep_insert;
 mod determinism;
 mod dispatch;
 mod documents;
+mod expand;
 mod faults;
 mod loaders;
 mod openapi;

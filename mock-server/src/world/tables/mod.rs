@@ -68,6 +68,20 @@ impl Org {
         self.tables.iter().find(|t| t.def.entity_set == set)
     }
 
+    /// The table and lookup behind collection-valued navigation property
+    /// `name` of table `t`: the rows of another table pointing at `t`.
+    pub fn collection(&self, t: usize, name: &str) -> Option<(usize, &schema::Lookup)> {
+        let set = &self.tables[t].def.entity_set;
+        self.tables.iter().enumerate().find_map(|(ci, child)| {
+            child
+                .def
+                .lookups
+                .iter()
+                .find(|l| &l.target == set && l.collection_name(&child.def) == name)
+                .map(|l| (ci, l))
+        })
+    }
+
     pub fn table_index(&self, set: &str) -> Option<usize> {
         self.tables.iter().position(|t| t.def.entity_set == set)
     }
