@@ -90,6 +90,22 @@ pub fn csdl(org: &Org) -> Reply {
                 xml_escape(&lookup.navigation)
             ));
         }
+        if !def.alternate_keys.is_empty() {
+            x.push_str(
+                "<Annotation Term=\"OData.Community.Keys.V1.AlternateKeys\">\n<Collection>\n",
+            );
+            for key in &def.alternate_keys {
+                x.push_str("<Record Type=\"OData.Community.Keys.V1.AlternateKey\">\n<PropertyValue Property=\"Key\">\n<Collection>\n");
+                for column in key {
+                    let column = xml_escape(column);
+                    x.push_str(&format!(
+                        "<Record Type=\"OData.Community.Keys.V1.PropertyRef\">\n<PropertyValue Property=\"Alias\" String=\"{column}\" />\n<PropertyValue Property=\"Name\" PropertyPath=\"{column}\" />\n</Record>\n"
+                    ));
+                }
+                x.push_str("</Collection>\n</PropertyValue>\n</Record>\n");
+            }
+            x.push_str("</Collection>\n</Annotation>\n");
+        }
         x.push_str("</EntityType>\n");
     }
     x.push_str("<ComplexType Name=\"WhoAmIResponse\">\n<Property Name=\"BusinessUnitId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n<Property Name=\"UserId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n<Property Name=\"OrganizationId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n</ComplexType>\n");

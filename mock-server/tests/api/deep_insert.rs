@@ -115,7 +115,7 @@ async fn a_bad_nested_row_creates_nothing() {
 /// `$metadata` lists the collection-valued navigation properties deep
 /// insert accepts.
 #[tokio::test]
-async fn metadata_names_the_collection_navigation_properties() {
+async fn metadata_names_collection_navigation_properties_and_keys() {
     let app = app().await;
     let t = token(&app).await;
     let res = app
@@ -133,4 +133,13 @@ async fn metadata_names_the_collection_navigation_properties() {
     assert!(xml.contains(
         "<NavigationPropertyBinding Path=\"otcm_inboundinvoice_lineitems\" Target=\"otcm_inboundinvoicelineitems\" />"
     ));
+    // The alternate key of otcm_suppliers, as Dataverse declares keys.
+    let supplier = &xml[xml.find("<EntityType Name=\"otcm_supplier\"").unwrap()..];
+    let supplier = &supplier[..supplier.find("</EntityType>").unwrap()];
+    assert!(
+        supplier.contains("<Annotation Term=\"OData.Community.Keys.V1.AlternateKeys\">")
+            && supplier
+                .contains("<PropertyValue Property=\"Name\" PropertyPath=\"otcm_vendorcode\" />"),
+        "{supplier}"
+    );
 }
