@@ -9,9 +9,12 @@
 //! - `unauthorized(origin, reason) -> Reply` (401 + WWW-Authenticate)
 //! - `error_reply(status, code, message) -> Reply` (the Dataverse error envelope)
 //!
-//! Layout: `filter` (the `$filter` language), `query` (reads), `write`
+//! Layout: `filter` (the `$filter` language), `view` (`$select`, `$expand`,
+//! `$orderby` and annotation parsing), `query` (reads), `write`
 //! (create, update, delete, `@odata.bind`), `metadata` (`$metadata`, service
-//! document), `error` (the one error type), `gate` (faults, journal, tokens).
+//! document), `error` (the one error type), `gate` (faults, journal, tokens,
+//! and running a `$batch`), `batch` (the `$batch` wire format), `formatted`
+//! (en-US formatted values).
 //! The state itself (orgs, tables, rows, column types, the undo log) is
 //! `world::tables`.
 
@@ -22,6 +25,7 @@ mod formatted;
 pub mod gate;
 mod metadata;
 mod query;
+mod view;
 mod write;
 
 #[cfg(test)]
