@@ -192,8 +192,12 @@ await check("a Dataverse error surfaces with status 400 and its message", async 
 });
 
 const suffix = `${process.pid}-${Date.now()}`;
+const INVOICES = "otcm_inboundinvoices";
 let createdId;
 const createdIds = [];
+// Invoices are deleted before suppliers (they look the suppliers up).
+const createdInvoiceIds = [];
+const createdLineIds = [];
 
 await check("create without returnRepresentation returns the new id, then retrieve", async () => {
   const name = `DWA check supplier ${suffix}`;
@@ -256,9 +260,168 @@ await check("update of a missing id is a 404 and does not upsert", async () => {
   expect(gone.status === 404, `retrieve after update: status ${describe(gone.status)}, expected 404`);
 });
 
+
+await check("executeBatch: a change set creates a supplier and an invoice bound to it by $1", async () => {
+  const code = `DWAB${process.pid % 10000}`;
+  const invoiceNumber = `DWA-B-${suffix}`;
+  client.startBatch();
+  client.create({
+    collection: SUPPLIERS,
+    data: { otcm_name: `DWA batch supplier ${suffix}`, otcm_vendorcode: code },
+    contentId: "1",
+  });
+  client.create({
+    collection: INVOICES,
+    data: { otcm_name: invoiceNumber, otcm_invoicenumber: invoiceNumber, "otcm_SupplierId@odata.bind": "$1" },
+  });
+  client.retrieveMultiple({
+    collection: SUPPLIERS,
+    select: ["otcm_supplierid", "otcm_vendorcode"],
+    filter: `otcm_vendorcode eq '${code}'`,
+  });
+  const results = await client.executeBatch();
+  expect(Array.isArray(results) && results.length === 3, `executeBatch returned ${describe(results)}`);
+  const [supplierId, invoiceId, found] = results;
+  expect(GUID.test(supplierId || ""), `the supplier create answered ${describe(supplierId)}`);
+  expect(GUID.test(invoiceId || ""), `the invoice create answered ${describe(invoiceId)}`);
+  createdIds.push(supplierId);
+  createdInvoiceIds.push(invoiceId);
+  const rows = (found && found.value) || [];
+  expect(rows.length === 1 && rows[0].otcm_supplierid === supplierId,
+    `the GET after the change set saw ${describe(rows)}`);
+  const invoice = await client.retrieve({ collection: INVOICES, key: invoiceId, select: ["_otcm_supplierid_value"] });
+  expect(invoice._otcm_supplierid_value === supplierId,
+    `the invoice's supplier is ${describe(invoice._otcm_supplierid_value)}, expected ${supplierId}`);
+});
+
+await check("executeBatch: a change set with a failing request leaves no row behind", async () => {
+  const before = await client.count({ collection: SUPPLIERS });
+  client.startBatch();
+  client.create({ collection: SUPPLIERS, data: { otcm_name: `DWA doomed supplier ${suffix}` }, contentId: "1" });
+  client.create({ collection: INVOICES, data: { otcm_name: "doomed", otcm_nosuchcolumn: 1 } });
+  let outcome;
+  try {
+    outcome = await client.executeBatch();
+  } catch (err) {
+    outcome = err;
+  }
+  const errors = Array.isArray(outcome) ? outcome.filter((r) => r instanceof Error || (r && r.status >= 400)) : [outcome];
+  expect(errors.length === 1, `expected one error part, got ${describe(outcome)}`);
+  expect(errors[0].status === 400, `the failing part has status ${describe(errors[0].status)}, expected 400`);
+  const after = await client.count({ collection: SUPPLIERS });
+  expect(after === before, `${after} suppliers after the failed change set, ${before} before`);
+});
+
+await check("create with deep insert: an invoice with its supplier and two line items in one POST", async () => {
+  const invoiceNumber = `DWA-D-${suffix}`;
+  const invoiceId = await client.create({
+    collection: INVOICES,
+    data: {
+      otcm_name: invoiceNumber,
+      otcm_invoicenumber: invoiceNumber,
+      otcm_SupplierId: { otcm_name: `DWA deep supplier ${suffix}`, otcm_vendorcode: "DWAD" },
+      otcm_inboundinvoice_lineitems: [
+        { otcm_name: "line 1", otcm_linenumber: 1, otcm_amount: 12.5 },
+        { otcm_name: "line 2", otcm_linenumber: 2, otcm_amount: 7 },
+      ],
+    },
+  });
+  expect(GUID.test(invoiceId || ""), `create answered ${describe(invoiceId)}`);
+  createdInvoiceIds.push(invoiceId);
+  const invoice = await client.retrieve({ collection: INVOICES, key: invoiceId, select: ["_otcm_supplierid_value"] });
+  const supplierId = invoice._otcm_supplierid_value;
+  expect(GUID.test(supplierId || ""), `the invoice has no supplier: ${describe(invoice)}`);
+  createdIds.push(supplierId);
+  const lines = await client.retrieveMultiple({
+    collection: "otcm_inboundinvoicelineitems",
+    select: ["otcm_inboundinvoicelineitemid", "otcm_linenumber"],
+    filter: `_otcm_inboundinvoiceid_value eq ${invoiceId}`,
+    orderBy: ["otcm_linenumber"],
+  });
+  const numbers = (lines.value || []).map((l) => l.otcm_linenumber);
+  expect(numbers.join(",") === "1,2", `line numbers ${describe(numbers)}, expected 1,2`);
+  createdLineIds.push(...lines.value.map((l) => l.otcm_inboundinvoicelineitemid));
+});
+
+await check("upsert by alternate key (otcm_vendorcode) creates the row, then updates it", async () => {
+  const code = `DWAU${process.pid % 10000}`;
+  const key = `otcm_vendorcode='${code}'`;
+  const before = await client.count({ collection: SUPPLIERS });
+  const first = await client.upsert({ collection: SUPPLIERS, key, data: { otcm_name: `DWA upsert ${suffix}` } });
+  const created = await client.retrieve({ collection: SUPPLIERS, key, select: ["otcm_supplierid", "otcm_name"] });
+  expect(GUID.test(created.otcm_supplierid || ""), `after the first upsert: ${describe(created)} (upsert gave ${describe(first)})`);
+  createdIds.push(created.otcm_supplierid);
+  expect(created.otcm_name === `DWA upsert ${suffix}`, `name after create ${describe(created.otcm_name)}`);
+  await client.upsert({ collection: SUPPLIERS, key, data: { otcm_name: `DWA upsert again ${suffix}` } });
+  const updated = await client.retrieve({ collection: SUPPLIERS, key, select: ["otcm_supplierid", "otcm_name"] });
+  expect(updated.otcm_supplierid === created.otcm_supplierid, `the second upsert made another row: ${describe(updated)}`);
+  expect(updated.otcm_name === `DWA upsert again ${suffix}`, `name after update ${describe(updated.otcm_name)}`);
+  const after = await client.count({ collection: SUPPLIERS });
+  expect(after === before + 1, `${after} suppliers after two upserts, ${before} before`);
+});
+
+await check("retrieve with includeAnnotations reads formatted values (money, date, lookup) and statecode 0", async () => {
+  const invoiceNumber = `DWA-F-${suffix}`;
+  const invoiceId = await client.create({
+    collection: INVOICES,
+    data: {
+      otcm_name: invoiceNumber,
+      otcm_invoicenumber: invoiceNumber,
+      otcm_invoicetotal: 1234.5,
+      otcm_invoicedate: "2026-03-09",
+      "otcm_SupplierId@odata.bind": "otcm_suppliers(otcm_vendorcode='NWT')",
+    },
+  });
+  createdInvoiceIds.push(invoiceId);
+  const row = await client.retrieve({
+    collection: INVOICES,
+    key: invoiceId,
+    select: ["otcm_invoicetotal", "otcm_invoicedate", "_otcm_supplierid_value"],
+    includeAnnotations: "OData.Community.Display.V1.FormattedValue",
+  });
+  expect(row.otcm_invoicetotal_Formatted === "$1,234.50", `money formatted as ${describe(row.otcm_invoicetotal_Formatted)}`);
+  expect(row.otcm_invoicedate_Formatted === "3/9/2026", `date formatted as ${describe(row.otcm_invoicedate_Formatted)}`);
+  expect(row._otcm_supplierid_value_Formatted === "Northwind Traders",
+    `lookup formatted as ${describe(row._otcm_supplierid_value_Formatted)}`);
+  const supplier = await client.retrieve({
+    collection: SUPPLIERS,
+    key: createdIds[0],
+    select: ["statecode"],
+    includeAnnotations: "*",
+  });
+  expect(supplier.statecode === 0, `statecode of a created supplier is ${describe(supplier.statecode)}, expected 0`);
+  expect(supplier.statecode_Formatted === "Active", `statecode formatted as ${describe(supplier.statecode_Formatted)}`);
+});
+
+await check("retrieve with expand: the deep-inserted invoice with its supplier and its line items", async () => {
+  const invoiceId = createdInvoiceIds[1];
+  expect(invoiceId, "the deep insert check created no invoice");
+  const row = await client.retrieve({
+    collection: INVOICES,
+    key: invoiceId,
+    select: ["otcm_invoicenumber"],
+    expand: [
+      { property: "otcm_SupplierId", select: ["otcm_name"] },
+      { property: "otcm_inboundinvoice_lineitems", select: ["otcm_linenumber"], orderBy: ["otcm_linenumber desc"], top: 5 },
+    ],
+  });
+  expect(row.otcm_SupplierId && row.otcm_SupplierId.otcm_name === `DWA deep supplier ${suffix}`,
+    `the expanded supplier is ${describe(row.otcm_SupplierId)}`);
+  const numbers = (row.otcm_inboundinvoice_lineitems || []).map((l) => l.otcm_linenumber);
+  expect(numbers.join(",") === "2,1", `expanded line numbers ${describe(numbers)}, expected 2,1`);
+});
+
 // Leaves the default world as it was, so the check can run again.
 await check("deleteRecord removes the created rows", async () => {
   expect(createdIds.length > 0, "no row was created by the earlier checks");
+  for (const id of createdLineIds) {
+    const deleted = await client.deleteRecord({ collection: "otcm_inboundinvoicelineitems", key: id });
+    expect(deleted === true, `deleteRecord(line ${id}) returned ${describe(deleted)}, expected true`);
+  }
+  for (const id of createdInvoiceIds) {
+    const deleted = await client.deleteRecord({ collection: INVOICES, key: id });
+    expect(deleted === true, `deleteRecord(${INVOICES} ${id}) returned ${describe(deleted)}, expected true`);
+  }
   for (const id of createdIds) {
     const deleted = await client.deleteRecord({ collection: SUPPLIERS, key: id });
     expect(deleted === true, `deleteRecord(${id}) returned ${describe(deleted)}, expected true`);

@@ -94,6 +94,15 @@ impl FaultAction {
         self
     }
 
+    /// The same action on an answer that encloses the one it matched (a
+    /// `$batch` around its part): the part got the `respond`; the rest
+    /// (latency, drop, malformed) acts on the enclosing answer.
+    pub(crate) fn for_enclosing(&self) -> FaultAction {
+        let mut whole = self.clone();
+        whole.spec.respond = None;
+        whole
+    }
+
     /// Whether a webhook event is delivered twice.
     pub(crate) fn duplicate(&self) -> bool {
         self.spec.duplicate

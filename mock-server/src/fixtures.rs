@@ -10,9 +10,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::dataverse::DataverseFixture;
 use crate::world::clock::ClockMode;
 use crate::world::model::{ActiveStatus, AttemptSource, ProcessingOutcome, ReviewState, Status};
+use crate::world::tables::DataverseFixture;
 
 /// The default world, embedded at build time.
 pub const DEFAULT_WORLD: &str = include_str!("../../scenarios/fixtures/default.yaml");

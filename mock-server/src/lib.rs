@@ -17,7 +17,8 @@
 //!   clock, seeded ids, scheduler, documents, runs, fault rules, journal and
 //!   Dataverse store.
 //! - `numora` — the `/v1` pipeline and handlers, and the internal workflow.
-//! - `dataverse` — the Web API engine (OData queries, writes, metadata).
+//! - `dataverse` — the Web API engine (OData queries, writes, metadata) over
+//!   the tables held in `world::tables`.
 //! - `control` — the `/_mock` API, one file per resource.
 //! - `ui` — the inspector page at `/_mock/ui`, embedded assets.
 //! - `app_state` — the state every route shares (apart from `app`, so that

@@ -25,6 +25,8 @@ pub(super) const PAYLOAD: &str = "0x80048d19";
 pub(super) const LENGTH: &str = "0x80044331";
 /// DuplicateRecord (dataverse.md §4).
 pub(super) const DUPLICATE: &str = "0x80040237";
+/// A duplicate alternate-key value (dataverse.md §11: a 412 duplicate variant).
+pub(super) const DUPLICATE_KEY: &str = "0x80060892";
 /// ConcurrencyVersionMismatch (dataverse.md §4).
 pub(super) const CONCURRENCY: &str = "0x80060882";
 /// Number of requests (dataverse.md §6).

@@ -21,7 +21,7 @@
 use std::cmp::Ordering;
 
 use super::error::{DataverseError, DvResult, TOO_MANY_CONDITIONS};
-use super::table::{parse_date, parse_guid, ColumnType};
+use crate::world::tables::schema::{parse_date, parse_guid, ColumnType};
 use crate::world::time::parse_rfc3339;
 
 /// The deepest nesting the parser follows before answering 400.

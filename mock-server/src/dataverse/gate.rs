@@ -4,12 +4,21 @@
 //! refuses (unknown there, or expired) is answered 401 and journaled too, so
 //! a client that keeps sending an expired token can be judged
 //! (`expired_token_reused`).
+//!
+//! A `$batch` passes the gate once and each of its requests passes it again
+//! as a *part*: fault rules match parts by entity set and method, and each
+//! part is journaled with its place in the batch. A change set runs inside a
+//! stage of the store's undo log, so a failing part undoes the parts before
+//! it (memory in proportion to the rows written, never a copy).
 
-use axum::http::{header, HeaderName, StatusCode};
+use std::collections::BTreeMap;
 
+use axum::http::{header, HeaderName, Method, StatusCode};
+
+use super::batch::{self, Item, ItemReply, PartReply, PartRequest};
 use super::{error_reply, unauthorized, DvEnv, DvRequest, API_PREFIX};
 use crate::call::{decode_component, Call, Reply};
-use crate::fault_pipeline::{self, FaultDialect};
+use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
 use crate::world::faults::{FaultApi, FaultTarget, Respond};
 use crate::world::journal::JournalEntry;
 use crate::world::workspace::Workspace;
@@ -110,6 +119,9 @@ pub(crate) fn exchange(
         .strip_prefix(API_PREFIX)
         .unwrap_or(&call.path)
         .to_string();
+    if call.method == Method::POST && resource.trim_start_matches('/') == "$batch" {
+        return serve_batch(ws, org, token, call, internal, received);
+    }
     let set = entity_set(&resource).map(decode_component);
     let target = FaultTarget {
         method: call.method.as_str(),
@@ -185,4 +197,310 @@ fn refuse(ws: &mut Workspace, call: &Call, reason: &'static str, received: u64) 
             .answered(&reply)
     });
     reply
+}
+
+/// What one batch run collects besides the answers.
+struct BatchRun<'a> {
+    org_index: usize,
+    token: &'a str,
+    outer: &'a Call,
+    internal: bool,
+    /// Rules matched by parts that act on the whole batch answer.
+    whole: Vec<FaultAction>,
+    /// Journal entries of the parts, recorded after the batch's own.
+    parts: Vec<JournalEntry>,
+    /// `Content-ID` → the resource path of the row that part created.
+    created: BTreeMap<String, String>,
+}
+
+/// Serves a `$batch`: change sets atomically, other requests one by one,
+/// stopping at the first failure unless `Prefer: odata.continue-on-error`.
+fn serve_batch(
+    ws: &mut Workspace,
+    org: &str,
+    token: &str,
+    call: &Call,
+    internal: bool,
+    received: u64,
+) -> Reply {
+    let route = format!("POST {API_PREFIX}/$batch");
+    let dialect = DataverseFaults {
+        origin: &call.origin,
+        session: (!internal).then_some(token),
+    };
+    let target = FaultTarget {
+        method: "POST",
+        path: &call.path,
+        entity_set: Some("$batch"),
+        headers: Some(&call.headers),
+        ..FaultTarget::default()
+    };
+    let fault = fault_pipeline::check(ws, &dialect, FaultApi::Dataverse, &target);
+    let expired = fault.as_ref().is_some_and(|f| f.expired_session());
+    let mut run = BatchRun {
+        org_index: 0,
+        token,
+        outer: call,
+        internal,
+        whole: Vec::new(),
+        parts: Vec::new(),
+        created: BTreeMap::new(),
+    };
+    let answer = match fault.as_ref().map(|f| f.step(&dialect)) {
+        Some(Step::Answer(reply)) => reply,
+        _ => run_batch(ws, org, &mut run),
+    };
+    let mut reply = match &fault {
+        Some(f) => f.finish(answer),
+        None => answer,
+    };
+    for action in &run.whole {
+        reply = action.for_enclosing().finish(reply);
+    }
+    let status = if reply.drop_connection {
+        StatusCode::BAD_GATEWAY.as_u16()
+    } else {
+        reply.status.as_u16()
+    };
+    ws.log_call(JournalEntry {
+        fault: fault
+            .map(|f| f.id)
+            .or_else(|| run.whole.first().map(|f| f.id.clone())),
+        internal,
+        token_error: expired.then_some("expired_token"),
+        ..JournalEntry::of("dataverse", call, route, status)
+            .received(received)
+            .answered(&reply)
+    });
+    for entry in run.parts {
+        ws.log_call(entry);
+    }
+    reply
+}
+
+fn run_batch(ws: &mut Workspace, org: &str, run: &mut BatchRun<'_>) -> Reply {
+    let now = ws.clock.now();
+    run.org_index = match ws.dataverse.admit(org, run.token, now) {
+        Ok(i) => i,
+        Err(refusal) => return refusal,
+    };
+    let items = match batch::parse(run.outer.content_type(), run.outer.body.clone()) {
+        Ok(items) => items,
+        Err(e) => {
+            return e
+                .reply()
+                .with_header(HeaderName::from_static("odata-version"), "4.0")
+        }
+    };
+    let continue_on_error = run
+        .outer
+        .headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("odata.continue-on-error"));
+    let mut answers = Vec::new();
+    let mut number = 0u32;
+    for item in items {
+        let failed = match item {
+            Item::Single(request) => {
+                number += 1;
+                let part = run_part(ws, run, &request, number);
+                let failed = part.reply.status.as_u16() >= 400;
+                answers.push(ItemReply::Single(part));
+                failed
+            }
+            Item::ChangeSet(requests) => {
+                ws.dataverse.begin();
+                let mut done = Vec::new();
+                let mut failure = None;
+                for request in &requests {
+                    number += 1;
+                    let part = run_part(ws, run, request, number);
+                    if part.reply.status.as_u16() >= 400 {
+                        failure = Some(part);
+                        break;
+                    }
+                    done.push(part);
+                }
+                match failure {
+                    Some(part) => {
+                        ws.dataverse.rollback();
+                        // The change set's answer is its one failure (L-batch).
+                        answers.push(ItemReply::Single(part));
+                        true
+                    }
+                    None => {
+                        ws.dataverse.commit();
+                        answers.push(ItemReply::ChangeSet(done));
+                        false
+                    }
+                }
+            }
+        };
+        if failed && !continue_on_error {
+            break;
+        }
+    }
+    let batch_id = ws.ids.guid();
+    let mut reply = batch::write(&batch_id, &answers);
+    if continue_on_error {
+        reply = reply.with_header(
+            HeaderName::from_static("preference-applied"),
+            "odata.continue-on-error",
+        );
+    }
+    reply
+}
+
+/// Serves one request of a batch: fault rules first (a `respond` rule
+/// answers for the part; any other action shapes the whole batch answer).
+fn run_part(
+    ws: &mut Workspace,
+    run: &mut BatchRun<'_>,
+    request: &PartRequest,
+    number: u32,
+) -> PartReply {
+    let received = ws.wall_ms();
+    let call = part_call(run, request);
+    let resource = call
+        .path
+        .strip_prefix(API_PREFIX)
+        .unwrap_or(&call.path)
+        .to_string();
+    let set = entity_set(&resource).map(decode_component);
+    let target = FaultTarget {
+        method: call.method.as_str(),
+        path: &call.path,
+        entity_set: set.as_deref(),
+        headers: Some(&call.headers),
+        ..FaultTarget::default()
+    };
+    let dialect = DataverseFaults {
+        origin: &call.origin,
+        session: (!run.internal).then_some(run.token),
+    };
+    let fault = fault_pipeline::check(ws, &dialect, FaultApi::Dataverse, &target);
+    let mut reply = match fault.as_ref().filter(|f| f.respond().is_some()) {
+        Some(action) => match action.step(&dialect) {
+            Step::Answer(reply) => reply,
+            Step::Pass => Reply::new(StatusCode::INTERNAL_SERVER_ERROR),
+        },
+        None => {
+            let req = DvRequest {
+                call: &call,
+                resource: &resource,
+                token: run.token,
+            };
+            let mut env = DvEnv {
+                now: ws.clock.now(),
+                ids: &mut ws.ids,
+            };
+            ws.dataverse.handle_part(run.org_index, &req, &mut env)
+        }
+    };
+    if let Some(entity) = reply.header("odata-entityid").map(str::to_string) {
+        if let (Some(id), Some(path)) = (&request.content_id, entity.split(API_PREFIX).nth(1)) {
+            run.created.insert(id.clone(), path.to_string());
+        }
+        if reply.header("location").is_none() {
+            reply = reply.with_header(header::LOCATION, entity);
+        }
+    }
+    run.parts.push(JournalEntry {
+        fault: fault.as_ref().map(|f| f.id.clone()),
+        internal: run.internal,
+        batch_part: Some(number),
+        ..JournalEntry::of(
+            "dataverse",
+            &call,
+            route(&call, set.as_deref()),
+            reply.status.as_u16(),
+        )
+        .received(received)
+        .answered(&reply)
+    });
+    if let Some(action) = fault {
+        run.whole.push(action);
+    }
+    PartReply {
+        content_id: request.content_id.clone(),
+        reply,
+    }
+}
+
+/// The call a batch part stands for: its target made a path under the
+/// service root (`$n` references resolved), its own headers and body.
+fn part_call(run: &BatchRun<'_>, request: &PartRequest) -> Call {
+    let mut target = request.target.as_str();
+    if let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    {
+        target = rest.find('/').map_or("", |i| &rest[i..]);
+    }
+    let target = target.strip_prefix(API_PREFIX).unwrap_or(target);
+    let target = target.trim_start_matches('/');
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_string())),
+        None => (target, None),
+    };
+    let path = resolve_reference(&run.created, path);
+    let body = resolve_binds(&run.created, &request.body);
+    Call {
+        method: request.method.clone(),
+        path: format!("{API_PREFIX}/{}", path.trim_start_matches('/')),
+        query,
+        headers: request.headers.clone(),
+        body,
+        origin: run.outer.origin.clone(),
+    }
+}
+
+/// `$1/rest` → `set(id)/rest` when part `1` created that row.
+fn resolve_reference(created: &BTreeMap<String, String>, path: &str) -> String {
+    if let Some(reference) = path.strip_prefix('$') {
+        let (id, rest) = match reference.split_once('/') {
+            Some((id, rest)) => (id, Some(rest)),
+            None => (reference, None),
+        };
+        if let Some(entity) = created.get(id) {
+            return match rest {
+                Some(rest) => format!("{}/{rest}", entity.trim_start_matches('/')),
+                None => entity.trim_start_matches('/').to_string(),
+            };
+        }
+    }
+    path.to_string()
+}
+
+/// `"x@odata.bind": "$1"` → the row part `1` created.
+fn resolve_binds(created: &BTreeMap<String, String>, body: &bytes::Bytes) -> bytes::Bytes {
+    if created.is_empty() {
+        return body.clone();
+    }
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(body) else {
+        return body.clone();
+    };
+    let mut changed = false;
+    for (key, value) in object.iter_mut() {
+        if !key.ends_with("@odata.bind") {
+            continue;
+        }
+        if let Some(entity) = value
+            .as_str()
+            .and_then(|v| v.strip_prefix('$'))
+            .and_then(|id| created.get(id))
+        {
+            *value = serde_json::Value::String(entity.clone());
+            changed = true;
+        }
+    }
+    if changed {
+        serde_json::to_vec(&object)
+            .map(Into::into)
+            .unwrap_or_else(|_| body.clone())
+    } else {
+        body.clone()
+    }
 }

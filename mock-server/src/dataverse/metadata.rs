@@ -3,10 +3,11 @@
 
 use axum::http::{header, StatusCode};
 
-use super::json::Out;
-use super::table::ColumnType;
-use super::{json_reply, Ctx, Org};
+use super::{json_reply, Ctx};
 use crate::call::Reply;
+use crate::world::tables::json::Out;
+use crate::world::tables::schema::{ColumnType, TableDef};
+use crate::world::tables::Org;
 
 fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -81,6 +82,30 @@ pub(super) fn csdl(org: &Org) -> Reply {
                 xml_escape(&target_id)
             ));
         }
+        for (child, lookup) in collections(org, def) {
+            x.push_str(&format!(
+                "<NavigationProperty Name=\"{}\" Type=\"Collection(mscrm.{})\" Partner=\"{}\" />\n",
+                xml_escape(&lookup.collection_name(child)),
+                xml_escape(&child.logical_name),
+                xml_escape(&lookup.navigation)
+            ));
+        }
+        if !def.alternate_keys.is_empty() {
+            x.push_str(
+                "<Annotation Term=\"OData.Community.Keys.V1.AlternateKeys\">\n<Collection>\n",
+            );
+            for key in &def.alternate_keys {
+                x.push_str("<Record Type=\"OData.Community.Keys.V1.AlternateKey\">\n<PropertyValue Property=\"Key\">\n<Collection>\n");
+                for column in key {
+                    let column = xml_escape(column);
+                    x.push_str(&format!(
+                        "<Record Type=\"OData.Community.Keys.V1.PropertyRef\">\n<PropertyValue Property=\"Alias\" String=\"{column}\" />\n<PropertyValue Property=\"Name\" PropertyPath=\"{column}\" />\n</Record>\n"
+                    ));
+                }
+                x.push_str("</Collection>\n</PropertyValue>\n</Record>\n");
+            }
+            x.push_str("</Collection>\n</Annotation>\n");
+        }
         x.push_str("</EntityType>\n");
     }
     x.push_str("<ComplexType Name=\"WhoAmIResponse\">\n<Property Name=\"BusinessUnitId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n<Property Name=\"UserId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n<Property Name=\"OrganizationId\" Type=\"Edm.Guid\" Nullable=\"false\" />\n</ComplexType>\n");
@@ -98,6 +123,13 @@ pub(super) fn csdl(org: &Org) -> Reply {
                 "<NavigationPropertyBinding Path=\"{}\" Target=\"{}\" />\n",
                 xml_escape(&lookup.navigation),
                 xml_escape(&lookup.target)
+            ));
+        }
+        for (child, lookup) in collections(org, def) {
+            x.push_str(&format!(
+                "<NavigationPropertyBinding Path=\"{}\" Target=\"{}\" />\n",
+                xml_escape(&lookup.collection_name(child)),
+                xml_escape(&child.entity_set)
             ));
         }
         x.push_str("</EntitySet>\n");
@@ -132,4 +164,20 @@ pub(super) fn service_document(org: &Org, ctx: &Ctx<'_>) -> Reply {
             ("value".into(), Out::Arr(sets)),
         ]),
     )
+}
+
+/// The lookups of other tables that point at `def` (its collection-valued
+/// navigation properties), with the table each is declared on.
+fn collections<'a>(
+    org: &'a Org,
+    def: &'a TableDef,
+) -> impl Iterator<Item = (&'a TableDef, &'a crate::world::tables::schema::Lookup)> {
+    org.tables.iter().flat_map(move |child| {
+        child
+            .def
+            .lookups
+            .iter()
+            .filter(move |l| l.target == def.entity_set)
+            .map(move |l| (&child.def, l))
+    })
 }

@@ -1,62 +1,48 @@
-//! The Dataverse Web API fake (`/api/data/v9.2/`).
+//! The Dataverse Web API fake (`/api/data/v9.2/`): the OData engine over
+//! the tables of `world::tables`.
 //!
-//! One `Store` per workspace holds that workspace's orgs, their tables and rows.
 //! `Store::handle` serves one already-authenticated request for one org; the
-//! caller (world/workspace.rs) resolves the bearer token to the org, checks its
-//! expiry, ticks the clock, applies fault rules and journals the call, so the
-//! fake's HTTP route and the internal workflow go through the same code.
+//! gate (`gate.rs`) resolves the bearer token to the org, checks its expiry,
+//! applies fault rules and journals the call, so the fake's HTTP route and the
+//! internal workflow go through the same code.
 //!
-//! INTERFACE CONTRACT (kept stable for the rest of the crate):
-//! - `DataverseFixture` (serde, `deny_unknown_fields`): the `dataverse:` section of a fixture.
-//! - `Store::from_fixture(&DataverseFixture, &mut IdGen) -> Result<Store, String>`
-//! - `Store::has_org(&self, org) -> bool`
-//! - `Store::handle(&mut self, org, &DvRequest, &mut DvEnv) -> Reply`
-//! - `Store::to_fixture(&self) -> DataverseFixture` (state dump; loads back identically)
-//! - `Store::rows(&self, org, entity_set) -> Option<Vec<serde_json::Value>>` (control API)
 //! - `unauthorized(origin, reason) -> Reply` (401 + WWW-Authenticate)
 //! - `error_reply(status, code, message) -> Reply` (the Dataverse error envelope)
 //!
-//! Layout: `fixture` (the YAML format), `table` (definitions, types, coercion),
-//! `filter` (the `$filter` language), `query` (reads), `write` (create, update,
-//! delete, `@odata.bind`), `metadata` (`$metadata`, service document),
-//! `throttle` (service protection), `error` (the one error type), `json`
-//! (ordered output with exact decimals).
+//! Layout: `filter` (the `$filter` language), `view` (`$select`, `$expand`,
+//! `$orderby` and annotation parsing), `query` (reads), `write`
+//! (create, update, delete, `@odata.bind`), `metadata` (`$metadata`, service
+//! document), `error` (the one error type), `gate` (faults, journal, tokens,
+//! and running a `$batch`), `batch` (the `$batch` wire format), `formatted`
+//! (en-US formatted values).
+//! The state itself (orgs, tables, rows, column types, the undo log) is
+//! `world::tables`.
 
+pub(crate) mod batch;
 mod error;
 mod filter;
-mod fixture;
+mod formatted;
 pub(crate) mod gate;
-mod json;
 mod metadata;
 mod query;
-mod table;
-mod throttle;
-mod undo;
+mod view;
 mod write;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use axum::http::{header, HeaderName, Method, StatusCode};
-use serde_json::Value;
 
 use crate::call::{decode_component, Call, Reply};
 use crate::world::ids::IdGen;
-use crate::world::time::{format_seconds, parse_duration, parse_rfc3339, Millis};
+use crate::world::tables::json::Out;
+use crate::world::tables::schema::{self as table, TableDef};
+use crate::world::tables::{Org, Store, Table};
+use crate::world::time::Millis;
 
 pub(crate) use error::DataverseError;
-pub(crate) use fixture::{
-    ColumnLong, ColumnSpec, ColumnsFixture, DataverseFixture, OrgFixture, RowsFixture,
-    ServiceProtection, TableFixture, WhoAmIFixture,
-};
-pub(crate) use table::ColumnType;
 
 use error::DvResult;
-use json::Out;
-use table::{Attr, Column, TableDef, CREATEDON, MODIFIEDON, VERSIONNUMBER};
-use throttle::Throttle;
 
 /// The Web API path prefix, after the origin.
 pub(crate) const API_PREFIX: &str = "/api/data/v9.2";
@@ -78,48 +64,6 @@ pub struct DvEnv<'a> {
     pub ids: &'a mut IdGen,
 }
 
-/// One row: its id, its stored cells (null cells are absent), its version
-/// (`@odata.etag` `W/"<version>"`) and its system timestamps (`None` until
-/// stamped, see [`fixture`]).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Row {
-    pub id: String,
-    pub values: BTreeMap<String, Value>,
-    pub version: u64,
-    pub created: Option<Millis>,
-    pub modified: Option<Millis>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Table {
-    pub def: TableDef,
-    /// Insertion order; the default order of query results.
-    pub rows: Vec<Row>,
-}
-
-impl Table {
-    pub(crate) fn find(&self, id: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.id == id)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Org {
-    pub name: String,
-    pub whoami: WhoAmIFixture,
-    pub tables: Vec<Table>,
-}
-
-impl Org {
-    pub(crate) fn table(&self, set: &str) -> Option<&Table> {
-        self.tables.iter().find(|t| t.def.entity_set == set)
-    }
-
-    pub(crate) fn table_index(&self, set: &str) -> Option<usize> {
-        self.tables.iter().position(|t| t.def.entity_set == set)
-    }
-}
-
 impl filter::Schema for Org {
     fn logical_name(&self, set: &str) -> String {
         self.table(set)
@@ -136,273 +80,73 @@ impl filter::Schema for Org {
     }
 }
 
-/// The Dataverse state of one workspace.
-#[derive(Debug, Clone, Default)]
-pub struct Store {
-    orgs: Vec<Org>,
-    next_version: u64,
-    protection: Option<ServiceProtection>,
-    throttle: Throttle,
-    /// Writes since `begin`, to undo as one (see `undo`).
-    stage: Option<undo::Stage>,
-}
-
-/// The first version number handed out when a fixture gives none.
-const FIRST_VERSION: u64 = 1000;
-
 impl Store {
-    pub fn from_fixture(fixture: &DataverseFixture, ids: &mut IdGen) -> Result<Store, String> {
-        Self::load(fixture, ids, None)
-    }
-
-    /// Like [`Store::from_fixture`], stamping rows without timestamps with `now`.
-    pub fn from_fixture_at(
-        fixture: &DataverseFixture,
-        ids: &mut IdGen,
-        now: Millis,
-    ) -> Result<Store, String> {
-        Self::load(fixture, ids, Some(now))
-    }
-
-    fn load(
-        fixture: &DataverseFixture,
-        ids: &mut IdGen,
-        now: Option<Millis>,
-    ) -> Result<Store, String> {
-        let throttle = match &fixture.service_protection {
-            None => Throttle::default(),
-            Some(sp) => {
-                let window = parse_duration(&sp.window)
-                    .filter(|w| *w >= 1000)
-                    .ok_or_else(|| format!("dataverse.service_protection.window: '{}' is not a duration of at least 1s", sp.window))?;
-                if sp.requests == 0 {
-                    return Err("dataverse.service_protection.requests must be at least 1".into());
-                }
-                Throttle::new(sp.requests, window)
-            }
-        };
-        let mut store = Store {
-            orgs: Vec::new(),
-            next_version: fixture.next_version.unwrap_or(FIRST_VERSION),
-            protection: fixture.service_protection.clone(),
-            throttle,
-            stage: None,
-        };
-        for org in &fixture.orgs {
-            if store.has_org(&org.name) {
-                return Err(format!("dataverse: org '{}' is declared twice", org.name));
-            }
-            let loaded = store
-                .load_org(org, ids, now)
-                .map_err(|e| format!("dataverse org '{}': {e}", org.name))?;
-            store.orgs.push(loaded);
-        }
-        Ok(store)
-    }
-
-    fn load_org(
-        &mut self,
-        fx: &OrgFixture,
-        ids: &mut IdGen,
-        now: Option<Millis>,
-    ) -> Result<Org, String> {
-        let whoami = match &fx.whoami {
-            Some(w) => {
-                for (what, id) in [
-                    ("user_id", &w.user_id),
-                    ("business_unit_id", &w.business_unit_id),
-                    ("organization_id", &w.organization_id),
-                ] {
-                    if table::parse_guid(id).is_none() {
-                        return Err(format!("whoami.{what} '{id}' is not a GUID"));
-                    }
-                }
-                w.clone()
-            }
-            None => WhoAmIFixture {
-                user_id: ids.guid(),
-                business_unit_id: ids.guid(),
-                organization_id: ids.guid(),
-            },
-        };
-        let defs = match &fx.tables {
-            None => table::default_tables(),
-            Some(tables) => tables
-                .iter()
-                .map(table_def)
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        for (i, def) in defs.iter().enumerate() {
-            def.validate()?;
-            if defs[..i]
-                .iter()
-                .any(|d| d.entity_set == def.entity_set || d.logical_name == def.logical_name)
-            {
-                return Err(format!("table '{}' is declared twice", def.entity_set));
-            }
-            for l in &def.lookups {
-                if !defs.iter().any(|d| d.entity_set == l.target) {
-                    return Err(format!(
-                        "table '{}': lookup '{}' targets unknown entity set '{}'",
-                        def.entity_set, l.navigation, l.target
-                    ));
-                }
-            }
-        }
-        let mut org = Org {
-            name: fx.name.clone(),
-            whoami,
-            tables: defs
-                .into_iter()
-                .map(|def| Table {
-                    def,
-                    rows: Vec::new(),
-                })
-                .collect(),
-        };
-        for (set, rows) in &fx.rows.0 {
-            let t = org
-                .table_index(set)
-                .ok_or_else(|| format!("rows for unknown entity set '{set}'"))?;
-            for (n, fields) in rows.iter().enumerate() {
-                let row = self
-                    .fixture_row(&org.tables[t].def, fields, ids, now)
-                    .map_err(|e| format!("rows.{set}[{n}]: {e}"))?;
-                if org.tables[t].find(&row.id).is_some() {
-                    return Err(format!("rows.{set}[{n}]: duplicate id {}", row.id));
-                }
-                org.tables[t].rows.push(row);
-            }
-        }
-        Ok(org)
-    }
-
-    fn fixture_row(
-        &mut self,
-        def: &TableDef,
-        fields: &serde_json::Map<String, Value>,
-        ids: &mut IdGen,
-        now: Option<Millis>,
-    ) -> Result<Row, String> {
-        let mut row = Row {
-            id: String::new(),
-            values: BTreeMap::new(),
-            version: 0,
-            created: now,
-            modified: now,
-        };
-        let mut version = None;
-        for (name, value) in fields {
-            let attr = def
-                .attr(name)
-                .ok_or_else(|| format!("unknown column '{name}'"))?;
-            let bad = |e: table::CoerceError| match e {
-                table::CoerceError::Convert(m) => format!("column '{name}': {m}"),
-                table::CoerceError::TooLong(max) => format!("column '{name}' is longer than {max}"),
-            };
-            match attr {
-                Attr::PrimaryId => {
-                    row.id = value
-                        .as_str()
-                        .and_then(table::parse_guid)
-                        .ok_or_else(|| format!("primary id '{value}' is not a GUID"))?;
-                }
-                Attr::System(VERSIONNUMBER, _) => {
-                    version = Some(
-                        value
-                            .as_u64()
-                            .ok_or_else(|| format!("versionnumber '{value}' is not a number"))?,
-                    );
-                }
-                Attr::System(system, _) => {
-                    let ms = value.as_str().and_then(parse_rfc3339).ok_or_else(|| {
-                        format!("{system} '{value}' is not an RFC 3339 timestamp")
-                    })?;
-                    if system == CREATEDON {
-                        row.created = Some(ms);
-                    } else {
-                        row.modified = Some(ms);
-                    }
-                }
-                Attr::Column(c) => {
-                    if let Some(v) = table::coerce(c.ty, c.max_length, value).map_err(bad)? {
-                        row.values.insert(name.clone(), v);
-                    }
-                }
-                Attr::LookupValue(_) => {
-                    if let Some(v) =
-                        table::coerce(table::ColumnType::Guid, None, value).map_err(bad)?
-                    {
-                        row.values.insert(name.clone(), v);
-                    }
-                }
-            }
-        }
-        if row.id.is_empty() {
-            row.id = ids.guid();
-        }
-        row.version = match version {
-            Some(v) => {
-                self.next_version = self.next_version.max(v + 1);
-                v
-            }
-            None => self.bump(),
-        };
-        Ok(row)
-    }
-
-    /// Hands out the next row version.
-    fn bump(&mut self) -> u64 {
-        let v = self.next_version;
-        self.next_version += 1;
-        v
-    }
-
-    pub fn has_org(&self, org: &str) -> bool {
-        self.orgs.iter().any(|o| o.name == org)
-    }
-
     /// Serves one request for `org`; every reply carries `OData-Version: 4.0`.
     pub fn handle(&mut self, org: &str, req: &DvRequest<'_>, env: &mut DvEnv<'_>) -> Reply {
         self.stamp(env.now);
-        let reply = match self.serve(org, req, env) {
-            Ok(reply) => reply,
-            Err(e) => e.reply(),
+        let reply = match self.admit(org, req.token, env.now) {
+            Ok(org_index) => self
+                .serve(org_index, req, env)
+                .unwrap_or_else(|e| e.reply()),
+            Err(reply) => reply,
         };
         reply.with_header(odata_version(), "4.0")
     }
 
-    /// Gives rows loaded without timestamps the current virtual time.
-    fn stamp(&mut self, now: Millis) {
-        for row in self
-            .orgs
-            .iter_mut()
-            .flat_map(|o| o.tables.iter_mut())
-            .flat_map(|t| t.rows.iter_mut())
-        {
-            row.created.get_or_insert(now);
-            row.modified.get_or_insert(now);
-        }
-    }
-
-    fn serve(
+    /// Checks that `org` exists and that `token` is within its request
+    /// limit (a `$batch` counts once, dataverse.md §6); the org's index, or
+    /// the refusal.
+    pub(crate) fn admit(
         &mut self,
         org_name: &str,
-        req: &DvRequest<'_>,
-        env: &mut DvEnv<'_>,
-    ) -> DvResult<Reply> {
+        token: &str,
+        now: Millis,
+    ) -> Result<usize, Reply> {
         let Some(org_index) = self.orgs.iter().position(|o| o.name == org_name) else {
             return Err(DataverseError::new(
                 403,
                 error::NOT_MEMBER,
                 "The user is not a member of the organization.",
-            ));
+            )
+            .reply()
+            .with_header(odata_version(), "4.0"));
         };
-        if let Err((e, retry)) = self.throttle.check(req.token, env.now) {
-            return Ok(e
+        if let Err(t) = self.throttle.check(token, now) {
+            let e = DataverseError::new(
+                429,
+                error::THROTTLED,
+                format!(
+                    "Number of requests exceeded the limit of {} over time window of {} seconds.",
+                    t.limit, t.window_seconds
+                ),
+            );
+            return Err(e
                 .reply()
-                .with_header(header::RETRY_AFTER, retry.to_string()));
+                .with_header(header::RETRY_AFTER, t.retry_after.to_string())
+                .with_header(odata_version(), "4.0"));
         }
+        Ok(org_index)
+    }
+
+    /// Serves one request of an admitted `$batch` (no second admission).
+    pub(crate) fn handle_part(
+        &mut self,
+        org_index: usize,
+        req: &DvRequest<'_>,
+        env: &mut DvEnv<'_>,
+    ) -> Reply {
+        self.stamp(env.now);
+        self.serve(org_index, req, env)
+            .unwrap_or_else(|e| e.reply())
+            .with_header(odata_version(), "4.0")
+    }
+
+    fn serve(
+        &mut self,
+        org_index: usize,
+        req: &DvRequest<'_>,
+        env: &mut DvEnv<'_>,
+    ) -> DvResult<Reply> {
         let ctx = Ctx::new(req);
         let method = req.call.method.clone();
         let path = req.resource.trim_start_matches('/');
@@ -428,13 +172,15 @@ impl Store {
                 }
                 return Ok(whoami(org, &ctx));
             }
-            "$batch" => {
+            "$batch" if method == Method::POST => {
+                // The gate serves a top-level $batch; this one sits inside one.
                 return Err(DataverseError::new(
-                    501,
-                    error::NOT_IMPLEMENTED,
-                    "$batch is not supported by this fake.",
+                    400,
+                    error::PAYLOAD,
+                    "A $batch request can't contain another $batch request; send it on its own.",
                 ));
             }
+            "$batch" => return Err(DataverseError::method(method.as_str())),
             _ => {}
         }
         let (set, key) = match head.split_once('(') {
@@ -461,10 +207,25 @@ impl Store {
                 other.split('/').next().unwrap_or(other),
             )),
             (Some(key), rest) => {
-                let id = parse_key(&org.tables[t].def, key)?;
+                let (id, key_values) = match resolve_key(&org.tables[t], key)? {
+                    Address::Id(id)
+                    | Address::Alternate {
+                        found: Some(id), ..
+                    } => (id, Vec::new()),
+                    // An upsert by alternate key creates the row with them.
+                    Address::Alternate {
+                        found: None,
+                        values,
+                    } if method == Method::PATCH && rest.is_none() => (env.ids.guid(), values),
+                    Address::Alternate { found: None, .. } => {
+                        return Err(key_missing(&org.tables[t].def))
+                    }
+                };
                 match (rest, method) {
                     (None, Method::GET) => query::single(org, t, &id, &ctx),
-                    (None, Method::PATCH) => write::update(self, org_index, t, &id, &ctx, env),
+                    (None, Method::PATCH) => {
+                        write::update(self, org_index, t, &id, key_values, &ctx, env)
+                    }
                     (None, Method::DELETE) => write::delete(self, org_index, t, &id, &ctx, env),
                     (None, m) => Err(DataverseError::method(m.as_str())),
                     (Some(prop), Method::GET) if !prop.contains('/') => {
@@ -478,36 +239,21 @@ impl Store {
         }
     }
 
-    pub fn to_fixture(&self) -> DataverseFixture {
-        DataverseFixture {
-            service_protection: self.protection.clone(),
-            next_version: Some(self.next_version),
-            orgs: self
-                .orgs
+    pub fn rows(&self, org: &str, entity_set: &str) -> Option<Vec<serde_json::Value>> {
+        let org = self.orgs.iter().find(|o| o.name == org)?;
+        let t = org.table_index(entity_set)?;
+        let view = query::View::all();
+        Some(
+            org.tables[t]
+                .rows
                 .iter()
-                .map(|org| OrgFixture {
-                    name: org.name.clone(),
-                    whoami: Some(org.whoami.clone()),
-                    tables: Some(org.tables.iter().map(|t| table_fixture(&t.def)).collect()),
-                    rows: RowsFixture(
-                        org.tables
-                            .iter()
-                            .filter(|t| !t.rows.is_empty())
-                            .map(|t| {
-                                (
-                                    t.def.entity_set.clone(),
-                                    t.rows.iter().map(|r| fixture_fields(&t.def, r)).collect(),
-                                )
-                            })
-                            .collect(),
-                    ),
-                })
+                .map(|r| query::render_row(org, t, r, &view, true).to_value())
                 .collect(),
-        }
+        )
     }
 
     /// A table's rows with their primary ids (read by the verdicts).
-    pub fn rows_by_id(
+    pub(crate) fn rows_by_id(
         &self,
         org: &str,
         entity_set: &str,
@@ -526,113 +272,136 @@ impl Store {
                 .collect(),
         )
     }
-
-    pub fn rows(&self, org: &str, entity_set: &str) -> Option<Vec<serde_json::Value>> {
-        let org = self.orgs.iter().find(|o| o.name == org)?;
-        let t = org.table_index(entity_set)?;
-        let view = query::View::all();
-        Some(
-            org.tables[t]
-                .rows
-                .iter()
-                .map(|r| query::render_row(org, t, r, &view, true).to_value())
-                .collect(),
-        )
-    }
 }
 
-fn table_def(fx: &TableFixture) -> Result<TableDef, String> {
-    let mut columns: Vec<Column> = fx
-        .columns
-        .0
-        .iter()
-        .map(|(name, spec)| match spec {
-            ColumnSpec::Short(ty) => Column::new(name, *ty),
-            ColumnSpec::Long(l) => match l.max_length {
-                Some(max) => Column::with_max(name, l.ty, max),
-                None => Column::new(name, l.ty),
-            },
-        })
-        .collect();
-    if !columns.iter().any(|c| c.name == fx.primary_name) {
-        columns.insert(0, Column::new(&fx.primary_name, ColumnType::String));
-    }
-    Ok(TableDef {
-        entity_set: fx.entity_set.clone(),
-        logical_name: fx.logical_name.clone(),
-        primary_id: fx.primary_id.clone(),
-        primary_name: fx.primary_name.clone(),
-        columns,
-        lookups: fx.lookups.clone(),
-    })
+/// What the key inside `set(...)` addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Address {
+    /// A primary id (the row may or may not exist).
+    Id(String),
+    /// Alternate-key values (stored form, in the key's column order) and
+    /// the row holding them, if there is one.
+    Alternate {
+        found: Option<String>,
+        values: Vec<(String, serde_json::Value)>,
+    },
 }
 
-fn table_fixture(def: &TableDef) -> TableFixture {
-    TableFixture {
-        entity_set: def.entity_set.clone(),
-        logical_name: def.logical_name.clone(),
-        primary_id: def.primary_id.clone(),
-        primary_name: def.primary_name.clone(),
-        columns: ColumnsFixture(
-            def.columns
-                .iter()
-                .map(|c| {
-                    (
-                        c.name.clone(),
-                        ColumnSpec::Long(ColumnLong {
-                            ty: c.ty,
-                            max_length: c.max_length,
-                        }),
-                    )
-                })
-                .collect(),
-        ),
-        lookups: def.lookups.clone(),
-    }
+fn invalid_key(def: &TableDef) -> DataverseError {
+    let t = &def.logical_name;
+    DataverseError::query(format!(
+        "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.{t}'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.{t}'."
+    ))
 }
 
-fn fixture_fields(def: &TableDef, row: &Row) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    out.insert(def.primary_id.clone(), Value::String(row.id.clone()));
-    for (name, ty) in def.output_columns() {
-        let value = match name.as_str() {
-            CREATEDON => row.created.map(|m| Value::String(format_seconds(m))),
-            MODIFIEDON => row.modified.map(|m| Value::String(format_seconds(m))),
-            VERSIONNUMBER => Some(Value::from(row.version)),
-            _ => row
-                .values
-                .get(&name)
-                .map(|v| table::render_cell(ty, Some(v)).to_value()),
-        };
-        if let Some(v) = value {
-            out.insert(name, v);
-        }
-    }
-    out
+fn syntax_error() -> DataverseError {
+    DataverseError::query("Bad Request - Error in query syntax.")
 }
 
-/// Parses the key inside `set(...)` (already percent-decoded) into a GUID.
-pub(crate) fn parse_key(def: &TableDef, key: &str) -> DvResult<String> {
+/// A primary id, or the alternate-key pairs (`name`, stored value) in the
+/// order of the declared key they match.
+#[allow(clippy::type_complexity)]
+fn parse_address(
+    def: &TableDef,
+    key: &str,
+) -> DvResult<(Option<String>, Vec<(String, serde_json::Value)>)> {
     let key = key.trim();
     if let Some(id) = table::parse_guid(key) {
-        return Ok(id);
+        return Ok((Some(id), Vec::new()));
     }
-    if let Some((name, value)) = key.split_once('=') {
-        if name.trim() == def.primary_id {
-            if let Some(id) = table::parse_guid(value.trim()) {
-                return Ok(id);
-            }
-        } else if !name.contains(['{', '}', '\'']) {
-            let t = &def.logical_name;
-            return Err(DataverseError::query(format!(
-                "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.{t}'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource 'Microsoft.Dynamics.CRM.{t}'."
-            )));
+    let mut pairs: Vec<(String, serde_json::Value)> = Vec::new();
+    for part in split_outside_quotes_char(key, ',') {
+        let (name, literal) = part.split_once('=').ok_or_else(syntax_error)?;
+        let (name, literal) = (name.trim(), literal.trim());
+        if name.is_empty() || name.contains(['{', '}', '\'']) {
+            return Err(syntax_error());
+        }
+        let value = if let Some(quoted) = literal
+            .strip_prefix('\'')
+            .and_then(|l| l.strip_suffix('\''))
+        {
+            serde_json::Value::String(quoted.replace("''", "'"))
+        } else if let Some(id) = table::parse_guid(literal) {
+            serde_json::Value::String(id)
+        } else if let Ok(number) = literal.parse::<i64>() {
+            serde_json::Value::from(number)
+        } else if let Ok(number) = literal.parse::<f64>() {
+            serde_json::Value::from(number)
+        } else if let Ok(flag) = literal.parse::<bool>() {
+            serde_json::Value::Bool(flag)
+        } else {
+            return Err(syntax_error());
+        };
+        pairs.push((name.to_string(), value));
+    }
+    if let [(name, serde_json::Value::String(id))] = pairs.as_slice() {
+        if name == &def.primary_id {
+            return table::parse_guid(id)
+                .map(|id| (Some(id), Vec::new()))
+                .ok_or_else(syntax_error);
         }
     }
-    // Braced GUIDs (dataverse.md §2: "GUIDs … must be clean") and other junk.
-    Err(DataverseError::query(
-        "Bad Request - Error in query syntax.",
-    ))
+    let key = def
+        .alternate_keys
+        .iter()
+        .find(|k| k.len() == pairs.len() && k.iter().all(|c| pairs.iter().any(|(n, _)| n == c)))
+        .ok_or_else(|| invalid_key(def))?;
+    let mut values = Vec::new();
+    for column in key {
+        let raw = &pairs.iter().find(|(n, _)| n == column).expect("matched").1;
+        let Some(table::Attr::Column(c)) = def.attr(column) else {
+            return Err(invalid_key(def));
+        };
+        let stored = table::coerce(c.ty, None, raw)
+            .ok()
+            .flatten()
+            .ok_or_else(syntax_error)?;
+        values.push((column.clone(), stored));
+    }
+    Ok((None, values))
+}
+
+/// Resolves the key inside `set(...)` against the rows of `table`.
+pub(crate) fn resolve_key(table: &Table, key: &str) -> DvResult<Address> {
+    match parse_address(&table.def, key)? {
+        (Some(id), _) => Ok(Address::Id(id)),
+        (None, values) => {
+            let found = table
+                .rows
+                .iter()
+                .find(|r| values.iter().all(|(c, v)| r.values.get(c) == Some(v)))
+                .map(|r| r.id.clone());
+            Ok(Address::Alternate { found, values })
+        }
+    }
+}
+
+/// `404` for alternate-key values no row holds.
+pub(crate) fn key_missing(def: &TableDef) -> DataverseError {
+    DataverseError::new(
+        404,
+        error::NOT_FOUND,
+        format!(
+            "A record with the specified key values does not exist in {} entity",
+            def.logical_name
+        ),
+    )
+}
+
+fn split_outside_quotes_char(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c == '\'' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// What every part of a request handler needs from the request.

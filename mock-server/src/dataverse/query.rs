@@ -8,58 +8,21 @@ use axum::http::{header, HeaderName, StatusCode};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
-use super::error::{DataverseError, DvResult, NOT_IMPLEMENTED};
+use super::error::{DataverseError, DvResult};
 use super::filter::{self, Val};
-use super::json::Out;
-use super::table::{
+use super::view::{parse_orderby, wanted};
+pub(super) use super::view::{parse_view, View};
+use super::{json_reply, Ctx};
+use crate::call::Reply;
+use crate::world::tables::json::Out;
+use crate::world::tables::schema::{
     parse_date, render_cell, Attr, ColumnType, CREATEDON, MODIFIEDON, VERSIONNUMBER,
 };
-use super::{json_reply, Ctx, Org, Row};
-use crate::call::Reply;
+use crate::world::tables::{Org, Row};
 use crate::world::time::{format_seconds, parse_rfc3339};
 
 /// Default and maximum page size; also the `@odata.count` cap (dataverse.md §1.2–§1.4).
 pub(super) const MAX_PAGE: usize = 5000;
-
-/// What a response shows of each row.
-#[derive(Debug, Clone, Default)]
-pub(super) struct View {
-    /// `$select` as given (`None`: every column).
-    pub select: Option<Vec<String>>,
-    pub expand: Vec<Expand>,
-    /// `Prefer: odata.include-annotations` patterns (dataverse.md §1.9).
-    pub annotations: Vec<String>,
-}
-
-/// A single-valued `$expand` of a lookup.
-#[derive(Debug, Clone)]
-pub(super) struct Expand {
-    pub navigation: String,
-    pub select: Option<Vec<String>>,
-}
-
-impl View {
-    pub(super) fn all() -> View {
-        View::default()
-    }
-
-    /// `(a,b,nav(c))` for `@odata.context`, or empty without `$select`/`$expand`.
-    fn context_list(&self) -> String {
-        let mut items: Vec<String> = self.select.clone().unwrap_or_default();
-        for e in &self.expand {
-            items.push(format!(
-                "{}({})",
-                e.navigation,
-                e.select.clone().unwrap_or_default().join(",")
-            ));
-        }
-        if items.is_empty() {
-            String::new()
-        } else {
-            format!("({})", items.join(","))
-        }
-    }
-}
 
 /// `<base>/$metadata#<set>(<list>)` (dataverse.md §1.1).
 pub(super) fn context(ctx: &Ctx<'_>, set: &str, view: &View, entity: bool) -> String {
@@ -94,123 +57,6 @@ pub(super) fn check_options(ctx: &Ctx<'_>) -> DvResult<()> {
         }
     }
     Ok(())
-}
-
-fn parse_select(org: &Org, t: usize, text: &str) -> DvResult<Option<Vec<String>>> {
-    let def = &org.tables[t].def;
-    let mut out: Vec<String> = Vec::new();
-    for item in text.split(',').map(str::trim) {
-        if item == "*" {
-            return Ok(None);
-        }
-        if item.is_empty() {
-            return Err(DataverseError::query(format!(
-                "Syntax error at position {} in '{text}'.",
-                text.len()
-            )));
-        }
-        if def.attr(item).is_none() {
-            return Err(DataverseError::no_property(item, &def.logical_name));
-        }
-        if !out.iter().any(|s| s == item) {
-            out.push(item.to_string());
-        }
-    }
-    Ok(Some(out))
-}
-
-/// Splits on `sep` outside parentheses.
-fn split_top(text: &str, sep: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if c == sep && depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
-}
-
-fn parse_expand(org: &Org, t: usize, text: &str) -> DvResult<Vec<Expand>> {
-    let def = &org.tables[t].def;
-    let mut out = Vec::new();
-    for item in split_top(text, ',').into_iter().map(str::trim) {
-        let (nav, options) = match item.split_once('(') {
-            Some((nav, rest)) => (
-                nav.trim(),
-                Some(rest.strip_suffix(')').ok_or_else(|| {
-                    DataverseError::query(format!(
-                        "Syntax error at position {} in '{text}'.",
-                        text.len()
-                    ))
-                })?),
-            ),
-            None => (item, None),
-        };
-        if nav.ends_with("/$ref") {
-            return Err(DataverseError::new(
-                501,
-                NOT_IMPLEMENTED,
-                "$expand with $ref is not supported by this fake.",
-            ));
-        }
-        let Some(lookup) = def.navigation(nav) else {
-            return Err(DataverseError::no_property(nav, &def.logical_name));
-        };
-        let target = org
-            .table_index(&lookup.target)
-            .ok_or_else(|| DataverseError::segment(&lookup.target))?;
-        let mut select = None;
-        for option in options.map(|o| split_top(o, ';')).unwrap_or_default() {
-            let option = option.trim();
-            if option.is_empty() {
-                continue;
-            }
-            match option.split_once('=') {
-                Some(("$select", cols)) => select = parse_select(org, target, cols)?,
-                // Allowed by Dataverse on a single-valued expand but with no effect on one row.
-                Some(("$filter" | "$orderby" | "$top", _)) => {}
-                Some(("$expand", _)) => {
-                    return Err(DataverseError::new(501, NOT_IMPLEMENTED, "Nested $expand is not supported by this fake."))
-                }
-                _ => {
-                    return Err(DataverseError::query(
-                        "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.",
-                    ))
-                }
-            }
-        }
-        out.push(Expand {
-            navigation: nav.to_string(),
-            select,
-        });
-    }
-    Ok(out)
-}
-
-/// `$select` and `$expand` of the request.
-pub(super) fn parse_view(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<View> {
-    let select = match ctx.param("$select") {
-        Some(text) => parse_select(org, t, text)?,
-        None => None,
-    };
-    let expand = match ctx.param("$expand") {
-        Some(text) => parse_expand(org, t, text)?,
-        None => Vec::new(),
-    };
-    Ok(View {
-        select,
-        expand,
-        annotations: annotation_patterns(ctx),
-    })
 }
 
 /// A cell as a filter/orderby value.
@@ -284,31 +130,10 @@ const FORMATTED: &str = "OData.Community.Display.V1.FormattedValue";
 const NAVIGATION: &str = "Microsoft.Dynamics.CRM.associatednavigationproperty";
 const LOGICAL: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
 
-/// The annotation patterns of `Prefer: odata.include-annotations="a,b*"`.
-fn annotation_patterns(ctx: &Ctx<'_>) -> Vec<String> {
-    ctx.prefer
-        .annotations
-        .as_deref()
-        .map(|a| {
-            a.split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn wanted(view: &View, annotation: &str) -> bool {
-    view.annotations.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => annotation.starts_with(prefix),
-        None => p == annotation,
-    })
-}
-
 /// Lookup annotations, emitted before the `_x_value` they describe
 /// (dataverse.md §1.9): the target's primary name as the formatted value,
 /// the navigation property and the target's logical name. Other columns
-/// carry no formatted values in this fake.
+/// carry their en-US formatted value (`formatted.rs`) where their type has one.
 fn annotate(
     org: &Org,
     t: usize,
@@ -320,8 +145,21 @@ fn annotate(
     if view.annotations.is_empty() {
         return;
     }
-    let Some(Attr::LookupValue(lookup)) = org.tables[t].def.attr(name) else {
-        return;
+    let lookup = match org.tables[t].def.attr(name) {
+        Some(Attr::LookupValue(lookup)) => lookup,
+        Some(Attr::Column(column)) => {
+            if wanted(view, FORMATTED) {
+                if let Some(text) = row
+                    .values
+                    .get(name)
+                    .and_then(|v| super::formatted::formatted(column, v))
+                {
+                    fields.push((format!("{name}@{FORMATTED}"), Out::str(text)));
+                }
+            }
+            return;
+        }
+        _ => return,
     };
     let Some(id) = row.values.get(name).and_then(Value::as_str) else {
         return;
@@ -401,6 +239,31 @@ pub(super) fn render_row(org: &Org, t: usize, row: &Row, view: &View, etag: bool
         }
     }
     for e in &view.expand {
+        if let Some(many) = &e.many {
+            let mut children: Vec<&Row> = org.tables[many.child]
+                .rows
+                .iter()
+                .filter(|r| r.values.get(&many.column).and_then(Value::as_str) == Some(&row.id))
+                .filter(|r| {
+                    many.filter
+                        .as_ref()
+                        .is_none_or(|f| matches(org, many.child, r, f))
+                })
+                .collect();
+            sort_rows(org, many.child, &mut children, &many.order);
+            children.truncate(many.top.unwrap_or(MAX_PAGE));
+            let child_view = View {
+                select: e.select.clone(),
+                expand: Vec::new(),
+                annotations: view.annotations.clone(),
+            };
+            let items = children
+                .into_iter()
+                .map(|r| render_row(org, many.child, r, &child_view, true))
+                .collect();
+            fields.push((e.navigation.clone(), Out::Arr(items)));
+            continue;
+        }
         let value = match follow(org, t, row, &e.navigation) {
             Some((target, related)) => render_row(
                 org,
@@ -428,41 +291,6 @@ fn parse_filter(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Option<filter::E
     filter::parse(text, &org.tables[t].def.entity_set, org, &aliases).map(Some)
 }
 
-fn parse_orderby(org: &Org, t: usize, text: &str) -> DvResult<Vec<(String, bool)>> {
-    let def = &org.tables[t].def;
-    let mut keys = Vec::new();
-    for item in text.split(',').map(str::trim) {
-        let mut words = item.split_whitespace();
-        let Some(name) = words.next() else {
-            return Err(DataverseError::query(format!(
-                "Syntax error at position {} in '{text}'.",
-                text.len()
-            )));
-        };
-        let desc = match words.next() {
-            None | Some("asc") => false,
-            Some("desc") => true,
-            Some(_) => {
-                return Err(DataverseError::query(format!(
-                    "Syntax error at position {} in '{text}'.",
-                    text.len()
-                )))
-            }
-        };
-        if words.next().is_some() {
-            return Err(DataverseError::query(format!(
-                "Syntax error at position {} in '{text}'.",
-                text.len()
-            )));
-        }
-        if def.attr(name).is_none() {
-            return Err(DataverseError::no_property(name, &def.logical_name));
-        }
-        keys.push((name.to_string(), desc));
-    }
-    Ok(keys)
-}
-
 /// The rows matching `$filter`, ordered by `$orderby` (nulls first
 /// ascending; ties keep insertion order).
 fn matching<'o>(org: &'o Org, t: usize, ctx: &Ctx<'_>, with_order: bool) -> DvResult<Vec<&'o Row>> {
@@ -476,9 +304,15 @@ fn matching<'o>(org: &'o Org, t: usize, ctx: &Ctx<'_>, with_order: bool) -> DvRe
         .iter()
         .filter(|r| expr.as_ref().is_none_or(|e| matches(org, t, r, e)))
         .collect();
+    sort_rows(org, t, &mut rows, &order);
+    Ok(rows)
+}
+
+/// Orders rows by `$orderby` keys (nulls first ascending; ties keep order).
+fn sort_rows(org: &Org, t: usize, rows: &mut [&Row], order: &[(String, bool)]) {
     if !order.is_empty() {
         rows.sort_by(|a, b| {
-            for (name, desc) in &order {
+            for (name, desc) in order {
                 let (va, vb) = (cell_val(org, t, a, name), cell_val(org, t, b, name));
                 let ord = match (&va, &vb) {
                     (Val::Null, Val::Null) => Ordering::Equal,
@@ -494,7 +328,6 @@ fn matching<'o>(org: &'o Org, t: usize, ctx: &Ctx<'_>, with_order: bool) -> DvRe
             Ordering::Equal
         });
     }
-    Ok(rows)
 }
 
 /// The opaque `$skiptoken`: `<cookie pagenumber="N" offset="K" />`, where

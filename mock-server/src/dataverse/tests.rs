@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::call::{Call, Reply};
 use crate::world::ids::IdGen;
+use crate::world::tables::{DataverseFixture, ServiceProtection};
 
 const ORIGIN: &str = "http://127.0.0.1:4010";
 const BASE: &str = "http://127.0.0.1:4010/api/data/v9.2";
@@ -568,8 +569,18 @@ fn retrieve_failures() {
         "0x80060888",
         "Bad Request - Error in query syntax.",
     );
-    let r = h.get("/otcm_suppliers(otcm_vendorcode='NW')");
+    // otcm_vendorcode is the default tables' alternate key; otcm_name is not a key.
+    let r = h.get("/otcm_suppliers(otcm_name='Northwind Traders')");
     assert_error_contains(&r, 400, "0x80060888", "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.otcm_supplier'.");
+    let r = h.get("/otcm_suppliers(otcm_vendorcode='NW')");
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let r = h.get("/otcm_suppliers(otcm_vendorcode='NOPE')");
+    assert_error_contains(
+        &r,
+        404,
+        "0x80040217",
+        "A record with the specified key values does not exist in otcm_supplier entity",
+    );
     let r = h.get("/otcm_suppliers/nope");
     assert_error(
         &r,
@@ -1446,4 +1457,34 @@ fn a_committed_stage_keeps_its_writes() {
             .as_u16(),
         404
     );
+}
+
+/// P2-4: fixtures declare alternate keys per table (multi-column too); a
+/// key on an undeclared column is refused at load.
+#[test]
+fn fixtures_declare_alternate_keys() {
+    let yaml = r#"
+orgs:
+  - name: default
+    tables:
+      - entity_set: things
+        logical_name: thing
+        primary_id: thingid
+        primary_name: name
+        columns: {code: string, region: integer}
+        alternate_keys: [[code, region]]
+    rows:
+      things: [{name: A, code: X, region: 1}]
+"#;
+    let fx: DataverseFixture = serde_yaml_ng::from_str(yaml).unwrap();
+    let mut h = harness_with(fx);
+    let r = h.get("/things(region=1,code='X')?$select=name");
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert!(text(&r).contains("\"name\":\"A\""), "{}", text(&r));
+    let r = h.get("/things(code='X')");
+    assert_eq!(r.status, 400, "{}", text(&r));
+    let bad: DataverseFixture =
+        serde_yaml_ng::from_str(&yaml.replace("[[code, region]]", "[[nosuch]]")).unwrap();
+    let e = Store::from_fixture(&bad, &mut IdGen::new(1)).unwrap_err();
+    assert!(e.contains("alternate key column 'nosuch'"), "{e}");
 }

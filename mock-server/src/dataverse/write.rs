@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderName, StatusCode};
 use serde_json::Value;
 
-use super::error::{DataverseError, DvResult, LENGTH, QUERY};
+use super::error::{DataverseError, DvResult, DUPLICATE_KEY, LENGTH, QUERY};
 use super::query;
-use super::table::{self, Attr, CoerceError, Lookup};
-use super::{parse_key, Ctx, DvEnv, Org, Row, Store};
+use super::{key_missing, resolve_key, Address, Ctx, DvEnv};
 use crate::call::Reply;
+use crate::world::tables::schema::{self as table, Attr, CoerceError, Lookup};
+use crate::world::tables::{Org, Row, Store, Table};
 
 /// One cell to set (`None` clears it).
 type Change = (String, Option<Value>);
@@ -20,7 +21,16 @@ struct Payload {
     /// A primary id given in the body.
     id: Option<String>,
     changes: Vec<Change>,
+    /// Deep insert through single-valued navigation properties: the lookup
+    /// column to set, the target table and the row to create there first.
+    parents: Vec<(String, usize, Payload)>,
+    /// Deep insert through collection-valued navigation properties: the
+    /// child table, its lookup column pointing here, and the rows.
+    children: Vec<(usize, String, Vec<Payload>)>,
 }
+
+/// How deep a deep insert may nest (a guard against runaway bodies).
+const MAX_DEPTH: usize = 10;
 
 fn invalid_property(set: &str, logical: &str, name: &str) -> DataverseError {
     DataverseError::payload(
@@ -97,17 +107,21 @@ fn resolve_bind(org: &Org, set: &str, lookup: &Lookup, text: &str) -> DvResult<S
             ),
         ));
     }
-    let id = parse_key(&target.def, &crate::call::decode_component(key))?;
-    if target.find(&id).is_none() {
-        return Err(DataverseError::row_missing(&target.def.logical_name, &id));
+    match resolve_key(target, &crate::call::decode_component(key))? {
+        Address::Id(id) if target.find(&id).is_none() => {
+            Err(DataverseError::row_missing(&target.def.logical_name, &id))
+        }
+        Address::Id(id)
+        | Address::Alternate {
+            found: Some(id), ..
+        } => Ok(id),
+        Address::Alternate { found: None, .. } => Err(key_missing(&target.def)),
     }
-    Ok(id)
 }
 
 /// Validates a request body against table `t`; the first problem wins, in body order.
 fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
-    let def = &org.tables[t].def;
-    let (set, logical) = (def.entity_set.as_str(), def.logical_name.as_str());
+    let set = org.tables[t].def.entity_set.as_str();
     let object = match serde_json::from_slice::<Value>(&ctx.call.body) {
         Ok(Value::Object(map)) => map,
         Ok(_) => {
@@ -123,11 +137,31 @@ fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
             ))
         }
     };
+    read_object(org, t, &object, 0)
+}
+
+/// Validates one entity of a body (nested ones too: deep insert).
+fn read_object(
+    org: &Org,
+    t: usize,
+    object: &serde_json::Map<String, Value>,
+    depth: usize,
+) -> DvResult<Payload> {
+    let def = &org.tables[t].def;
+    let (set, logical) = (def.entity_set.as_str(), def.logical_name.as_str());
+    if depth > MAX_DEPTH {
+        return Err(DataverseError::payload(
+            set,
+            &format!("Microsoft.OData.ODataException: A deep insert may nest at most {MAX_DEPTH} levels; create the deeper rows in a second request."),
+        ));
+    }
     let mut payload = Payload {
         id: None,
         changes: Vec::new(),
+        parents: Vec::new(),
+        children: Vec::new(),
     };
-    for (key, value) in &object {
+    for (key, value) in object {
         if key.starts_with('@') {
             continue; // instance annotations such as @odata.type
         }
@@ -175,12 +209,14 @@ fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
             None => match def.navigation(key) {
                 // dataverse.md §4: `{"parentaccountid": null}` disassociates.
                 Some(lookup) if value.is_null() => payload.changes.push((lookup.column.clone(), None)),
-                Some(_) if value.is_object() => {
-                    return Err(DataverseError::new(
-                        501,
-                        super::error::NOT_IMPLEMENTED,
-                        format!("Deep insert through '{key}' is not supported by this fake."),
-                    ))
+                Some(lookup) if value.is_object() => {
+                    let target = org
+                        .table_index(&lookup.target)
+                        .ok_or_else(|| DataverseError::segment(&lookup.target))?;
+                    let nested = value.as_object().expect("checked: an object");
+                    let parent = read_object(org, target, nested, depth + 1)?;
+                    check_new(org, target, &parent)?;
+                    payload.parents.push((lookup.column.clone(), target, parent));
                 }
                 Some(_) => {
                     return Err(DataverseError::payload(
@@ -188,11 +224,82 @@ fn read_payload(org: &Org, t: usize, ctx: &Ctx<'_>) -> DvResult<Payload> {
                         &format!("Microsoft.OData.ODataException: A primitive value was found for the navigation property '{key}'; use '{key}@odata.bind' to set a reference."),
                     ))
                 }
-                None => return Err(invalid_property(set, logical, key)),
+                None => match org.collection(t, key) {
+                    Some((child, lookup)) => {
+                        let Value::Array(items) = value else {
+                            return Err(DataverseError::payload(
+                                set,
+                                &format!("Microsoft.OData.ODataException: The collection-valued navigation property '{key}' takes an array of entities."),
+                            ));
+                        };
+                        let mut rows = Vec::new();
+                        for item in items {
+                            let Value::Object(item) = item else {
+                                return Err(DataverseError::payload(
+                                    set,
+                                    &format!("Microsoft.OData.ODataException: Each item of '{key}' must be an entity (a JSON object)."),
+                                ));
+                            };
+                            let row = read_object(org, child, item, depth + 1)?;
+                            check_new(org, child, &row)?;
+                            rows.push(row);
+                        }
+                        payload.children.push((child, lookup.column.clone(), rows));
+                    }
+                    None => return Err(invalid_property(set, logical, key)),
+                },
             },
         }
     }
     Ok(payload)
+}
+
+/// A row a deep insert creates must not exist yet, nor repeat a key.
+fn check_new(org: &Org, t: usize, payload: &Payload) -> DvResult<()> {
+    match &payload.id {
+        Some(id) if org.tables[t].find(id).is_some() => Err(DataverseError::duplicate()),
+        _ => check_keys(&org.tables[t], None, &values_of(&payload.changes)),
+    }
+}
+
+fn values_of(changes: &[Change]) -> BTreeMap<String, Value> {
+    let mut values = BTreeMap::new();
+    apply(&mut values, changes.to_vec());
+    values
+}
+
+/// A row (`id`, or a new one) with `values` must not repeat the values of
+/// an alternate key another row holds (keys with a null part are exempt).
+fn check_keys(table: &Table, id: Option<&str>, values: &BTreeMap<String, Value>) -> DvResult<()> {
+    for key in &table.def.alternate_keys {
+        let Some(mine) = key
+            .iter()
+            .map(|c| values.get(c))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let clash = table.rows.iter().any(|r| {
+            Some(r.id.as_str()) != id
+                && key
+                    .iter()
+                    .zip(&mine)
+                    .all(|(c, v)| r.values.get(c) == Some(*v))
+        });
+        if clash {
+            return Err(DataverseError::new(
+                412,
+                DUPLICATE_KEY,
+                format!(
+                    "A record that has the attribute values {} already exists. The entity key {}_{} requires that this set of attributes contains unique values. Select unique values and try again.",
+                    key.join(", "),
+                    table.def.logical_name,
+                    key.join("_")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn apply(values: &mut BTreeMap<String, Value>, changes: Vec<Change>) {
@@ -259,9 +366,37 @@ pub(super) fn create(
             return Err(DataverseError::duplicate());
         }
     }
+    check_keys(&org.tables[t], None, &values_of(&payload.changes))?;
+    let id = insert_deep(store, o, t, payload, env);
+    written(store, o, t, &id, ctx, StatusCode::CREATED)
+}
+
+/// Creates a validated payload with everything nested in it, parents
+/// first, then the row, then its children; the row's id. Every check ran
+/// in `read_object`, so nothing here fails half-way.
+fn insert_deep(
+    store: &mut Store,
+    o: usize,
+    t: usize,
+    mut payload: Payload,
+    env: &mut DvEnv<'_>,
+) -> String {
+    for (column, target, parent) in std::mem::take(&mut payload.parents) {
+        let parent_id = insert_deep(store, o, target, parent, env);
+        payload
+            .changes
+            .push((column, Some(Value::String(parent_id))));
+    }
     let id = payload.id.clone().unwrap_or_else(|| env.ids.guid());
     insert(store, o, t, &id, payload.changes, env);
-    written(store, o, t, &id, ctx, StatusCode::CREATED)
+    for (child, column, rows) in payload.children {
+        for mut row in rows {
+            row.changes
+                .push((column.clone(), Some(Value::String(id.clone()))));
+            insert_deep(store, o, child, row, env);
+        }
+    }
+    id
 }
 
 fn insert(store: &mut Store, o: usize, t: usize, id: &str, changes: Vec<Change>, env: &DvEnv<'_>) {
@@ -273,6 +408,7 @@ fn insert(store: &mut Store, o: usize, t: usize, id: &str, changes: Vec<Change>,
         modified: Some(env.now),
     };
     apply(&mut row.values, changes);
+    store.orgs[o].tables[t].def.default_state(&mut row.values);
     store.append_row(o, t, row);
 }
 
@@ -292,6 +428,7 @@ pub(super) fn update(
     o: usize,
     t: usize,
     id: &str,
+    key_values: Vec<(String, Value)>,
     ctx: &Ctx<'_>,
     env: &mut DvEnv<'_>,
 ) -> DvResult<Reply> {
@@ -300,7 +437,14 @@ pub(super) fn update(
     query::parse_view(org, t, ctx)?;
     let table = &org.tables[t];
     let existing = table.find(id);
-    let missing = || DataverseError::row_missing(&table.def.logical_name, id);
+    let by_key = !key_values.is_empty();
+    let missing = || {
+        if by_key {
+            key_missing(&table.def)
+        } else {
+            DataverseError::row_missing(&table.def.logical_name, id)
+        }
+    };
     if let Some(if_match) = ctx.call.header("if-match") {
         let Some(row) = existing else {
             return Err(missing());
@@ -318,8 +462,24 @@ pub(super) fn update(
             return Err(DataverseError::duplicate());
         }
     }
-    let payload = read_payload(org, t, ctx)?;
+    let mut payload = read_payload(org, t, ctx)?;
+    payload
+        .changes
+        .extend(key_values.into_iter().map(|(c, v)| (c, Some(v))));
     let exists = existing.is_some();
+    if exists && !(payload.parents.is_empty() && payload.children.is_empty()) {
+        return Err(DataverseError::payload(
+            &table.def.entity_set,
+            "Microsoft.OData.ODataException: Related rows can only be created with their row (deep insert on create); update this row without nested entities and create the related rows on their own.",
+        ));
+    }
+    if let Some(row) = existing {
+        let mut after = row.values.clone();
+        apply(&mut after, payload.changes.clone());
+        check_keys(&org.tables[t], Some(id), &after)?;
+    } else {
+        check_keys(&org.tables[t], None, &values_of(&payload.changes))?;
+    }
     if exists {
         let version = store.bump();
         let Some(index) = store.orgs[o].tables[t].rows.iter().position(|r| r.id == id) else {
@@ -331,7 +491,11 @@ pub(super) fn update(
         row.modified = Some(env.now);
         written(store, o, t, id, ctx, StatusCode::OK)
     } else {
-        insert(store, o, t, id, payload.changes, env);
+        let payload = Payload {
+            id: Some(id.to_string()),
+            ..payload
+        };
+        insert_deep(store, o, t, payload, env);
         written(store, o, t, id, ctx, StatusCode::CREATED)
     }
 }

@@ -247,6 +247,10 @@ pub struct JournalEntry {
     /// Real latency a fault adds after the answer is built.
     #[serde(skip)]
     pub answer_delay: u64,
+    /// For a request inside a Dataverse `$batch`: its 1-based place in the
+    /// batch (the batch's own entry comes just before its parts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_part: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -328,6 +332,7 @@ impl JournalEntry {
             credential: call.bearer().map(str::to_string),
             received_set: false,
             answer_delay: 0,
+            batch_part: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub(crate) mod ids;
 pub(crate) mod journal;
 pub(crate) mod model;
 pub(crate) mod scheduler;
+pub(crate) mod tables;
 pub(crate) mod time;
 pub(crate) mod wall;
 pub(crate) mod workspace;

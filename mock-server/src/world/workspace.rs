@@ -23,8 +23,8 @@ use super::journal::Journal;
 use super::model::*;
 use super::scheduler::Scheduler;
 use super::time::{parse_duration, parse_rfc3339, Millis};
-use crate::dataverse::Store;
 use crate::fixtures::{DeliveryRoute, DocumentFixture, Fixture, FixtureError, N8nWebhookFixture};
+use crate::world::tables::Store;
 
 /// The default start of a workspace's clock.
 pub(crate) const DEFAULT_START: &str = "2026-03-24T00:00:00.000Z";

@@ -2,15 +2,20 @@
 
 mod helpers;
 
+mod alternate_keys;
+mod annotations;
 mod auth;
+mod batch;
 mod binary;
 mod callback;
 mod catalog;
 mod conventions;
 mod dataverse;
+mod deep_insert;
 mod determinism;
 mod dispatch;
 mod documents;
+mod expand;
 mod faults;
 mod loaders;
 mod openapi;

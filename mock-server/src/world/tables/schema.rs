@@ -73,7 +73,13 @@ pub(crate) struct Column {
     pub ty: ColumnType,
     /// Maximum length in characters (strings only).
     pub max_length: Option<usize>,
+    /// Choice labels (value, en-US label), for formatted values.
+    pub options: Vec<(i64, String)>,
 }
+
+/// Default `statecode` of a new row (0, Active) and `statuscode` (1, Active).
+pub(crate) const STATECODE: &str = "statecode";
+pub(crate) const STATUSCODE: &str = "statuscode";
 
 impl Column {
     pub(crate) fn new(name: &str, ty: ColumnType) -> Self {
@@ -81,6 +87,20 @@ impl Column {
             name: name.into(),
             ty,
             max_length: ty.default_max_length(),
+            options: Vec::new(),
+        }
+    }
+
+    /// The en-US label of choice value `value`: the declared options, or
+    /// Dataverse's standard labels for `statecode`/`statuscode`.
+    pub(crate) fn label(&self, value: i64) -> Option<String> {
+        if let Some((_, label)) = self.options.iter().find(|(v, _)| *v == value) {
+            return Some(label.clone());
+        }
+        match (self.name.as_str(), value) {
+            (STATECODE, 0) | (STATUSCODE, 1) => Some("Active".into()),
+            (STATECODE, 1) | (STATUSCODE, 2) => Some("Inactive".into()),
+            _ => None,
         }
     }
 
@@ -88,6 +108,7 @@ impl Column {
         Self {
             name: name.into(),
             ty,
+            options: Vec::new(),
             max_length: Some(max),
         }
     }
@@ -103,6 +124,21 @@ pub struct Lookup {
     pub column: String,
     /// Target entity set name (e.g. `otcm_suppliers`).
     pub target: String,
+    /// The collection-valued navigation property on the target that lists
+    /// the rows pointing at it (deep insert, `$expand`); default
+    /// `<entity set>_<navigation>` of the referencing table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+}
+
+impl Lookup {
+    /// The name of the collection-valued navigation property this lookup
+    /// gives its target, for a lookup declared on `referencing`.
+    pub(crate) fn collection_name(&self, referencing: &TableDef) -> String {
+        self.collection
+            .clone()
+            .unwrap_or_else(|| format!("{}_{}", referencing.entity_set, self.navigation))
+    }
 }
 
 /// A table's definition.
@@ -115,12 +151,15 @@ pub(crate) struct TableDef {
     /// Declared columns in definition order (the primary name is always one of them).
     pub columns: Vec<Column>,
     pub lookups: Vec<Lookup>,
+    /// Alternate keys: each a list of declared columns whose values
+    /// together address one row (`set(col='v')`) and must be unique.
+    pub alternate_keys: Vec<Vec<String>>,
 }
 
 /// The system columns every row carries.
-pub(super) const CREATEDON: &str = "createdon";
-pub(super) const MODIFIEDON: &str = "modifiedon";
-pub(super) const VERSIONNUMBER: &str = "versionnumber";
+pub(crate) const CREATEDON: &str = "createdon";
+pub(crate) const MODIFIEDON: &str = "modifiedon";
+pub(crate) const VERSIONNUMBER: &str = "versionnumber";
 
 /// What a property name on a table refers to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,6 +199,16 @@ impl TableDef {
             MODIFIEDON => Some(Attr::System(MODIFIEDON, ColumnType::Datetime)),
             VERSIONNUMBER => Some(Attr::System(VERSIONNUMBER, ColumnType::Bigint)),
             _ => None,
+        }
+    }
+
+    /// Gives a row without `statecode`/`statuscode` (where the table has
+    /// them) Dataverse's defaults: 0 (Active) and 1 (Active).
+    pub(crate) fn default_state(&self, values: &mut std::collections::BTreeMap<String, Value>) {
+        for (column, value) in [(STATECODE, 0), (STATUSCODE, 1)] {
+            if self.columns.iter().any(|c| c.name == column) && !values.contains_key(column) {
+                values.insert(column.to_string(), Value::from(value));
+            }
         }
     }
 
@@ -262,12 +311,24 @@ impl TableDef {
             seen.push(&l.column);
             navs.push(&l.navigation);
         }
+        for key in &self.alternate_keys {
+            if key.is_empty() {
+                return Err(format!("table '{set}': an alternate key names no column"));
+            }
+            for column in key {
+                if !self.columns.iter().any(|c| &c.name == column) {
+                    return Err(format!(
+                        "table '{set}': alternate key column '{column}' is not a declared column"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`
-pub(super) fn is_identifier(name: &str) -> bool {
+pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -279,7 +340,8 @@ fn table(
     id: &str,
     name: (&str, usize),
     columns: Vec<Column>,
-    lookups: &[(&str, &str, &str)],
+    lookups: &[(&str, &str, &str, Option<&str>)],
+    keys: &[&str],
 ) -> TableDef {
     let mut all = vec![Column::with_max(name.0, ColumnType::String, name.1)];
     all.extend(columns);
@@ -291,20 +353,22 @@ fn table(
         columns: all,
         lookups: lookups
             .iter()
-            .map(|(nav, col, target)| Lookup {
+            .map(|(nav, col, target, collection)| Lookup {
                 navigation: (*nav).into(),
                 column: (*col).into(),
                 target: (*target).into(),
+                collection: collection.map(str::to_string),
             })
             .collect(),
+        alternate_keys: keys.iter().map(|k| vec![(*k).to_string()]).collect(),
     }
 }
 
 /// The four tables used when a fixture org declares none (DESIGN.md §5, §4.6).
-pub(super) fn default_tables() -> Vec<TableDef> {
+pub(crate) fn default_tables() -> Vec<TableDef> {
     use ColumnType::*;
     vec![
-        table("teams", "team", "teamid", ("name", 160), vec![], &[]),
+        table("teams", "team", "teamid", ("name", 160), vec![], &[], &[]),
         table(
             "otcm_suppliers",
             "otcm_supplier",
@@ -315,6 +379,7 @@ pub(super) fn default_tables() -> Vec<TableDef> {
                 Column::new("statecode", Integer),
             ],
             &[],
+            &["otcm_vendorcode"],
         ),
         table(
             "otcm_inboundinvoices",
@@ -337,9 +402,16 @@ pub(super) fn default_tables() -> Vec<TableDef> {
                     "otcm_SupplierId",
                     "_otcm_supplierid_value",
                     "otcm_suppliers",
+                    Some("otcm_supplier_inboundinvoices"),
                 ),
-                ("ownerid", "_ownerid_value", "teams"),
+                (
+                    "ownerid",
+                    "_ownerid_value",
+                    "teams",
+                    Some("team_otcm_inboundinvoices"),
+                ),
             ],
+            &[],
         ),
         table(
             "otcm_inboundinvoicelineitems",
@@ -359,16 +431,23 @@ pub(super) fn default_tables() -> Vec<TableDef> {
                     "otcm_InboundInvoiceId",
                     "_otcm_inboundinvoiceid_value",
                     "otcm_inboundinvoices",
+                    Some("otcm_inboundinvoice_lineitems"),
                 ),
-                ("ownerid", "_ownerid_value", "teams"),
+                (
+                    "ownerid",
+                    "_ownerid_value",
+                    "teams",
+                    Some("team_otcm_inboundinvoicelineitems"),
+                ),
             ],
+            &[],
         ),
     ]
 }
 
 /// Why a JSON value does not fit a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum CoerceError {
+pub(crate) enum CoerceError {
     /// The OData reader's message (`Cannot convert the literal …` or
     /// `An incompatible primitive type …`).
     Convert(String),
@@ -411,12 +490,12 @@ fn incompatible(value: &Value, edm: &str) -> CoerceError {
 }
 
 /// Formats a decimal with a fixed scale; `None` when not finite.
-pub(super) fn format_decimal(value: f64, scale: usize) -> Option<String> {
+pub(crate) fn format_decimal(value: f64, scale: usize) -> Option<String> {
     value.is_finite().then(|| format!("{value:.scale$}"))
 }
 
 /// `YYYY-MM-DD` with a real calendar date.
-pub(super) fn parse_date(text: &str) -> Option<i64> {
+pub(crate) fn parse_date(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -425,7 +504,7 @@ pub(super) fn parse_date(text: &str) -> Option<i64> {
 }
 
 /// Canonical lowercase hyphenated GUID, or `None`.
-pub(super) fn parse_guid(text: &str) -> Option<String> {
+pub(crate) fn parse_guid(text: &str) -> Option<String> {
     let b = text.as_bytes();
     if b.len() != 36 {
         return None;
@@ -445,7 +524,7 @@ pub(super) fn parse_guid(text: &str) -> Option<String> {
 
 /// Converts a JSON payload value into the stored form of `column`
 /// (`Ok(None)` for null).
-pub(super) fn coerce(
+pub(crate) fn coerce(
     ty: ColumnType,
     max_length: Option<usize>,
     value: &Value,
@@ -518,7 +597,7 @@ pub(super) fn coerce(
 }
 
 /// A stored cell as it is written in a response.
-pub(super) fn render_cell(ty: ColumnType, value: Option<&Value>) -> Out {
+pub(crate) fn render_cell(ty: ColumnType, value: Option<&Value>) -> Out {
     match (ty, value) {
         (_, None) => Out::Json(Value::Null),
         (ColumnType::Decimal | ColumnType::Money, Some(Value::String(text))) => {

@@ -21,8 +21,11 @@
 //!             otcm_vendorcode: string
 //!             statecode: integer       # string memo integer bigint decimal money
 //!                                      # boolean datetime dateonly guid choice
-//!           lookups:
+//!             otcm_kind: {type: choice, options: {1: Goods, 2: Services}}
+//!           lookups:                     # collection: optional name of the target's
+//!                                        # collection-valued navigation property
 //!             - {navigation: otcm_ParentId, column: _otcm_parentid_value, target: otcm_suppliers}
+//!           alternate_keys: [[otcm_vendorcode]]  # optional; columns addressing one row
 //!       rows:                # keyed by entity set name, in insertion order
 //!         otcm_suppliers:
 //!           - {otcm_supplierid: 9c7a…, otcm_name: Northwind Traders}
@@ -40,7 +43,7 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::table::{ColumnType, Lookup};
+use super::schema::{ColumnType, Lookup};
 
 /// The `dataverse:` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,6 +99,9 @@ pub struct TableFixture {
     pub columns: ColumnsFixture,
     #[serde(default)]
     pub lookups: Vec<Lookup>,
+    /// Alternate keys, each a list of columns (`[[otcm_invoicenumber]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternate_keys: Vec<Vec<String>>,
 }
 
 /// A column type, short (`string`) or long (`{type: string, max_length: 100}`).
@@ -113,6 +119,9 @@ pub struct ColumnLong {
     pub ty: ColumnType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<usize>,
+    /// Choice labels: value -> en-US label (formatted values).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub options: std::collections::BTreeMap<i64, String>,
 }
 
 /// An ordered map `name -> ColumnSpec` (definition order is output order).
@@ -222,7 +231,8 @@ orgs:
             cols[1].1,
             ColumnSpec::Long(ColumnLong {
                 ty: ColumnType::Money,
-                max_length: None
+                max_length: None,
+                options: Default::default(),
             })
         );
         assert_eq!(org.rows.0[0].0, "things");

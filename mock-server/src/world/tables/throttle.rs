@@ -4,15 +4,24 @@
 //! Only accepted requests are counted. A request arriving when `limit`
 //! requests were already accepted within the last `window` is refused with
 //! `429`, `Retry-After` (whole seconds until the oldest of them leaves the
-//! window, at least 1) and code `0x80072322`.
+//! window, at least 1) and code `0x80072322`; this module only counts, and
+//! says how long to wait: the engine above words the error.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::error::{DataverseError, THROTTLED};
 use crate::world::time::Millis;
 
+/// A refused request: the limit and window it exceeded, and the whole
+/// seconds to wait (`Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Throttled {
+    pub limit: u32,
+    pub window_seconds: i64,
+    pub retry_after: i64,
+}
+
 #[derive(Debug, Clone)]
-pub(super) struct Throttle {
+pub(crate) struct Throttle {
     pub limit: u32,
     pub window: Millis,
     seen: BTreeMap<String, VecDeque<Millis>>,
@@ -25,7 +34,7 @@ impl Default for Throttle {
 }
 
 impl Throttle {
-    pub(super) fn new(limit: u32, window: Millis) -> Self {
+    pub(crate) fn new(limit: u32, window: Millis) -> Self {
         Self {
             limit,
             window: window.max(1),
@@ -33,8 +42,8 @@ impl Throttle {
         }
     }
 
-    /// Records a request, or returns the 429 error and its `Retry-After` seconds.
-    pub(super) fn check(&mut self, token: &str, now: Millis) -> Result<(), (DataverseError, i64)> {
+    /// Records a request, or says why it is refused and how long to wait.
+    pub(crate) fn check(&mut self, token: &str, now: Millis) -> Result<(), Throttled> {
         let window = self.window;
         let queue = self.seen.entry(token.to_string()).or_default();
         while queue.front().is_some_and(|t| *t <= now - window) {
@@ -44,16 +53,11 @@ impl Throttle {
             let oldest = queue.front().copied().unwrap_or(now);
             let wait_ms = (oldest + window - now).max(1);
             let retry = (wait_ms + 999) / 1000;
-            let seconds = window / 1000;
-            let error = DataverseError::new(
-                429,
-                THROTTLED,
-                format!(
-                    "Number of requests exceeded the limit of {} over time window of {seconds} seconds.",
-                    self.limit
-                ),
-            );
-            return Err((error, retry.max(1)));
+            return Err(Throttled {
+                limit: self.limit,
+                window_seconds: window / 1000,
+                retry_after: retry.max(1),
+            });
         }
         queue.push_back(now);
         Ok(())
@@ -70,14 +74,15 @@ mod tests {
         let mut t = Throttle::new(2, 300_000);
         assert!(t.check("a", 0).is_ok());
         assert!(t.check("a", 1_000).is_ok());
-        let (e, retry) = t.check("a", 2_000).unwrap_err();
-        assert_eq!(e.status, 429);
-        assert_eq!(e.code, "0x80072322");
+        let refused = t.check("a", 2_000).unwrap_err();
         assert_eq!(
-            e.message,
-            "Number of requests exceeded the limit of 2 over time window of 300 seconds."
+            refused,
+            Throttled {
+                limit: 2,
+                window_seconds: 300,
+                retry_after: 298
+            }
         );
-        assert_eq!(retry, 298);
         // Other tokens are independent.
         assert!(t.check("b", 2_000).is_ok());
         // The first request leaves the window at 300 s.
