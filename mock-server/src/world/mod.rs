@@ -13,6 +13,7 @@ pub(crate) mod glob;
 pub(crate) mod hooks;
 pub(crate) mod ids;
 pub(crate) mod journal;
+mod load;
 pub(crate) mod model;
 pub(crate) mod scheduler;
 pub(crate) mod tables;

@@ -9,6 +9,7 @@
 //! (ordered output with exact decimals), `throttle` (service protection
 //! counters).
 
+mod defaults;
 pub(crate) mod fixture;
 pub(crate) mod json;
 pub(crate) mod schema;
@@ -177,7 +178,7 @@ impl Store {
             },
         };
         let defs = match &fx.tables {
-            None => schema::default_tables(),
+            None => defaults::default_tables(),
             Some(tables) => tables
                 .iter()
                 .map(table_def)
