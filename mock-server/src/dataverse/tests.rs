@@ -1459,7 +1459,7 @@ fn a_committed_stage_keeps_its_writes() {
     );
 }
 
-/// P2-4: fixtures declare alternate keys per table (multi-column too); a
+/// Fixtures declare alternate keys per table (multi-column too); a
 /// key on an undeclared column is refused at load.
 #[test]
 fn fixtures_declare_alternate_keys() {

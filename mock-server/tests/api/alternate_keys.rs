@@ -1,17 +1,8 @@
-//! P2-4 through HTTP: alternate keys (the default `otcm_suppliers` is keyed
+//! Through HTTP: alternate keys (the default `otcm_suppliers` is keyed
 //! by `otcm_vendorcode`; fixtures declare others).
 
 use crate::helpers::*;
 use serde_json::Value;
-
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 async fn dv(
     app: &App,
@@ -21,25 +12,8 @@ async fn dv(
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Res {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("/api/data/v9.2/{path}")))
-        .bearer_auth(t);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    app.dataverse(Some(t), method, path, body.map(str::to_string), headers)
+        .await
 }
 
 async fn suppliers(app: &App) -> Vec<Value> {

@@ -1,16 +1,7 @@
-//! P2-4 through HTTP: `Prefer: odata.include-annotations` formatted values
+//! Through HTTP: `Prefer: odata.include-annotations` formatted values
 //! (en-US) and the `statecode`/`statuscode` defaults on create.
 
 use crate::helpers::*;
-
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 async fn send(
     app: &App,
@@ -20,22 +11,9 @@ async fn send(
     body: Option<&str>,
     prefer: &str,
 ) -> Res {
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("/api/data/v9.2/{path}")))
-        .bearer_auth(t)
-        .header("prefer", prefer);
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    let body = body.map(str::to_string);
+    app.dataverse(Some(t), method.as_str(), path, body, &[("prefer", prefer)])
+        .await
 }
 
 const FV: &str = "OData.Community.Display.V1.FormattedValue";

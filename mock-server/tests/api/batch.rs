@@ -1,17 +1,8 @@
-//! P2-4 through HTTP: Dataverse `$batch` with change sets, Content-ID
+//! Through HTTP: Dataverse `$batch` with change sets, Content-ID
 //! references, continue-on-error, and fault rules aimed at a part.
 
 use crate::helpers::*;
 use serde_json::Value;
-
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// One request of a batch: (Content-ID, method, target, JSON body).
 type Op<'a> = (Option<u32>, &'a str, &'a str, Option<&'a str>);
@@ -53,21 +44,10 @@ fn batch_body(groups: &[(bool, Vec<Op<'_>>)]) -> String {
 }
 
 async fn send_batch(app: &App, token: &str, body: String, prefer: Option<&str>) -> Res {
-    let mut req = app
-        .client
-        .post(app.url("/api/data/v9.2/$batch"))
-        .bearer_auth(token)
-        .header("content-type", "multipart/mixed; boundary=batch_B")
-        .body(body);
-    if let Some(p) = prefer {
-        req = req.header("prefer", p);
-    }
-    let res = req.send().await.unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    let mut headers = vec![("content-type", "multipart/mixed; boundary=batch_B")];
+    headers.extend(prefer.map(|p| ("prefer", p)));
+    app.dataverse(Some(token), "POST", "$batch", Some(body), &headers)
+        .await
 }
 
 /// The status lines of the parts of a batch answer, in order.

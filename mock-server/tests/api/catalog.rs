@@ -25,11 +25,7 @@ async fn upload(app: &App, filename: &str, content_type: &str, size: usize) -> R
         .send()
         .await
         .unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    Res::read(res).await
 }
 
 #[tokio::test]

@@ -4,15 +4,6 @@
 use crate::helpers::*;
 use serde_json::Value;
 
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn dv(
     app: &App,
     token: Option<&str>,
@@ -21,27 +12,9 @@ async fn dv(
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Res {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("/api/data/v9.2/{path_and_query}")));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    let body = body.map(str::to_string);
+    app.dataverse(token, method, path_and_query, body, headers)
+        .await
 }
 
 /// §7: a missing, unknown or expired token is 401 with WWW-Authenticate.

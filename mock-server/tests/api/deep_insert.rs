@@ -1,33 +1,12 @@
-//! P2-4 through HTTP: deep insert (an invoice with its supplier and its
+//! Through HTTP: deep insert (an invoice with its supplier and its
 //! line items in one POST).
 
 use crate::helpers::*;
 use serde_json::Value;
 
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn post(app: &App, t: &str, set: &str, body: &str) -> Res {
-    let res = app
-        .client
-        .post(app.url(&format!("/api/data/v9.2/{set}")))
-        .bearer_auth(t)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
+    app.dataverse(Some(t), "POST", set, Some(body.to_string()), &[])
         .await
-        .unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
 }
 
 async fn rows(app: &App, set: &str) -> Vec<Value> {

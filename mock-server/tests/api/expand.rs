@@ -1,35 +1,19 @@
-//! P2-4 through HTTP: `$expand` of collection-valued navigation properties
+//! Through HTTP: `$expand` of collection-valued navigation properties
 //! (one level) with nested `$select`, `$filter`, `$orderby` and `$top`.
 
 use crate::helpers::*;
 use serde_json::Value;
 
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn dv(app: &App, t: &str, method: reqwest::Method, path: &str, body: Option<&str>) -> Res {
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("/api/data/v9.2/{path}")))
-        .bearer_auth(t)
-        .header("prefer", "return=representation");
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    let prefer = [("prefer", "return=representation")];
+    app.dataverse(
+        Some(t),
+        method.as_str(),
+        path,
+        body.map(str::to_string),
+        &prefer,
+    )
+    .await
 }
 
 const DEEP: &str = r#"{"otcm_name":"INV-EXP","otcm_invoicenumber":"INV-EXP",

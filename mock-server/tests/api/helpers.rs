@@ -27,6 +27,14 @@ pub(crate) struct Res {
 }
 
 impl Res {
+    pub(crate) async fn read(res: reqwest::Response) -> Res {
+        Res {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            text: res.text().await.unwrap_or_default(),
+        }
+    }
+
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
@@ -90,12 +98,40 @@ impl App {
                 .header("content-type", "application/json")
                 .body(b.to_string());
         }
-        let res = req.send().await.expect("request sent");
-        Res {
-            status: res.status().as_u16(),
-            headers: res.headers().clone(),
-            text: res.text().await.unwrap_or_default(),
+        Res::read(req.send().await.expect("request sent")).await
+    }
+
+    /// One Dataverse Web API call: `path` under `/api/data/v9.2/`, with a
+    /// bearer token when given and extra headers; a body goes as JSON
+    /// unless the headers name another content type.
+    pub(crate) async fn dataverse(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Res {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .client
+            .request(method, self.url(&format!("/api/data/v9.2/{path}")));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
         }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                req = req.header("content-type", "application/json");
+            }
+            req = req.body(b);
+        }
+        Res::read(req.send().await.expect("request sent")).await
     }
 
     pub(crate) async fn get(&self, path: &str) -> Res {
@@ -155,4 +191,14 @@ pub(crate) fn callback(status: &str, execution_id: &str, extra: &str) -> String 
     format!(
         r#"{{"provider":"dynamics365","status":"{status}","execution_id":"{execution_id}","attempted_at":"2026-03-24T03:00:00.000Z"{extra}}}"#
     )
+}
+
+/// A Dataverse session token for the app's default key.
+pub(crate) async fn token(app: &App) -> String {
+    let r = app.post("/v1/dynamics/session", "{}").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -110,15 +110,6 @@ async fn settings(app: &App, body: Value) {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
-async fn token(app: &App) -> String {
-    let r = app.post("/v1/dynamics/session", "{}").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["data"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn dv(
     app: &App,
     token: &str,
@@ -126,22 +117,9 @@ async fn dv(
     path_and_query: &str,
     body: Option<Value>,
 ) -> Res {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("/api/data/v9.2/{path_and_query}")))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    Res {
-        status: res.status().as_u16(),
-        headers: res.headers().clone(),
-        text: res.text().await.unwrap_or_default(),
-    }
+    let body = body.map(|b| b.to_string());
+    app.dataverse(Some(token), method, path_and_query, body, &[])
+        .await
 }
 
 /// Creates an invoice row as a client would; returns its id.
