@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::common::{ok, workspace, Result};
@@ -21,41 +20,16 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/workspaces/{ws}/journal/count", get(count))
 }
 
-#[derive(Deserialize)]
-struct JournalQuery {
-    method: Option<String>,
-    path: Option<String>,
-    api: Option<String>,
-    status: Option<u16>,
-    internal: Option<bool>,
-    /// Only entries after this sequence number.
-    since: Option<u64>,
-}
-
-impl JournalQuery {
-    fn filter(&self) -> JournalFilter {
-        JournalFilter {
-            method: self.method.clone(),
-            path: self.path.clone(),
-            api: self.api.clone(),
-            status: self.status,
-            since: self.since,
-        }
-    }
-}
-
 async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<JournalQuery>,
+    Query(filter): Query<JournalFilter>,
 ) -> Result<Response> {
     let ws = workspace(&state, &id)?;
     let w = lock(&ws);
-    let filter = q.filter();
     let data: Vec<Value> = w
         .journal
         .entries(&filter)
-        .filter(|e| q.internal.is_none_or(|i| e.internal == i))
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     Ok(ok(StatusCode::OK, Value::Array(data)))
@@ -64,16 +38,11 @@ async fn list(
 async fn count(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<JournalQuery>,
+    Query(filter): Query<JournalFilter>,
 ) -> Result<Response> {
     let ws = workspace(&state, &id)?;
     let w = lock(&ws);
-    let filter = q.filter();
-    let count = w
-        .journal
-        .entries(&filter)
-        .filter(|e| q.internal.is_none_or(|i| e.internal == i))
-        .count();
+    let count = w.journal.entries(&filter).count();
     Ok(ok(StatusCode::OK, json!({"count": count})))
 }
 

@@ -30,6 +30,29 @@ pub(crate) fn entity_set(resource: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
+/// The resource path of a call (after `/api/data/v9.2`) and the entity set
+/// it addresses, decoded.
+fn resource_of(call: &Call) -> (String, Option<String>) {
+    let resource = call
+        .path
+        .strip_prefix(API_PREFIX)
+        .unwrap_or(&call.path)
+        .to_string();
+    let set = entity_set(&resource).map(decode_component);
+    (resource, set)
+}
+
+/// What the fault matcher sees of a Dataverse call.
+fn fault_target<'a>(call: &'a Call, set: Option<&'a str>) -> FaultTarget<'a> {
+    FaultTarget {
+        method: call.method.as_str(),
+        path: &call.path,
+        entity_set: set,
+        headers: Some(&call.headers),
+        ..FaultTarget::default()
+    }
+}
+
 /// How a fault answers for Dataverse: its error body for the status, a 502
 /// recorded for a dropped connection, and the 401 of an expired token when
 /// a rule expires the caller's session.
@@ -114,22 +137,11 @@ pub(crate) fn exchange(
     internal: bool,
 ) -> Reply {
     let received = ws.wall_ms();
-    let resource = call
-        .path
-        .strip_prefix(API_PREFIX)
-        .unwrap_or(&call.path)
-        .to_string();
+    let (resource, set) = resource_of(call);
     if call.method == Method::POST && resource.trim_start_matches('/') == "$batch" {
         return serve_batch(ws, org, token, call, internal, received);
     }
-    let set = entity_set(&resource).map(decode_component);
-    let target = FaultTarget {
-        method: call.method.as_str(),
-        path: &call.path,
-        entity_set: set.as_deref(),
-        headers: Some(&call.headers),
-        ..FaultTarget::default()
-    };
+    let target = fault_target(call, set.as_deref());
     let dialect = DataverseFaults {
         origin: &call.origin,
         session: (!internal).then_some(token),
@@ -187,8 +199,7 @@ pub(crate) fn serve(ws: &mut Workspace, call: &Call, token: &str, received: u64)
 /// unknown here, or expired.
 fn refuse(ws: &mut Workspace, call: &Call, reason: &'static str, received: u64) -> Reply {
     let reply = unauthorized(&call.origin, reason);
-    let set =
-        entity_set(call.path.strip_prefix(API_PREFIX).unwrap_or(&call.path)).map(decode_component);
+    let (_, set) = resource_of(call);
     let status = reply.status.as_u16();
     ws.log_call(JournalEntry {
         token_error: Some(reason),
@@ -363,19 +374,8 @@ fn run_part(
 ) -> PartReply {
     let received = ws.wall_ms();
     let call = part_call(run, request);
-    let resource = call
-        .path
-        .strip_prefix(API_PREFIX)
-        .unwrap_or(&call.path)
-        .to_string();
-    let set = entity_set(&resource).map(decode_component);
-    let target = FaultTarget {
-        method: call.method.as_str(),
-        path: &call.path,
-        entity_set: set.as_deref(),
-        headers: Some(&call.headers),
-        ..FaultTarget::default()
-    };
+    let (resource, set) = resource_of(&call);
+    let target = fault_target(&call, set.as_deref());
     let dialect = DataverseFaults {
         origin: &call.origin,
         session: (!run.internal).then_some(run.token),

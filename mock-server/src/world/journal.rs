@@ -270,8 +270,8 @@ impl Default for Journal {
     }
 }
 
-/// What a journal query or count selects.
-#[derive(Debug, Clone, Default)]
+/// What a journal query or count selects (the control API's query string).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct JournalFilter {
     pub method: Option<String>,
     /// A glob over the path: `*` matches one segment, `**` any number.
@@ -280,6 +280,8 @@ pub struct JournalFilter {
     pub status: Option<u16>,
     /// Only entries with `seq` greater than this.
     pub since: Option<u64>,
+    /// Only the fake's own calls (`true`) or only the clients' (`false`).
+    pub internal: Option<bool>,
 }
 
 impl JournalFilter {
@@ -290,6 +292,7 @@ impl JournalFilter {
             && self.api.as_ref().is_none_or(|a| a == e.api)
             && self.status.is_none_or(|s| s == e.status)
             && self.since.is_none_or(|s| e.seq > s)
+            && self.internal.is_none_or(|i| e.internal == i)
             && self
                 .path
                 .as_ref()
