@@ -32,8 +32,6 @@ pub(crate) struct Browser {
     next_id: u64,
     /// Every event received so far (method and params).
     pub events: Vec<Value>,
-    /// Canned answers: requests whose URL ends with `.0` get status `.1` and JSON body `.2`.
-    answers: Vec<(String, u16, String)>,
 }
 
 fn find_chromium() -> Option<PathBuf> {
@@ -114,7 +112,6 @@ impl Browser {
             session: String::new(),
             next_id: 0,
             events: Vec::new(),
-            answers: Vec::new(),
         };
         let target = browser.send(
             "Target.createTarget",
@@ -158,53 +155,10 @@ impl Browser {
                 }
                 return reply["result"].clone();
             }
-            if reply["method"] == "Fetch.requestPaused" {
-                self.fulfil(&reply["params"]);
-            } else if reply.get("method").is_some() {
+            if reply.get("method").is_some() {
                 self.events.push(reply);
             }
         }
-    }
-
-    /// From now on, the page's requests to URLs ending with `suffix` are
-    /// answered by the browser itself with `status` and `body` (JSON).
-    pub(crate) fn answer(&mut self, suffix: &str, status: u16, body: &Value) {
-        self.answers
-            .push((suffix.to_string(), status, body.to_string()));
-        let patterns: Vec<Value> = self
-            .answers
-            .iter()
-            .map(|(s, _, _)| json!({"urlPattern": format!("*{s}")}))
-            .collect();
-        self.call("Fetch.enable", json!({"patterns": patterns}));
-    }
-
-    /// Answers a paused request, without waiting (a reply may interleave
-    /// with the call in progress; unknown replies are ignored).
-    fn fulfil(&mut self, paused: &Value) {
-        let url = paused["request"]["url"].as_str().unwrap_or_default();
-        let answer = self
-            .answers
-            .iter()
-            .find(|(s, _, _)| url.ends_with(s.as_str()));
-        self.next_id += 1;
-        let (method, params) = match answer {
-            Some((_, status, body)) => (
-                "Fetch.fulfillRequest",
-                json!({
-                    "requestId": paused["requestId"],
-                    "responseCode": status,
-                    "responseHeaders": [{"name": "content-type", "value": "application/json"}],
-                    "body": base64_encode(body.as_bytes()),
-                }),
-            ),
-            None => (
-                "Fetch.continueRequest",
-                json!({"requestId": paused["requestId"]}),
-            ),
-        };
-        let message = json!({"id": self.next_id, "method": method, "params": params, "sessionId": self.session});
-        self.socket.send(&message.to_string());
     }
 
     /// One DevTools call on the page.
@@ -430,26 +384,6 @@ impl WebSocket {
             }
         }
     }
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
