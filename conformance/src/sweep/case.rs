@@ -191,8 +191,11 @@ pub(crate) fn select(cases: Vec<Case>, only: &[String]) -> Result<Vec<Case>, Str
     for name in only {
         if !cases.iter().any(|c| &c.name == name) {
             let known: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+            let hint = crate::scenario::location::did_you_mean(name, &known)
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
             return Err(format!(
-                "--only: no case named `{name}`; known cases: {}",
+                "--only: no case named `{name}`; {hint}valid names: {}",
                 known.join(", ")
             ));
         }

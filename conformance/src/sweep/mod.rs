@@ -136,19 +136,43 @@ fn read_fixtures(path: &std::path::Path) -> Result<Value, UsageError> {
     })
 }
 
+/// Why `url` cannot serve a sweep, if it cannot: its control API must
+/// answer (health, and the workspace routes a case needs).
+async fn control_missing(url: &str) -> Result<Option<String>, UsageError> {
+    let client = crate::target::http_client();
+    let base = url.trim_end_matches('/');
+    for (path, needs_ok_body) in [("/_mock/health", true), ("/_mock/workspaces", false)] {
+        let resp = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .map_err(|e| UsageError(format!("{url} did not answer: {e}")))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Ok(Some(format!("GET {path} answered {status}")));
+        }
+        if needs_ok_body {
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            if body["status"] != "ok" && body["data"]["status"] != "ok" {
+                return Ok(Some(format!("GET {path} answered 200 without status ok")));
+            }
+        }
+    }
+    Ok(None)
+}
+
 async fn open_target(args: &SweepArgs) -> Result<Target, UsageError> {
     match &args.target {
         Some(url) => {
-            // The key is never used: a target without control is refused.
-            let t = crate::target::remote::connect(url, Some(String::new()), false, false, None)
-                .await
-                .map_err(UsageError)?;
-            if !t.capabilities.control {
+            if let Some(why) = control_missing(url).await? {
                 return Err(UsageError(format!(
-                    "{url} has no control API (GET /_mock/health did not answer): a sweep needs the Numora fake (mock-server) to give each case a fresh workspace, inject its failure and read what the client wrote. Start mock-server and pass its URL, e.g. --target http://127.0.0.1:4010"
+                    "this target has no control API ({why}); the sweep needs it to give each case a fresh workspace, inject its failure and read what the client wrote. Start mock-server and pass its URL, e.g. --target http://127.0.0.1:4010"
                 )));
             }
-            Ok(t)
+            // The key is never used: the target has control.
+            crate::target::remote::connect(url, Some(String::new()), false, false, None)
+                .await
+                .map_err(UsageError)
         }
         None => {
             #[cfg(feature = "embedded")]
@@ -164,6 +188,39 @@ async fn open_target(args: &SweepArgs) -> Result<Target, UsageError> {
                 ))
             }
         }
+    }
+}
+
+/// The command's program, found before any case runs: a path must name an
+/// executable file, a bare name must be on `PATH`.
+fn check_program(program: &str) -> Result<(), UsageError> {
+    use std::path::Path;
+    let executable = |p: &Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            p.is_file()
+        }
+    };
+    let found = if program.contains(std::path::MAIN_SEPARATOR) || program.contains('/') {
+        executable(Path::new(program))
+    } else {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| executable(&dir.join(program)))
+        })
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "the client command `{program}` was not found{}: give a program on PATH or a path to an executable after `--`",
+            if program.contains('/') { "" } else { " on PATH" }
+        )))
     }
 }
 
@@ -200,6 +257,7 @@ pub(crate) fn command(args: &SweepArgs) -> Result<u8, UsageError> {
             "no client command: give it after `--`, e.g. conformance sweep --target http://127.0.0.1:4010 -- n8n execute --id myFlow".into(),
         ));
     }
+    check_program(&args.command[0])?;
     let interval = crate::runner::wait::parse_duration(&args.interval)
         .map_err(|e| UsageError(format!("--interval: {e}")))?;
     let timeout = crate::runner::wait::parse_duration(&args.timeout)

@@ -86,8 +86,17 @@ pub(crate) fn details(c: &CaseResult) -> String {
         }
     }
     let _ = writeln!(out, "  source: {}", c.source);
-    if let Some(ws) = &c.workspace {
-        let _ = writeln!(out, "  workspace: {ws}");
+    match &c.workspace {
+        Some(ws) if c.workspace_kept => {
+            let _ = writeln!(out, "  workspace: {ws} (kept, to inspect)");
+        }
+        Some(ws) => {
+            let _ = writeln!(
+                out,
+                "  workspace: {ws} (removed after the case; --keep keeps it to inspect)"
+            );
+        }
+        None => {}
     }
     // Verdict failures are shown once, below, with their advice.
     for f in c.failures.iter().filter(|f| !f.starts_with("verdict ")) {

@@ -55,6 +55,9 @@ pub(crate) struct CaseResult {
     pub description: String,
     pub status: CaseStatus,
     pub workspace: Option<String>,
+    /// Whether the workspace is still there (`--keep`); else it was deleted
+    /// after the case.
+    pub workspace_kept: bool,
     pub mode: Option<Mode>,
     pub runs: Vec<RunRecord>,
     /// Whether a fault of the case acted on a call (`None`: no fault).
@@ -89,6 +92,7 @@ impl CaseResult {
             description: c.description.clone(),
             status: CaseStatus::Passed,
             workspace: None,
+            workspace_kept: false,
             mode: None,
             runs: Vec::new(),
             fault_fired: None,

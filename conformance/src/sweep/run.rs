@@ -103,12 +103,14 @@ async fn run_case(c: &Case, target: &Target, opts: &SweepOptions) -> CaseResult 
     if let Err(e) = judge_case(c, target, &session, opts, &mut result).await {
         result.status = CaseStatus::Error(e);
     }
+    result.workspace_kept = true;
     if !opts.keep {
         if let Some(ws) = &session.workspace {
             // Best effort: a workspace left behind only costs the fake memory.
-            let _ = session
+            let deleted = session
                 .control(Method::Delete, &format!("/_mock/workspaces/{ws}"), None)
                 .await;
+            result.workspace_kept = !matches!(&deleted, Ok(r) if (200..300).contains(&r.status));
         }
     }
     result

@@ -227,23 +227,102 @@ fn wrong_clients_are_caught_with_the_expected_rule() {
 
 #[test]
 fn a_target_without_control_and_a_missing_command_are_usage_errors() {
-    let plain = serve(axum::Router::new().route("/v1/schemas", get(|| async { "[]" })));
-    let out = conformance(&["sweep", "--target", &plain, "--", "true"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("has no control API"),
-        "{}",
-        text(&out.stderr)
-    );
     let out = conformance(&["sweep", "--only", "clean"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no client command"));
-    let out = conformance(&["sweep", "--only", "cleen", "--", "true"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no case named `cleen`"));
     let out = conformance(&["sweep", "--list"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout).lines().count(), 17);
+}
+
+/// A target that answers, but not the control routes, is told apart from
+/// one that does not answer at all.
+#[test]
+fn a_target_whose_control_api_answers_404_is_named_as_lacking_it() {
+    let no_health = serve(axum::Router::new().route("/v1/schemas", get(|| async { "[]" })));
+    let health_only = serve(axum::Router::new().route(
+        "/_mock/health",
+        get(|| async { Json(json!({"status": "ok"})) }),
+    ));
+    for (target, why) in [
+        (&no_health, "(GET /_mock/health answered 404)"),
+        (&health_only, "(GET /_mock/workspaces answered 404)"),
+    ] {
+        let out = conformance(&["sweep", "--target", target, "--only", "clean", "--", "true"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "this target has no control API {why}; the sweep needs it"
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("did not answer"), "{stderr}");
+        assert!(!stderr.contains("case 1 of"), "no case ran: {stderr}");
+    }
+}
+
+#[test]
+fn a_client_command_that_does_not_exist_is_refused_before_any_case_runs() {
+    for missing in ["no-such-cmd", "./no/such/client.sh"] {
+        let out = sweep(&["--only", "clean", "--", missing, "--flag"], &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("the client command `{missing}` was not found")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("case 1 of"), "no case ran: {stderr}");
+        assert!(out.stdout.is_empty(), "no report: {}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn an_unknown_case_name_lists_the_valid_ones_and_suggests_the_closest() {
+    let out = conformance(&["sweep", "--only", "clean,numora_429_outbx", "--", "true"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no case named `numora_429_outbx`; did you mean `numora_429_outbox`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("valid names: clean, numora_429_outbox,"),
+        "{stderr}"
+    );
+    let out = conformance(&["sweep", "--only", "zzz", "--", "true"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stderr.contains("did you mean"),
+        "nothing is close: {stderr}"
+    );
+    assert!(stderr.contains("valid names: clean,"), "{stderr}");
+}
+
+/// The report names the workspace of a failed case, and says whether it is
+/// still there to inspect.
+#[test]
+fn the_report_says_whether_a_failed_case_s_workspace_was_kept() {
+    let out = sweep(&["--only", "clean", "--quiet", "--", "false"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("(removed after the case; --keep keeps it to inspect)"),
+        "{stdout}"
+    );
+    let out = sweep(
+        &["--only", "clean", "--quiet", "--keep", "--", "false"],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("workspace: "))
+        .unwrap_or_else(|| panic!("no workspace line: {stdout}"));
+    assert!(line.ends_with("(kept, to inspect)"), "{line}");
+    assert!(!stdout.contains("removed after the case"), "{stdout}");
 }
 
 /// A stand-in for a fake with the verdicts endpoint (its documented shape).
