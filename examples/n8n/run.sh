@@ -163,11 +163,23 @@ echo "# mock-server at $base (pid $server_pid)"
 # machine but calls to the fake), flows imported once
 # ---------------------------------------------------------------------------
 
+# Every `n8n execute` listens on the task broker's port. A port the kernel
+# hands out for outgoing connections (the ephemeral range, 32768 and up on
+# Linux) can be taken by any client's connection in the minutes a sweep
+# lasts, and n8n then exits at start ("port … is already in use"); so the
+# ports come from below that range, free when picked.
 free_port() {
-  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+  node -e '
+    const net = require("net");
+    const pick = () => {
+      const port = 20000 + Math.floor(Math.random() * 12000);
+      const s = net.createServer();
+      s.once("error", pick);
+      s.listen(port, "127.0.0.1", () => { console.log(port); s.close(); });
+    };
+    pick();'
 }
 
-export N8N_USER_FOLDER="$work/n8n"
 export N8N_PORT="$(free_port)"
 export N8N_RUNNERS_BROKER_PORT="$(free_port)"
 export N8N_DIAGNOSTICS_ENABLED=false
