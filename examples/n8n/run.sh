@@ -180,6 +180,7 @@ free_port() {
     pick();'
 }
 
+export N8N_USER_FOLDER="$work/n8n"
 export N8N_PORT="$(free_port)"
 export N8N_RUNNERS_BROKER_PORT="$(free_port)"
 export N8N_DIAGNOSTICS_ENABLED=false
