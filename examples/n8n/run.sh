@@ -22,12 +22,13 @@
 # dispatch cases, 14 executor cases), 2 runs each (--runs 2: the second run
 # is the schedule's next tick, where a recovery is judged), one case at a
 # time (--parallel 1: both flows share one n8n SQLite database, and a second
-# n8n process would only compete for the cores). One `n8n execute` takes 4-10
-# s on a busy 2-core machine, plus the waits the flows do on wall time (the
-# fake's retry-after: 2 s for the outbox, 5 s for Dataverse). Measured on a
-# 2-core machine under a load average of 7: dispatch 190 s, executor 270 s,
-# the whole script 7 min 50 s with MOCK_SERVER_BIN and CONFORMANCE_BIN set,
-# within the 15-minute budget. N8N_SWEEP_CASES picks fewer.
+# n8n process would only compete for the cores). One `n8n execute` takes
+# 5-15 s on a busy 2-core machine, plus the waits the flows do on wall time
+# (the fake's retry-after: 2 s for the outbox, 5 s for Dataverse). Measured
+# on a 2-core machine shared with other builds: the whole script in 7 min
+# 50 s (load average 7, binaries prebuilt: dispatch 190 s, executor 270 s),
+# 10 min 37 s (load 9) and 11 min 24 s (load 12: dispatch 244 s, executor
+# 423 s), within the 15-minute budget. N8N_SWEEP_CASES picks fewer.
 #
 # Needs bash, curl, jq, node >= 20 with npm, and cargo (unless both *_BIN
 # are set).
