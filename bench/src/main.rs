@@ -21,6 +21,7 @@
 
 mod fixtures;
 mod http;
+mod memory;
 mod process;
 mod scaling;
 mod wrk;
@@ -597,6 +598,9 @@ fn run(cfg: &Config) -> io::Result<Targets> {
     outbox_scaling(cfg, &worlds, ticks, &mut targets)?;
     callback_scaling(cfg, &worlds, ticks, &mut targets)?;
     dispatch_flows(cfg, &worlds, ticks, &mut targets)?;
+    memory::loading(cfg, ticks, &mut targets)?;
+    memory::million(cfg, ticks, &mut targets)?;
+    memory::workspaces(cfg, ticks, &mut targets)?;
     scenario_library(cfg, &mut targets)?;
     heading(&format!(
         "targets (benchmark took {:.0} s)",

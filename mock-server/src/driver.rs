@@ -10,7 +10,7 @@
 use crate::numora::executor;
 use crate::numora::schemas::extract;
 use crate::webhooks;
-use crate::world::model::{ProcessingOutcome, Status};
+use crate::world::model::{JsonItems, JsonMap, ProcessingOutcome, Status};
 use crate::world::time::{format_millis, Millis};
 use crate::world::workspace::{Job, Workspace};
 
@@ -57,8 +57,8 @@ fn finish_processing(ws: &mut Workspace, id: &str, at: Millis) {
         doc.updated_at = at;
         if let Some((confidence, fields, line_items)) = generated {
             doc.confidence = confidence;
-            doc.fields = fields;
-            doc.line_items = line_items;
+            doc.fields = JsonMap::from_map(&fields);
+            doc.line_items = JsonItems::from_items(&line_items);
         }
         match outcome {
             ProcessingOutcome::Succeed => doc.status = Status::ReviewRequired,

@@ -12,7 +12,7 @@ use crate::fixtures::{Fixture, FixtureError};
 use crate::world::clock::ClockMode;
 use crate::world::faults::FaultSpec;
 use crate::world::time::Millis;
-use crate::world::{lock, Registry, WorldConfig};
+use crate::world::{lock, FixtureSource, Registry, WorldConfig};
 
 /// Why the fake could not start.
 #[derive(Debug, thiserror::Error)]
@@ -138,33 +138,52 @@ impl MockServerBuilder {
 
     /// Builds the world without listening (for `router()`-level tests).
     pub fn build_state(&self) -> Result<AppState, StartError> {
-        let mut fixture = match (&self.fixtures_yaml, &self.fixtures_path) {
-            (Some(yaml), _) => Fixture::from_yaml("fixtures", yaml)?,
-            (None, Some(path)) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| StartError::ReadFixtures {
-                        path: path.display().to_string(),
-                        source,
+        let faults = self
+            .faults
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let (yaml, path) = (self.fixtures_yaml.clone(), self.fixtures_path.clone());
+        // Reads the fixture from its source; the world reads it again only to
+        // build a workspace of another seed, so the parsed copy is not kept.
+        let read = move || -> Result<Fixture, StartError> {
+            let mut fixture = match (&yaml, &path) {
+                (Some(yaml), _) => Fixture::from_yaml("fixtures", yaml)?,
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(path).map_err(|source| {
+                        StartError::ReadFixtures {
+                            path: path.display().to_string(),
+                            source,
+                        }
                     })?;
-                Fixture::from_yaml(&path.display().to_string(), &text)?
-            }
-            (None, None) => Fixture::default_world(),
+                    Fixture::from_yaml(&path.display().to_string(), &text)?
+                }
+                (None, None) => Fixture::default_world(),
+            };
+            fixture.faults.extend(faults.iter().cloned());
+            Ok(fixture)
         };
-        for spec in &self.faults {
-            fixture
-                .faults
-                .push(serde_json::to_value(spec).map_err(|e| StartError::Config(e.to_string()))?);
-        }
+        let fixture = read()?;
         let clock = match (self.clock, self.tick) {
             (None, None) => None,
             (mode, tick) => Some((mode.or(fixture.clock.mode).unwrap_or_default(), tick)),
         };
-        let registry = Registry::new(WorldConfig {
-            seed: self.seed,
-            fixture: Arc::new(fixture),
-            clock,
-            wall: self.wall.clone().unwrap_or_default(),
-        })?;
+        let source = FixtureSource(Arc::new(move || {
+            read().map_err(|e| match e {
+                StartError::Fixtures(e) => e,
+                other => FixtureError::at("fixtures", other.to_string()),
+            })
+        }));
+        let registry = Registry::new(
+            WorldConfig {
+                seed: self.seed,
+                source,
+                clock,
+                wall: self.wall.clone().unwrap_or_default(),
+            },
+            fixture,
+        )?;
         if let Some(path) = self.state_file.as_ref().filter(|p| p.exists()) {
             let text =
                 std::fs::read_to_string(path).map_err(|source| StartError::ReadFixtures {

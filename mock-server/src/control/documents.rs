@@ -14,7 +14,7 @@ use crate::app_state::AppState;
 use crate::fixtures::DocumentFixture;
 use crate::numora::control_json;
 use crate::world::lock;
-use crate::world::model::{ProcessingOutcome, ReviewState, Status};
+use crate::world::model::{JsonItems, JsonMap, ProcessingOutcome, ReviewState, Status};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -61,7 +61,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let ws = workspace(&state, &id)?;
     let w = lock(&ws);
-    let data: Vec<Value> = w.documents.values().map(control_json).collect();
+    let data: Vec<Value> = w.documents.values().map(|d| control_json(d)).collect();
     Ok(ok(StatusCode::OK, Value::Array(data)))
 }
 
@@ -74,7 +74,7 @@ async fn create(
     let ws = workspace(&state, &id)?;
     let mut w = lock(&ws);
     let doc_id = w
-        .insert_fixture_document(&fixture, "document")
+        .insert_fixture_document(fixture, "document")
         .map_err(|e| bad(e.to_string()))?;
     let json = control_json(&w.documents[&doc_id]);
     Ok(ok(StatusCode::CREATED, json))
@@ -110,16 +110,18 @@ async fn edit(
     let changes_result = req.fields.is_some() || req.line_items.is_some();
     w.update_document(&doc, |d| {
         if let Some(fields) = &req.fields {
+            let mut all = d.fields.to_map();
             for (name, value) in fields {
                 let field = match value {
                     Value::Object(o) if o.contains_key("value") => value.clone(),
                     other => json!({"value": other, "confidence": 1.0}),
                 };
-                d.fields.insert(name.clone(), field);
+                all.insert(name.clone(), field);
             }
+            d.fields = JsonMap::from_map(&all);
         }
         if let Some(items) = &req.line_items {
-            d.line_items = items
+            let items: Vec<Map<String, Value>> = items
                 .iter()
                 .enumerate()
                 .filter_map(|(n, i)| {
@@ -129,9 +131,10 @@ async fn edit(
                     Some(item)
                 })
                 .collect();
+            d.line_items = JsonItems::from_items(&items);
         }
         if let Some(m) = &req.metadata {
-            d.metadata = m.clone();
+            d.metadata = JsonMap::from_map(m);
         }
         if let Some(ext) = &req.external_id {
             d.external_id = ext.clone();

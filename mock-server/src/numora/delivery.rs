@@ -96,6 +96,7 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {
     ws.documents
         .get(id)
+        .map(|d| &**d)
         .ok_or_else(|| NumoraError::not_found("document", id))
 }
 
@@ -272,7 +273,7 @@ pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResul
             doc.status.as_str()
         )));
     }
-    if let Some(&index) = doc.by_execution.get(&data.execution_id) {
+    if let Some(index) = doc.attempt_by_execution(&data.execution_id) {
         let recorded = &doc.attempts[index];
         let diff = differences(&recorded.data, &data);
         if diff.is_empty() {

@@ -55,6 +55,7 @@ fn unsupported(name: &str) -> NumoraError {
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {
     ws.documents
         .get(id)
+        .map(|d| &**d)
         .ok_or_else(|| NumoraError::not_found("document", id))
 }
 
@@ -179,14 +180,14 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         status: Status::Processing,
         finalized: false,
         external_id: submission.external_id.clone(),
-        metadata: submission.metadata,
+        metadata: JsonMap::from_map(&submission.metadata),
         review_state: None,
         duplicate_of: None,
         created_at: now,
         updated_at: now,
         confidence,
-        fields,
-        line_items,
+        fields: JsonMap::from_map(&fields),
+        line_items: JsonItems::from_items(&line_items),
         file_url: submission.file_url,
         processing: ProcessingOutcome::Succeed,
         failure_reason: None,
@@ -198,7 +199,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         ws.by_external
             .insert((submission.schema, ext.clone()), id.clone());
     }
-    ws.documents.insert(id.clone(), doc);
+    ws.documents.insert(id.clone(), std::sync::Arc::new(doc));
     ws.scheduler.schedule(
         now + ws.settings.processing_delay,
         Job::FinishProcessing {
@@ -261,6 +262,7 @@ fn review_state(state: Option<ReviewState>, doc: &Document) -> NumoraResult<Opti
     for li in &state.confirmed_line_item_ids {
         if !doc
             .line_items
+            .to_items()
             .iter()
             .any(|item| item.get("id").and_then(Value::as_str) == Some(li.as_str()))
         {

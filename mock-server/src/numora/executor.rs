@@ -177,8 +177,7 @@ pub(crate) fn source_value(
         return doc
             .fields
             .get(name)
-            .and_then(|f| f.get(leaf))
-            .cloned()
+            .and_then(|f| f.get(leaf).cloned())
             .unwrap_or(Value::Null);
     }
     if let Some(key) = path.strip_prefix("line_items[*].") {
@@ -194,7 +193,6 @@ pub(crate) fn source_value(
         _ => path
             .strip_prefix("metadata.")
             .and_then(|k| doc.metadata.get(k))
-            .cloned()
             .unwrap_or(Value::Null),
     }
 }
@@ -344,7 +342,7 @@ fn run_steps(
             Err(failure) => return failure,
             Ok(written) => written,
         };
-    for (n, item) in doc.line_items.iter().enumerate() {
+    for (n, item) in doc.line_items.to_items().iter().enumerate() {
         if written.contains(&(n + 1)) {
             continue;
         }

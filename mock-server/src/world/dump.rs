@@ -119,7 +119,7 @@ impl Workspace {
                     body: body.clone(),
                 })
                 .collect(),
-            documents: self.documents.values().map(document_fixture).collect(),
+            documents: self.documents.values().map(|d| document_fixture(d)).collect(),
             runs: self.runs.values().map(run_fixture).collect(),
             webhooks: self
                 .webhooks

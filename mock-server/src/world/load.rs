@@ -5,8 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
-
 use super::clock::{Clock, ClockMode};
 use super::faults::Faults;
 use super::hooks::Webhooks;
@@ -43,15 +41,25 @@ fn instant(text: &Option<String>, location: &str, default: Millis) -> Result<Mil
     }
 }
 
+/// Reads an instant, naming `location` (built only on error) if it is not one.
+fn instant_at(text: &str, location: impl FnOnce() -> String) -> Result<Millis, FixtureError> {
+    parse_rfc3339(text).ok_or_else(|| {
+        FixtureError::at(
+            location(),
+            format!("'{text}' is not an RFC 3339 timestamp (e.g. 2026-03-24T02:36:37.684Z)"),
+        )
+    })
+}
+
 impl Workspace {
     /// Builds a workspace from a fixture. `seed` and `clock` override the fixture's.
     pub fn from_fixture(
         id: String,
-        fixture: Arc<Fixture>,
+        mut fixture: Fixture,
         seed: Option<u64>,
         clock: Option<(ClockMode, Option<Millis>)>,
     ) -> Result<Workspace, FixtureError> {
-        let f = &*fixture;
+        let f = &fixture;
         let seed = seed.or(f.seed).unwrap_or(1);
         let start = instant(
             &f.clock.start,
@@ -101,7 +109,7 @@ impl Workspace {
             .map_err(|m| FixtureError::at("dataverse", m))?;
         let mut ws = Workspace {
             id,
-            fixture: fixture.clone(),
+            pristine: None,
             seed,
             clock: Clock::new(start, mode, tick),
             ids,
@@ -127,11 +135,11 @@ impl Workspace {
             wall,
             began,
         };
-        ws.load(f)?;
+        ws.load(&mut fixture)?;
         Ok(ws)
     }
 
-    fn load(&mut self, f: &Fixture) -> Result<(), FixtureError> {
+    fn load(&mut self, f: &mut Fixture) -> Result<(), FixtureError> {
         let now = self.now();
         for (i, k) in f.api_keys.iter().enumerate() {
             for scope in &k.scopes {
@@ -217,8 +225,8 @@ impl Workspace {
             self.mappings
                 .insert((m.schema.clone(), m.destination.clone()), m.body.clone());
         }
-        for (i, d) in f.documents.iter().enumerate() {
-            self.insert_fixture_document(d, &format!("documents[{i}]"))?;
+        for (i, d) in std::mem::take(&mut f.documents).into_iter().enumerate() {
+            self.insert_document_at(d, i)?;
         }
         for (i, r) in f.runs.iter().enumerate() {
             let at = format!("runs[{i}]");
@@ -270,112 +278,109 @@ impl Workspace {
         Ok(())
     }
 
-    /// Adds a document given in fixture form (fixtures and the control API).
+    /// Adds the fixture's document `i` (its location built only on error).
+    fn insert_document_at(&mut self, d: DocumentFixture, i: usize) -> Result<String, FixtureError> {
+        self.insert_document(d, &|| format!("documents[{i}]"))
+    }
+
+    /// Adds a document given in fixture form (the control API).
     pub fn insert_fixture_document(
         &mut self,
-        d: &DocumentFixture,
+        d: DocumentFixture,
         at: &str,
+    ) -> Result<String, FixtureError> {
+        self.insert_document(d, &|| at.to_string())
+    }
+
+    fn insert_document(
+        &mut self,
+        d: DocumentFixture,
+        at: &dyn Fn() -> String,
     ) -> Result<String, FixtureError> {
         let now = self.now();
         if !is_known_schema(&d.schema) {
-            return Err(FixtureError::at(format!("{at}.schema"), SCHEMA_ERROR));
+            return Err(FixtureError::at(format!("{}.schema", at()), SCHEMA_ERROR));
         }
-        let id = match &d.id {
+        let id = match d.id {
             Some(id) if id.is_empty() || id.contains('/') => {
                 return Err(FixtureError::at(
-                    format!("{at}.id"),
+                    format!("{}.id", at()),
                     "an id must be non-empty and contain no '/'",
                 ))
             }
-            Some(id) => id.clone(),
+            Some(id) => id,
             None => self.ids.prefixed("doc_", now),
         };
         if self.documents.contains_key(&id) {
             return Err(FixtureError::at(
-                format!("{at}.id"),
+                format!("{}.id", at()),
                 format!("document '{id}' already exists"),
             ));
         }
-        let created_at = instant(&d.created_at, &format!("{at}.created_at"), now)?;
-        let updated_at = instant(&d.updated_at, &format!("{at}.updated_at"), created_at)?;
+        let created_at = match &d.created_at {
+            None => now,
+            Some(t) => instant_at(t, || format!("{}.created_at", at()))?,
+        };
+        let updated_at = match &d.updated_at {
+            None => created_at,
+            Some(t) => instant_at(t, || format!("{}.updated_at", at()))?,
+        };
         let finalized = d.finalized.unwrap_or(matches!(
             d.status,
             Status::Reviewed | Status::PushPending | Status::PushSucceeded | Status::PushFailed
         ));
-        let mut fields = Map::new();
-        for (name, value) in &d.fields {
-            let field = match value {
-                Value::Object(o) if o.contains_key("value") => value.clone(),
-                other => json!({"value": other, "confidence": 0.95}),
-            };
-            fields.insert(name.clone(), field);
-        }
-        let line_items = d
-            .line_items
-            .iter()
-            .enumerate()
-            .map(|(n, item)| {
-                let mut item = item.clone();
-                if !item.contains_key("id") {
-                    let mut with_id = Map::new();
-                    with_id.insert("id".into(), json!(format!("li_{}", n + 1)));
-                    with_id.extend(item);
-                    item = with_id;
-                }
-                item
-            })
-            .collect();
+        // Fields and line items arrive normalised (shorthand filled, ids given).
         let mut doc = Document {
             id: id.clone(),
-            schema: d.schema.clone(),
+            schema: d.schema,
             status: d.status,
             finalized,
-            external_id: d.external_id.clone(),
-            metadata: d.metadata.clone(),
-            review_state: d.review_state.clone().and_then(ReviewState::normalized),
-            duplicate_of: d.duplicate_of.clone(),
+            external_id: d.external_id,
+            metadata: d.metadata,
+            review_state: d.review_state.and_then(ReviewState::normalized),
+            duplicate_of: d.duplicate_of,
             created_at,
             updated_at,
             confidence: d.confidence.unwrap_or(0.93),
-            fields,
-            line_items,
-            file_url: d.file_url.clone(),
+            fields: d.fields,
+            line_items: d.line_items,
+            file_url: d.file_url,
             processing: d.processing,
-            failure_reason: d.failure_reason.clone(),
-            attempts: Vec::new(),
+            failure_reason: d.failure_reason,
+            attempts: Vec::with_capacity(d.attempts.len()),
             latest_attempt: None,
-            by_execution: HashMap::new(),
+            by_execution: None,
         };
-        for (j, a) in d.attempts.iter().enumerate() {
-            let loc = format!("{at}.attempts[{j}]");
-            let attempted_at = instant(
-                &Some(a.attempted_at.clone()),
-                &format!("{loc}.attempted_at"),
-                now,
-            )?;
+        for (j, a) in d.attempts.into_iter().enumerate() {
+            let loc = || format!("{}.attempts[{j}]", at());
+            let attempted_at = instant_at(&a.attempted_at, || format!("{}.attempted_at", loc()))?;
+            let recorded_at = match &a.recorded_at {
+                None => attempted_at,
+                Some(t) => instant_at(t, || format!("{}.recorded_at", loc()))?,
+            };
             let attempt = Attempt {
-                id: a
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| self.ids.prefixed("dla_", now)),
+                id: a.id.unwrap_or_else(|| self.ids.prefixed("dla_", now)),
                 document_id: id.clone(),
                 data: DeliveryData {
-                    provider: a.provider.clone(),
+                    provider: a.provider,
                     status: a.status,
-                    execution_id: a.execution_id.clone(),
+                    execution_id: a.execution_id,
                     attempted_at,
-                    external_record_id: a.external_record_id.clone(),
-                    external_url: a.external_url.clone(),
-                    error_code: a.error_code.clone(),
-                    error_message: a.error_message.clone(),
+                    external_record_id: a.external_record_id,
+                    external_url: a.external_url,
+                    error_code: a.error_code,
+                    error_message: a.error_message,
                 },
                 source: a.source,
-                run_id: a.run_id.clone(),
-                recorded_at: instant(&a.recorded_at, &format!("{loc}.recorded_at"), attempted_at)?,
+                run_id: a.run_id,
+                recorded_at,
             };
-            if doc.by_execution.contains_key(&attempt.data.execution_id) {
+            if doc
+                .attempt_by_execution(&attempt.data.execution_id)
+                .is_some()
+            {
                 return Err(FixtureError::at(
-                    format!("{loc}.execution_id"),
+                    format!("{}.execution_id", loc()),
                     "execution_id repeats an earlier attempt",
                 ));
             }
@@ -398,7 +403,7 @@ impl Workspace {
         if doc.outbox_eligible() {
             self.outbox.insert((doc.updated_at, id.clone()));
         }
-        self.documents.insert(id.clone(), doc);
+        self.documents.insert(id.clone(), Arc::new(doc));
         Ok(id)
     }
 }

@@ -7,6 +7,7 @@
 //! held across an `.await`.
 
 pub(crate) mod clock;
+mod compact;
 pub(crate) mod dump;
 pub(crate) mod faults;
 pub(crate) mod glob;
@@ -38,11 +39,25 @@ pub(crate) fn lock(ws: &SharedWorkspace) -> MutexGuard<'_, Workspace> {
     ws.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Reads the server's fixture again from its source (the embedded text, the
+/// file or the builder's text). The parsed fixture is not kept: a workspace of
+/// the server's fixture and seed is a copy of one pristine workspace, and only
+/// a workspace asked for with another seed is built from the source again.
+#[derive(Clone)]
+pub struct FixtureSource(pub Arc<dyn Fn() -> Result<Fixture, FixtureError> + Send + Sync>);
+
+impl std::fmt::Debug for FixtureSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FixtureSource")
+    }
+}
+
 /// How the server builds workspaces.
 #[derive(Debug, Clone)]
 pub struct WorldConfig {
     pub seed: Option<u64>,
-    pub fixture: Arc<Fixture>,
+    /// The server's fixture, read once more only for another seed.
+    pub source: FixtureSource,
     pub clock: Option<(ClockMode, Option<Millis>)>,
     /// The wall clock of every workspace's journal timing.
     pub wall: wall::Wall,
@@ -67,6 +82,8 @@ struct Inner {
 pub struct Registry {
     inner: RwLock<Inner>,
     config: WorldConfig,
+    /// The server's fixture built with the server's seed.
+    template: Arc<Workspace>,
     ids: Mutex<IdGen>,
     /// The background webhook sender, handed to every workspace built here
     /// (set once by the server; unset for router-level tests).
@@ -81,19 +98,34 @@ pub struct Created {
 }
 
 impl Registry {
-    pub fn new(config: WorldConfig) -> Result<Registry, FixtureError> {
+    /// Builds the world from the server's `fixture` (already read from `config.source`).
+    pub fn new(config: WorldConfig, fixture: Fixture) -> Result<Registry, FixtureError> {
+        let template = Arc::new(Workspace::from_fixture(
+            "default".into(),
+            fixture,
+            config.seed,
+            config.clock,
+        )?);
         let registry = Registry {
             inner: RwLock::new(Inner::default()),
             ids: Mutex::new(IdGen::new(config.seed.unwrap_or(1) ^ 0x5eed)),
             config,
+            template: template.clone(),
             webhook_sender: std::sync::OnceLock::new(),
         };
-        registry.insert(
-            "default".into(),
-            registry.config.fixture.clone(),
-            registry.config.seed,
-        )?;
+        registry.insert(Workspace::from_pristine("default".into(), template))?;
         Ok(registry)
+    }
+
+    /// A workspace built from `fixture`, which resets to it.
+    fn build(
+        &self,
+        id: String,
+        fixture: Fixture,
+        seed: Option<u64>,
+    ) -> Result<Workspace, FixtureError> {
+        let pristine = Workspace::from_fixture(id.clone(), fixture, seed, self.config.clock)?;
+        Ok(Workspace::from_pristine(id, Arc::new(pristine)))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -130,13 +162,8 @@ impl Registry {
 
     /// Builds a workspace from a fixture and registers its keys. A fixture key
     /// already used by another workspace is replaced by a generated one.
-    fn insert(
-        &self,
-        id: String,
-        fixture: Arc<Fixture>,
-        seed: Option<u64>,
-    ) -> Result<Created, FixtureError> {
-        let mut ws = Workspace::from_fixture(id.clone(), fixture, seed, self.config.clock)?;
+    fn insert(&self, mut ws: Workspace) -> Result<Created, FixtureError> {
+        let id = ws.id.clone();
         ws.webhooks.attach(&id, self.webhook_sender.get());
         ws.set_wall(self.config.wall.clone());
         tracing::info!(workspace = %id, "workspace ready");
@@ -178,10 +205,16 @@ impl Registry {
         fixture: Option<Fixture>,
     ) -> Result<Created, FixtureError> {
         let id = self.next_id("ws_");
-        let fixture = fixture
-            .map(Arc::new)
-            .unwrap_or_else(|| self.config.fixture.clone());
-        self.insert(id, fixture, seed.or(self.config.seed))
+        let seed = seed.or(self.config.seed);
+        let ws = match fixture {
+            Some(fixture) => self.build(id, fixture, seed)?,
+            // The server's fixture with its seed: a copy of the template.
+            None if seed.is_none_or(|s| s == self.template.seed) => {
+                Workspace::from_pristine(id, self.template.clone())
+            }
+            None => self.build(id, (self.config.source.0)()?, seed)?,
+        };
+        self.insert(ws)
     }
 
     /// Puts a workspace back to its fixture (keeping its id and keys).
@@ -189,12 +222,11 @@ impl Registry {
         let ws = self
             .workspace(id)
             .ok_or_else(|| FixtureError::at("workspace", format!("no workspace '{id}'")))?;
-        let (fixture, seed) = {
-            let w = lock(&ws);
-            (w.fixture.clone(), w.seed)
-        };
-        let mut fresh =
-            Workspace::from_fixture(id.to_string(), fixture, Some(seed), self.config.clock)?;
+        let pristine = lock(&ws).pristine.clone();
+        let pristine = pristine.ok_or_else(|| {
+            FixtureError::at("workspace", format!("workspace '{id}' has no fixture"))
+        })?;
+        let mut fresh = Workspace::from_pristine(id.to_string(), pristine);
         fresh.set_wall(self.config.wall.clone());
         tracing::info!(workspace = %id, "workspace reset");
         let keys = {
@@ -229,8 +261,9 @@ impl Registry {
                 format!("no workspace '{id}'"),
             ));
         }
-        let seed = fixture.seed;
-        self.insert(id.to_string(), Arc::new(fixture), seed.or(self.config.seed))
+        let seed = fixture.seed.or(self.config.seed);
+        let ws = self.build(id.to_string(), fixture, seed)?;
+        self.insert(ws)
     }
 
     /// Re-indexes a workspace's keys after the control API changed them.
@@ -282,7 +315,8 @@ impl Registry {
                     FixtureError::at(format!("workspaces[{i}].fixture.{}", e.location), e.message)
                 })?;
             let seed = fixture.seed;
-            self.insert(id.to_string(), Arc::new(fixture), seed)?;
+            let ws = self.build(id.to_string(), fixture, seed)?;
+            self.insert(ws)?;
         }
         Ok(())
     }

@@ -1,8 +1,11 @@
 //! The domain records a workspace holds, and how they render on the wire.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+pub(crate) use super::compact::fixture_fields;
+pub(crate) use super::compact::RawJson;
+pub use super::compact::{JsonItems, JsonMap};
 use super::time::{format_millis, Millis, Stamp};
 
 /// The public document status set (document-api-contract, document-lifecycle).
@@ -83,16 +86,16 @@ pub struct Document {
     pub status: Status,
     pub finalized: bool,
     pub external_id: Option<String>,
-    pub metadata: Map<String, Value>,
+    pub metadata: JsonMap,
     pub review_state: Option<ReviewState>,
     pub duplicate_of: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
     pub confidence: f64,
-    /// `{name: {value, confidence}}`, in fixture order.
-    pub fields: Map<String, Value>,
+    /// `{name: {value, confidence}}`, in fixture order, as compact JSON.
+    pub fields: JsonMap,
     /// Each line item is an object with a stable `id` (`li_1`, …).
-    pub line_items: Vec<Map<String, Value>>,
+    pub line_items: JsonItems,
     pub file_url: Option<String>,
     pub processing: ProcessingOutcome,
     pub failure_reason: Option<String>,
@@ -100,9 +103,13 @@ pub struct Document {
     pub attempts: Vec<Attempt>,
     /// Index into `attempts` of the attempt that decides the status.
     pub latest_attempt: Option<usize>,
-    /// `execution_id` → index into `attempts`.
-    pub by_execution: std::collections::HashMap<String, usize>,
+    /// `execution_id` → index into `attempts`, kept only once a document has
+    /// more than [`INDEXED_ATTEMPTS`] attempts (fewer are scanned).
+    pub by_execution: Option<Box<std::collections::HashMap<String, usize>>>,
 }
+
+/// Attempts a document holds before its `execution_id` lookups use an index.
+pub(crate) const INDEXED_ATTEMPTS: usize = 16;
 
 impl Document {
     /// `GET /v1/documents/{id}` (and the dispatch response's `data`).
@@ -112,7 +119,7 @@ impl Document {
             schema: &self.schema,
             status: self.status.as_str(),
             external_id: &self.external_id,
-            metadata: &self.metadata,
+            metadata: self.metadata.raw(),
             review_state: &self.review_state,
             duplicate_of: &self.duplicate_of,
             created_at: Stamp(self.created_at),
@@ -127,6 +134,33 @@ impl Document {
         serde_json::to_value(self.view()).unwrap_or(Value::Null)
     }
 
+    /// The attempt recorded under `execution_id`, if any.
+    pub fn attempt_by_execution(&self, execution_id: &str) -> Option<usize> {
+        match &self.by_execution {
+            Some(index) => index.get(execution_id).copied(),
+            None => self
+                .attempts
+                .iter()
+                .position(|a| a.data.execution_id == execution_id),
+        }
+    }
+
+    /// Appends an attempt, keeping the `execution_id` lookup in step.
+    pub(crate) fn append_attempt(&mut self, attempt: Attempt) {
+        let index = self.attempts.len();
+        if let Some(by) = &mut self.by_execution {
+            by.insert(attempt.data.execution_id.clone(), index);
+        }
+        self.attempts.push(attempt);
+        if self.by_execution.is_none() && self.attempts.len() > INDEXED_ATTEMPTS {
+            let mut by = std::collections::HashMap::with_capacity(self.attempts.len() * 2);
+            for (i, a) in self.attempts.iter().enumerate() {
+                by.insert(a.data.execution_id.clone(), i);
+            }
+            self.by_execution = Some(Box::new(by));
+        }
+    }
+
     /// One item of `GET /v1/delivery/outbox`.
     pub fn outbox_view(&self) -> OutboxItemView<'_> {
         OutboxItemView {
@@ -134,7 +168,7 @@ impl Document {
             schema: &self.schema,
             status: self.status.as_str(),
             external_id: &self.external_id,
-            metadata: &self.metadata,
+            metadata: self.metadata.raw(),
             result_url: DocumentUrl(&self.id, "/result"),
             dispatch_url: DocumentUrl(&self.id, "/dispatch"),
             updated_at: Stamp(self.updated_at),
@@ -151,8 +185,8 @@ impl Document {
             "confidence": self.confidence,
             "duplicate_of": self.duplicate_of,
             "data": {
-                "fields": self.fields,
-                "line_items": self.line_items,
+                "fields": self.fields.raw(),
+                "line_items": self.line_items.raw(),
             },
         })
     }
@@ -163,8 +197,13 @@ impl Document {
     }
 
     /// Reads a documented field path such as `fields.vendor_name.value`.
-    pub fn field_value(&self, name: &str) -> Option<&Value> {
-        self.fields.get(name).map(|f| f.get("value").unwrap_or(f))
+    pub fn field_value(&self, name: &str) -> Option<Value> {
+        self.fields.get(name).map(|f| match f {
+            Value::Object(mut o) if o.contains_key("value") => {
+                o.remove("value").unwrap_or_default()
+            }
+            other => other,
+        })
     }
 }
 
@@ -185,7 +224,7 @@ pub struct DocumentView<'a> {
     pub schema: &'a str,
     pub status: &'static str,
     pub external_id: &'a Option<String>,
-    pub metadata: &'a Map<String, Value>,
+    pub metadata: RawJson<'a>,
     pub review_state: &'a Option<ReviewState>,
     pub duplicate_of: &'a Option<String>,
     pub created_at: Stamp,
@@ -202,7 +241,7 @@ pub struct OutboxItemView<'a> {
     pub schema: &'a str,
     pub status: &'static str,
     pub external_id: &'a Option<String>,
-    pub metadata: &'a Map<String, Value>,
+    pub metadata: RawJson<'a>,
     pub result_url: DocumentUrl<'a>,
     pub dispatch_url: DocumentUrl<'a>,
     pub updated_at: Stamp,

@@ -23,7 +23,7 @@ use super::journal::Journal;
 use super::model::*;
 use super::scheduler::Scheduler;
 use super::time::Millis;
-use crate::fixtures::{DeliveryRoute, Fixture, N8nWebhookFixture};
+use crate::fixtures::{DeliveryRoute, N8nWebhookFixture};
 use crate::world::tables::Store;
 
 /// The default start of a workspace's clock.
@@ -83,17 +83,20 @@ pub struct RateState {
     pub exceeded: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Workspace {
     pub id: String,
-    /// What `reset` goes back to.
-    pub fixture: Arc<Fixture>,
+    /// The workspace as its fixture built it: what `reset` goes back to. New
+    /// workspaces of the same fixture and seed are copies of it, sharing its
+    /// documents until they change one.
+    pub pristine: Option<Arc<Workspace>>,
     pub seed: u64,
     pub clock: Clock,
     pub ids: IdGen,
     pub settings: Settings,
     pub keys: Vec<ApiKey>,
-    pub documents: BTreeMap<String, Document>,
+    /// Each document is shared with the pristine copy until it changes.
+    pub documents: BTreeMap<String, Arc<Document>>,
     pub by_external: HashMap<(String, String), String>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
     pub(super) outbox: BTreeSet<(Millis, String)>,
@@ -121,6 +124,15 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// A new workspace `id` as `pristine` is: a copy that shares its
+    /// documents (each copied when it first changes) and resets to it.
+    pub fn from_pristine(id: String, pristine: Arc<Workspace>) -> Workspace {
+        let mut ws = (*pristine).clone();
+        ws.id = id;
+        ws.pristine = Some(pristine);
+        ws
+    }
+
     pub fn now(&self) -> Millis {
         self.clock.now()
     }
@@ -168,7 +180,7 @@ impl Workspace {
         id: &str,
         change: impl FnOnce(&mut Document) -> R,
     ) -> Option<R> {
-        let doc = self.documents.get_mut(id)?;
+        let doc = Arc::make_mut(self.documents.get_mut(id)?);
         let before = (doc.outbox_eligible(), doc.updated_at);
         let result = change(doc);
         let after = (doc.outbox_eligible(), doc.updated_at);
@@ -218,7 +230,7 @@ impl Workspace {
         };
         self.outbox
             .range((lower, Bound::Unbounded))
-            .filter_map(|(_, id)| self.documents.get(id))
+            .filter_map(|(_, id)| self.documents.get(id).map(|d| &**d))
     }
 
     /// The active workflow that delivers `schema` to `provider`.
@@ -402,9 +414,7 @@ pub(super) fn push_attempt(doc: &mut Document, attempt: Attempt) {
     let is_latest = doc
         .latest_attempt
         .is_none_or(|i| attempt.data.attempted_at >= doc.attempts[i].data.attempted_at);
-    doc.by_execution
-        .insert(attempt.data.execution_id.clone(), index);
-    doc.attempts.push(attempt);
+    doc.append_attempt(attempt);
     if is_latest {
         doc.latest_attempt = Some(index);
     }
