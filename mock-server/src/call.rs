@@ -34,7 +34,11 @@ impl Call {
 
     /// The token of an `Authorization: Bearer …` header.
     pub fn bearer(&self) -> Option<&str> {
-        let value = self.header("authorization")?.trim();
+        let value = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())?
+            .trim();
         let (scheme, token) = value.split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
@@ -68,7 +72,9 @@ impl Call {
     }
 
     pub fn content_type(&self) -> Option<&str> {
-        self.header("content-type")
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
     }
 }
 
@@ -82,6 +88,39 @@ pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
         .into_owned()
         .collect()
 }
+
+/// A scratch buffer per thread that answers are serialized into: it grows
+/// once, not on every answer, and each answer is then copied out at its
+/// exact size (the journal keeps it, so spare capacity would be kept too).
+const SCRATCH_KEEP: usize = 1024 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `value` as compact JSON, in a buffer of its exact size.
+pub(crate) fn serialize(value: &impl serde::Serialize) -> serde_json::Result<Bytes> {
+    SCRATCH.with(|cell| {
+        // A serializer never re-enters this function; should one ever, it
+        // gets a fresh buffer instead of a panic.
+        let mut fresh = Vec::new();
+        let mut borrowed = cell.try_borrow_mut();
+        let buf = match borrowed.as_mut() {
+            Ok(buf) => &mut **buf,
+            Err(_) => &mut fresh,
+        };
+        buf.clear();
+        let written = serde_json::to_writer(&mut *buf, value);
+        let bytes = Bytes::copy_from_slice(buf);
+        if buf.capacity() > SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+        written.map(|()| bytes)
+    })
+}
+
+/// The numbers [`Reply::number`] keeps ready.
+const SMALL_NUMBERS: u64 = 1024;
 
 /// What an API answers; converted to an HTTP response by the axum layer.
 #[derive(Debug, Clone)]
@@ -108,7 +147,7 @@ impl Reply {
 
     pub fn json(status: StatusCode, value: &serde_json::Value) -> Self {
         Self::new(status)
-            .with_body(serde_json::to_vec(value).unwrap_or_default())
+            .with_body(serialize(value).unwrap_or_default())
             .with_header(header::CONTENT_TYPE, "application/json")
     }
 
@@ -133,6 +172,18 @@ impl Reply {
         self
     }
 
+    /// A header value holding `n`: numbers up to [`SMALL_NUMBERS`] are made
+    /// once and shared (the rate-limit headers of every call).
+    pub fn number(n: u64) -> HeaderValue {
+        static TABLE: std::sync::LazyLock<Vec<HeaderValue>> =
+            std::sync::LazyLock::new(|| (0..=SMALL_NUMBERS).map(HeaderValue::from).collect());
+        usize::try_from(n)
+            .ok()
+            .and_then(|i| TABLE.get(i))
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from(n))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -154,9 +205,12 @@ impl IntoResponse for Reply {
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
+        // Sized once: the server adds `content-length` and `date` after these.
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 2);
         for (name, value) in self.headers {
-            response.headers_mut().append(name, value);
+            headers.append(name, value);
         }
+        *response.headers_mut() = headers;
         response
     }
 }

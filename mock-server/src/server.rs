@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::app::{router, AppState};
+use crate::app::{AppState, Front};
 use crate::fixtures::{Fixture, FixtureError};
 use crate::world::clock::ClockMode;
 use crate::world::faults::FaultSpec;
@@ -222,7 +222,7 @@ impl MockServerBuilder {
         let (stop, stopped) = oneshot::channel::<()>();
         let webhooks = crate::webhooks::start(&state.registry, crate::driver::run_due);
         let ticker = tokio::spawn(real_clock_ticker(state.registry.clone()));
-        let app = router(state.clone());
+        let app = Front::new(state.clone());
         let task = tokio::spawn(serve(listener, app, stopped, state.read_timeout));
         Ok(ServerHandle {
             addr: local,
@@ -390,7 +390,7 @@ pub(crate) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// timeout, so a slow or half-open client is dropped instead of held.
 async fn serve(
     listener: TcpListener,
-    app: axum::Router,
+    app: Front,
     mut stopped: oneshot::Receiver<()>,
     read_timeout: std::time::Duration,
 ) {

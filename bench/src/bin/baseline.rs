@@ -6,15 +6,23 @@
 //! a Numora document. It reads the request body (as the fake does) and does
 //! nothing else, so the difference between the two is the fake's own work.
 //!
-//! Usage: `baseline [--port N]` (default 0: a free port). Its first line on
-//! stdout is `listening on http://127.0.0.1:PORT`, like the fake's.
+//! With `--outbox-body FILE`, `GET /v1/delivery/outbox` (any query) answers
+//! the bytes of FILE instead, read once at start-up into a buffer that every
+//! answer shares: the bench saves the fake's own outbox page there, so the two
+//! send the same body and only the work of making it differs.
+//!
+//! Usage: `baseline [--port N] [--outbox-body FILE]` (port 0: a free port).
+//! Its first line on stdout is `listening on http://127.0.0.1:PORT`, like
+//! the fake's.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::Router;
 
 /// The fixed answer: the shape of `GET /v1/documents/{id}`, padded to ~600 bytes.
@@ -35,35 +43,71 @@ async fn answer(_body: Bytes) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], BODY)
 }
 
-fn port_from_args() -> Result<u16, String> {
+/// The prepared page: a shared buffer, cloned (not copied) into every answer.
+async fn page(State(page): State<Bytes>, _body: Bytes) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], page)
+}
+
+struct Args {
+    port: u16,
+    outbox_body: Option<String>,
+}
+
+const USAGE: &str = "usage: baseline [--port N] [--outbox-body FILE]";
+
+fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let mut port = 0;
+    let mut parsed = Args {
+        port: 0,
+        outbox_body: None,
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
                 let value = args.next().ok_or("--port needs a value")?;
-                port = value
+                parsed.port = value
                     .parse()
                     .map_err(|_| format!("--port: '{value}' is not a port"))?;
             }
-            "-h" | "--help" => {
-                return Err("usage: baseline [--port N]".into());
+            "--outbox-body" => {
+                parsed.outbox_body = Some(args.next().ok_or("--outbox-body needs a file")?);
             }
-            other => return Err(format!("unknown argument '{other}'")),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
-    Ok(port)
+    Ok(parsed)
+}
+
+fn app(outbox_body: Option<Bytes>) -> Router {
+    let router = Router::new();
+    let router = match outbox_body {
+        Some(body) => router.route("/v1/delivery/outbox", get(page).with_state(body)),
+        None => router,
+    };
+    router.fallback(answer)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let port = match port_from_args() {
-        Ok(port) => port,
+    let args = match parse_args() {
+        Ok(args) => args,
         Err(message) => {
             eprintln!("baseline: {message}");
             return ExitCode::from(2);
         }
     };
+    let outbox_body = match &args.outbox_body {
+        None => None,
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(Bytes::from(bytes)),
+            Err(e) => {
+                eprintln!("baseline: cannot read {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let port = args.port;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
@@ -80,8 +124,7 @@ async fn main() -> ExitCode {
         }
     };
     println!("listening on http://{bound}");
-    let app = Router::new().fallback(answer);
-    match axum::serve(listener, app).await {
+    match axum::serve(listener, app(outbox_body)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("baseline: {e}");

@@ -14,7 +14,7 @@ pub(super) type Answer = (StatusCode, Value);
 /// hot route from borrowed views (no intermediate value tree).
 pub(crate) enum Payload {
     Json(Value),
-    Raw(Vec<u8>),
+    Raw(bytes::Bytes),
 }
 
 /// What every handler ends with, whichever answer type it builds.
@@ -22,7 +22,7 @@ pub(super) type Outcome = NumoraResult<(StatusCode, Payload)>;
 
 /// Serializes `value` for a hot route.
 pub(super) fn raw(status: StatusCode, value: &impl serde::Serialize) -> Outcome {
-    serde_json::to_vec(value)
+    crate::call::serialize(value)
         .map(|bytes| (status, Payload::Raw(bytes)))
         .map_err(|e| NumoraError::Internal(format!("serialization failed: {e}")))
 }

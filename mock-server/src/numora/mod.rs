@@ -45,12 +45,20 @@ use crate::world::workspace::{RateState, Workspace};
 pub(crate) use error::{NumoraError, NumoraResult};
 use handler::Payload;
 
+/// The operational headers, made once at compile time.
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-rate-limit-limit");
+const X_RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-rate-limit-remaining");
+const X_RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-rate-limit-reset");
+
 /// The longest client `x-request-id` we echo; longer ones are replaced.
 const MAX_REQUEST_ID: usize = 200;
 
 /// The request id: the client's `x-request-id` when usable, else a new `req_…`.
 pub(crate) fn request_id(call: &Call, generate: impl FnOnce() -> String) -> String {
-    call.header("x-request-id")
+    call.headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID)
         .map(str::to_string)
@@ -216,17 +224,8 @@ fn fault_error(respond: &Respond) -> NumoraError {
 
 pub(crate) fn with_operational_headers(reply: Reply, request_id: &str, rate: &RateState) -> Reply {
     reply
-        .with_header(HeaderName::from_static("x-request-id"), request_id)
-        .with_value(
-            HeaderName::from_static("x-rate-limit-limit"),
-            rate.limit.into(),
-        )
-        .with_value(
-            HeaderName::from_static("x-rate-limit-remaining"),
-            rate.remaining.into(),
-        )
-        .with_value(
-            HeaderName::from_static("x-rate-limit-reset"),
-            rate.reset.into(),
-        )
+        .with_header(X_REQUEST_ID, request_id)
+        .with_value(X_RATE_LIMIT_LIMIT, Reply::number(rate.limit.into()))
+        .with_value(X_RATE_LIMIT_REMAINING, Reply::number(rate.remaining.into()))
+        .with_value(X_RATE_LIMIT_RESET, Reply::number(rate.reset))
 }

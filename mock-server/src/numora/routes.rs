@@ -142,11 +142,25 @@ pub(crate) enum RouteMiss {
 /// hold an encoded `/`.
 pub(crate) fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
     let rest = path.strip_prefix(PREFIX).ok_or(RouteMiss::NotFound)?;
+    // The usual path (`/documents/abc`) is already in the router's form.
+    let clean = rest.len() > 1
+        && rest.starts_with('/')
+        && !rest.ends_with('/')
+        && !rest.contains("//")
+        && !rest.contains('%');
+    if clean {
+        return matched(method, rest);
+    }
     // Decoded segments, with `%` and `/` re-escaped so that a decoded segment
     // stays one segment for the router.
     let mut normalized = String::with_capacity(rest.len() + 1);
     for segment in rest.split('/').filter(|s| !s.is_empty()) {
         normalized.push('/');
+        if !segment.contains('%') {
+            // Nothing to decode or re-escape.
+            normalized.push_str(segment);
+            continue;
+        }
         for c in percent_decode_str(segment).decode_utf8_lossy().chars() {
             match c {
                 '%' => normalized.push_str("%25"),
@@ -158,7 +172,12 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
     if normalized.is_empty() {
         return Err(RouteMiss::NotFound);
     }
-    let found = ROUTER.at(&normalized).map_err(|_| RouteMiss::NotFound)?;
+    matched(method, &normalized)
+}
+
+/// Looks a normalized path (decoded segments, `%` and `/` re-escaped) up.
+fn matched(method: &Method, normalized: &str) -> Result<Matched, RouteMiss> {
+    let found = ROUTER.at(normalized).map_err(|_| RouteMiss::NotFound)?;
     let wanted = if method == Method::HEAD {
         "GET"
     } else {
@@ -172,7 +191,14 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
     let (names, params) = found
         .params
         .iter()
-        .map(|(name, value)| (name, value.replace("%2F", "/").replace("%25", "%")))
+        .map(|(name, value)| {
+            let value = if value.contains('%') {
+                value.replace("%2F", "/").replace("%25", "%")
+            } else {
+                value.to_string()
+            };
+            (name, value)
+        })
         .unzip();
     Ok(Matched {
         pattern: route.pattern,

@@ -191,7 +191,7 @@ fn rate_limited(cx: &Cx<'_>, out: &mut Vec<Finding>) {
 fn no_request_id(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let missing: Vec<u64> = cx
         .client()
-        .filter(|e| e.api == "numora" && e.request_header("x-request-id").is_none())
+        .filter(|e| e.api == "numora" && !e.request_has_header("x-request-id"))
         .map(|e| e.seq)
         .collect();
     if !missing.is_empty() {

@@ -32,8 +32,10 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// What a request or a response looked like.
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
-    /// Header names (lowercase) and values, secrets already redacted.
-    pub headers: Vec<(String, String)>,
+    /// Header names (lowercase) and values, secrets already redacted. Kept
+    /// as sent: names and values share their bytes with the call and the
+    /// reply, so capturing them copies no text.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
     /// The body was longer than [`BODY_LIMIT`] and was cut.
     pub truncated: bool,
@@ -43,11 +45,14 @@ pub struct Captured {
 
 /// Headers whose values are never kept.
 fn secret_header(name: &str) -> bool {
+    // Names are lowercase; a plain byte scan is far cheaper than `str::contains`
+    // for names this short, and every header of every call passes here.
+    let has = |needle: &[u8]| name.as_bytes().windows(needle.len()).any(|w| w == needle);
     matches!(
         name,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key" | "api-key"
-    ) || name.contains("secret")
-        || name.contains("token")
+    ) || has(b"secret")
+        || has(b"token")
 }
 
 /// JSON members whose values are never shown.
@@ -79,44 +84,68 @@ fn redact(value: &mut Value) {
 }
 
 impl Captured {
-    fn cut(body: &Bytes) -> (Bytes, bool) {
+    /// A request's body, or its first [`BODY_LIMIT`] bytes, copied: a
+    /// request's bytes are slices of the connection's read buffer, and
+    /// keeping a slice would keep the whole buffer alive.
+    fn copied(body: &Bytes) -> (Bytes, bool) {
+        let kept = body.len().min(BODY_LIMIT);
+        (
+            Bytes::copy_from_slice(&body[..kept]),
+            body.len() > BODY_LIMIT,
+        )
+    }
+
+    /// A response's body: shared with the reply (the fake made it, to its
+    /// size), unless it is cut.
+    fn shared(body: &Bytes) -> (Bytes, bool) {
         if body.len() > BODY_LIMIT {
-            // Copied, so a huge upload is not kept alive by its first 64 KiB.
             (Bytes::copy_from_slice(&body[..BODY_LIMIT]), true)
         } else {
             (body.clone(), false)
         }
     }
 
+    /// A request's headers, values copied for the same reason as its body.
     pub(crate) fn request(headers: &HeaderMap, body: &Bytes) -> Captured {
-        Self::capture(headers.iter(), body, None)
+        let kept = headers.iter().map(|(name, value)| {
+            let value = if secret_header(name.as_str()) {
+                HeaderValue::from_static(REDACTED)
+            } else {
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
+            };
+            (name, value)
+        });
+        Self::capture(kept, Self::copied(body), None)
     }
 
+    /// A reply's headers and body, shared with the reply: the fake made
+    /// them, so they pin nothing else.
     pub(crate) fn response(reply: &crate::call::Reply) -> Captured {
-        let headers = reply.headers.iter().map(|(n, v)| (n, v));
-        Self::capture(headers, &reply.body, Some(reply.status.as_u16()))
+        let headers = reply.headers.iter().map(|(name, value)| {
+            let value = if secret_header(name.as_str()) {
+                HeaderValue::from_static(REDACTED)
+            } else {
+                value.clone()
+            };
+            (name, value)
+        });
+        Self::capture(
+            headers,
+            Self::shared(&reply.body),
+            Some(reply.status.as_u16()),
+        )
     }
 
-    /// Headers (secrets redacted) and a body cut to the limit.
+    /// Headers (secrets already redacted) and the kept body.
     fn capture<'h>(
-        headers: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
-        body: &Bytes,
+        headers: impl Iterator<Item = (&'h HeaderName, HeaderValue)>,
+        (body, truncated): (Bytes, bool),
         status: Option<u16>,
     ) -> Captured {
-        let headers = headers
-            .map(|(n, v)| {
-                let name = n.as_str().to_string();
-                let value = if secret_header(&name) {
-                    REDACTED.to_string()
-                } else {
-                    String::from_utf8_lossy(v.as_bytes()).into_owned()
-                };
-                (name, value)
-            })
-            .collect();
-        let (body, truncated) = Self::cut(body);
+        let mut kept = Vec::with_capacity(headers.size_hint().0);
+        kept.extend(headers.map(|(name, value)| (name.clone(), value)));
         Captured {
-            headers,
+            headers: kept,
             body,
             truncated,
             status,
@@ -126,8 +155,15 @@ impl Captured {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
+    }
+
+    /// Whether a header of this name was sent (whatever its value).
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
     }
 
     /// The body as JSON, when it is JSON (and was not cut).
@@ -157,7 +193,7 @@ impl Captured {
             + self
                 .headers
                 .iter()
-                .map(|(n, v)| n.len() + v.len() + 4)
+                .map(|(n, v)| n.as_str().len() + v.len() + 4)
                 .sum::<usize>()
     }
 }
@@ -171,7 +207,10 @@ impl Serialize for Captured {
         let headers: serde_json::Map<String, Value> = self
             .headers
             .iter()
-            .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+            .map(|(n, v)| {
+                let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (n.as_str().to_string(), Value::String(value))
+            })
             .collect();
         map.serialize_entry("headers", &headers)?;
         map.serialize_entry("body", &self.shown_body())?;
@@ -374,6 +413,11 @@ impl JournalEntry {
 
     pub fn request_header(&self, name: &str) -> Option<&str> {
         self.request.as_ref().and_then(|c| c.header(name))
+    }
+
+    /// Whether the request carried a header of this name.
+    pub fn request_has_header(&self, name: &str) -> bool {
+        self.request.as_ref().is_some_and(|c| c.has_header(name))
     }
 
     pub fn response_header(&self, name: &str) -> Option<&str> {

@@ -213,7 +213,18 @@ pub struct DocumentUrl<'a>(pub &'a str, pub &'static str);
 
 impl Serialize for DocumentUrl<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("/v1/documents/{}{}", self.0, self.1))
+        const PREFIX: &str = "/v1/documents/";
+        let len = PREFIX.len() + self.0.len() + self.1.len();
+        let mut buf = [0u8; 160];
+        if len <= buf.len() {
+            // The usual id: the three pieces side by side on the stack.
+            buf[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
+            buf[PREFIX.len()..PREFIX.len() + self.0.len()].copy_from_slice(self.0.as_bytes());
+            buf[PREFIX.len() + self.0.len()..len].copy_from_slice(self.1.as_bytes());
+            s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+        } else {
+            s.serialize_str(&[PREFIX, self.0, self.1].concat())
+        }
     }
 }
 

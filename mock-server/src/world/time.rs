@@ -21,8 +21,36 @@ fn datetime(ms: Millis) -> OffsetDateTime {
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp(pub Millis);
 
+impl Stamp {
+    /// The 24 bytes of `2026-03-24T02:36:37.684Z`, for years 0 to 9999
+    /// (the rest go through the general formatter).
+    fn ascii(&self) -> Option<[u8; 24]> {
+        let t = datetime(self.0);
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, u32::from(u8::from(t.month())));
+        put(8, 2, u32::from(t.day()));
+        put(11, 2, u32::from(t.hour()));
+        put(14, 2, u32::from(t.minute()));
+        put(17, 2, u32::from(t.second()));
+        put(20, 3, u32::from(t.millisecond()));
+        Some(out)
+    }
+}
+
 impl std::fmt::Display for Stamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ascii) = self.ascii() {
+            // Only ASCII digits and separators were written.
+            return f.write_str(std::str::from_utf8(&ascii).map_err(|_| std::fmt::Error)?);
+        }
         let t = datetime(self.0);
         write!(
             f,
@@ -40,7 +68,10 @@ impl std::fmt::Display for Stamp {
 
 impl serde::Serialize for Stamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.ascii() {
+            Some(ascii) => s.serialize_str(std::str::from_utf8(&ascii).unwrap_or_default()),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -127,6 +158,44 @@ mod tests {
         assert_eq!(format_seconds(ms), "2026-03-24T02:36:37Z");
         assert_eq!(parse_rfc3339("2026-03-24T04:36:37.684+02:00"), Some(ms));
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn stamps_match_the_general_format_and_serialize_alike() {
+        let general = |ms: Millis| {
+            let t = datetime(ms);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            )
+        };
+        let instants = [
+            0,
+            1,
+            999,
+            parse_rfc3339("2026-12-31T23:59:59.999Z").unwrap(),
+            parse_rfc3339("2000-02-29T12:00:00.050Z").unwrap(),
+            parse_rfc3339("0001-01-01T00:00:00.000Z").unwrap(),
+            parse_rfc3339("9999-12-31T23:59:59.999Z").unwrap(),
+            -1,
+        ];
+        for ms in instants
+            .into_iter()
+            .chain((0..500).map(|i| i * 7_919_993_731))
+        {
+            let shown = Stamp(ms).to_string();
+            assert_eq!(shown, general(ms), "{ms}");
+            assert_eq!(
+                serde_json::to_string(&Stamp(ms)).unwrap(),
+                format!("\"{shown}\"")
+            );
+        }
     }
 
     #[test]
