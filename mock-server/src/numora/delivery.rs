@@ -11,7 +11,7 @@ use crate::call::Call;
 use crate::fixtures::DeliveryRoute;
 use crate::world::ids::{crockford_decode, crockford_encode};
 use crate::world::model::*;
-use crate::world::time::{format_millis, Millis};
+use crate::world::time::{format_millis, Millis, Stamp};
 use crate::world::workspace::Workspace;
 
 fn encode_cursor(parts: &[&str]) -> String {
@@ -179,6 +179,15 @@ pub(super) fn retry_push(ws: &mut Workspace, id: &str, call: &Call) -> NumoraRes
     start_push(ws, id, &provider, &[Status::PushFailed])
 }
 
+/// The members [`CallbackHead`] reads.
+const CALLBACK_HEAD: [&str; 5] = [
+    "status",
+    "provider",
+    "execution_id",
+    "attempted_at",
+    "external_record_id",
+];
+
 /// The fields of a delivery callback read before the `succeeded` rule.
 #[derive(serde::Deserialize)]
 struct CallbackHead {
@@ -201,28 +210,93 @@ struct CallbackDetails {
 /// required field present (400), then their values (422), then
 /// `external_record_id` when `succeeded` (400), then the optional details.
 fn parse_callback(call: &Call) -> NumoraResult<DeliveryData> {
-    let map = body::object(call, Need::Required)?;
-    body::require(
-        &map,
-        &["provider", "status", "execution_id", "attempted_at"],
-    )?;
-    let head: CallbackHead = body::typed(map.clone())?;
-    let execution_id = head.execution_id.0;
+    match plain_callback(call) {
+        Some(data) => {
+            check_execution_id(&data.execution_id)?;
+            check_succeeded(data.status, data.external_record_id.as_deref())?;
+            Ok(data)
+        }
+        None => general_callback(call),
+    }
+}
+
+/// The usual callback, read straight into its fields: a JSON object whose
+/// members all have their documented types and valid values. Anything else
+/// (a missing member, a null, a wrong type or value, a repeated member) is
+/// `None`, and [`general_callback`] reads it again and words the error.
+fn plain_callback(call: &Call) -> Option<DeliveryData> {
+    #[derive(serde::Deserialize)]
+    struct Plain {
+        provider: String,
+        status: String,
+        execution_id: String,
+        attempted_at: String,
+        external_record_id: Option<String>,
+        external_url: Option<String>,
+        error_code: Option<String>,
+        error_message: Option<String>,
+    }
+    // Only an object: serde would also read an array into the fields.
+    if call.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let plain: Plain = serde_json::from_slice(&call.body).ok()?;
+    let status = AttemptStatus::parse(&plain.status)?;
+    let provider = Provider::check(&plain.provider).ok()?.0;
+    if plain.execution_id.trim().is_empty() {
+        return None;
+    }
+    let attempted_at = crate::world::time::parse_rfc3339(&plain.attempted_at)?;
+    Some(DeliveryData {
+        provider,
+        status,
+        execution_id: plain.execution_id,
+        attempted_at,
+        external_record_id: plain.external_record_id,
+        external_url: plain.external_url,
+        error_code: plain.error_code,
+        error_message: plain.error_message,
+    })
+}
+
+fn check_execution_id(execution_id: &str) -> NumoraResult<()> {
     if execution_id.chars().count() > 255 {
         return Err(NumoraError::InvalidValue(
             "execution_id must be at most 255 characters".into(),
         ));
     }
-    if head.status == AttemptStatus::Succeeded
-        && head
-            .external_record_id
-            .as_deref()
-            .is_none_or(|s| s.trim().is_empty())
+    Ok(())
+}
+
+fn check_succeeded(status: AttemptStatus, external_record_id: Option<&str>) -> NumoraResult<()> {
+    if status == AttemptStatus::Succeeded && external_record_id.is_none_or(|s| s.trim().is_empty())
     {
         return Err(NumoraError::InvalidPayload(
             "external_record_id is required when status is succeeded".into(),
         ));
     }
+    Ok(())
+}
+
+/// Reads any callback body member by member, in the documented order of checks.
+fn general_callback(call: &Call) -> NumoraResult<DeliveryData> {
+    let mut map = body::object(call, Need::Required)?;
+    body::require(
+        &map,
+        &["provider", "status", "execution_id", "attempted_at"],
+    )?;
+    // Each half reads its own members (neither refuses unknown ones), so the
+    // members are moved into the half that reads them instead of copied.
+    let mut head_members = serde_json::Map::new();
+    for name in CALLBACK_HEAD {
+        if let Some(value) = map.remove(name) {
+            head_members.insert(name.to_string(), value);
+        }
+    }
+    let head: CallbackHead = body::typed(head_members)?;
+    let execution_id = head.execution_id.0;
+    check_execution_id(&execution_id)?;
+    check_succeeded(head.status, head.external_record_id.as_deref())?;
     let details: CallbackDetails = body::typed(map)?;
     Ok(DeliveryData {
         provider: head.provider.0,
@@ -263,8 +337,61 @@ fn differences(a: &DeliveryData, b: &DeliveryData) -> Vec<&'static str> {
     diff
 }
 
+/// An attempt as the API shows it, borrowed: the same members in the same
+/// order as [`Attempt::to_json`], serialized without a value tree.
+#[derive(serde::Serialize)]
+struct AttemptView<'a> {
+    id: &'a str,
+    document_id: &'a str,
+    provider: &'a str,
+    status: &'static str,
+    execution_id: &'a str,
+    external_record_id: &'a Option<String>,
+    external_url: &'a Option<String>,
+    error_code: &'a Option<String>,
+    error_message: &'a Option<String>,
+    attempted_at: Stamp,
+    recorded_at: Stamp,
+    source: AttemptSource,
+    run_id: &'a Option<String>,
+}
+
+impl<'a> AttemptView<'a> {
+    fn of(attempt: &'a Attempt) -> Self {
+        let d = &attempt.data;
+        AttemptView {
+            id: &attempt.id,
+            document_id: &attempt.document_id,
+            provider: &d.provider,
+            status: d.status.as_str(),
+            execution_id: &d.execution_id,
+            external_record_id: &d.external_record_id,
+            external_url: &d.external_url,
+            error_code: &d.error_code,
+            error_message: &d.error_message,
+            attempted_at: Stamp(d.attempted_at),
+            recorded_at: Stamp(attempt.recorded_at),
+            source: attempt.source,
+            run_id: &attempt.run_id,
+        }
+    }
+}
+
+/// A callback's answer: the attempt and what it did to the document.
+#[derive(serde::Serialize)]
+struct CallbackAnswer<'a> {
+    data: AttemptView<'a>,
+    meta: CallbackMeta,
+}
+
+#[derive(serde::Serialize)]
+struct CallbackMeta {
+    document_status: &'static str,
+    replayed: bool,
+}
+
 /// `POST /v1/documents/{id}/delivery`
-pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResult<Answer> {
+pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> Outcome {
     let doc = find(ws, id)?;
     let data = parse_callback(call)?;
     if !doc.finalized {
@@ -277,10 +404,14 @@ pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResul
         let recorded = &doc.attempts[index];
         let diff = differences(&recorded.data, &data);
         if diff.is_empty() {
-            return Ok((
-                StatusCode::OK,
-                json!({"data": recorded.to_json(), "meta": {"document_status": doc.status.as_str(), "replayed": true}}),
-            ));
+            let answer = CallbackAnswer {
+                data: AttemptView::of(recorded),
+                meta: CallbackMeta {
+                    document_status: doc.status.as_str(),
+                    replayed: true,
+                },
+            };
+            return raw(StatusCode::OK, &answer);
         }
         return Err(NumoraError::Conflict(format!(
             "execution_id '{}' was already recorded with different delivery data ({}); use a new execution_id for a new attempt",
@@ -292,10 +423,14 @@ pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> NumoraResul
     let attempt = crate::webhooks::record_attempt(ws, id, data, AttemptSource::Callback, None, now)
         .ok_or_else(|| NumoraError::not_found("document", id))?;
     let status = find(ws, id)?.status;
-    Ok((
-        StatusCode::CREATED,
-        json!({"data": attempt.to_json(), "meta": {"document_status": status.as_str(), "replayed": false}}),
-    ))
+    let answer = CallbackAnswer {
+        data: AttemptView::of(&attempt),
+        meta: CallbackMeta {
+            document_status: status.as_str(),
+            replayed: false,
+        },
+    };
+    raw(StatusCode::CREATED, &answer)
 }
 
 /// `GET /v1/documents/{id}/delivery`
@@ -357,4 +492,40 @@ pub(super) fn list(ws: &Workspace, id: &str, call: &Call) -> NumoraResult<Answer
             "meta": {"document_id": id, "next_cursor": next_cursor, "document_status": doc.status.as_str(), "updated_at": format_millis(doc.updated_at)},
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(details: bool) -> Attempt {
+        let some = |text: &str| details.then(|| text.to_string());
+        Attempt {
+            id: "att_1".into(),
+            document_id: "doc \"1\"".into(),
+            data: DeliveryData {
+                provider: "dynamics365".into(),
+                status: AttemptStatus::Failed,
+                execution_id: "exec-é-1".into(),
+                attempted_at: 1_774_000_000_123,
+                external_record_id: some("rec-1"),
+                external_url: some("https://x.example/rec-1"),
+                error_code: some("E\n1"),
+                error_message: some("it failed"),
+            },
+            source: AttemptSource::Callback,
+            run_id: some("run_1"),
+            recorded_at: 1_774_000_001_000,
+        }
+    }
+
+    #[test]
+    fn the_attempt_view_writes_the_same_bytes_as_the_attempt_value() {
+        for details in [false, true] {
+            let attempt = attempt(details);
+            let view = serde_json::to_string(&AttemptView::of(&attempt)).unwrap();
+            let value = serde_json::to_string(&attempt.to_json()).unwrap();
+            assert_eq!(view, value);
+        }
+    }
 }
