@@ -130,6 +130,7 @@ impl Workspace {
     pub fn from_pristine(id: String, pristine: Arc<Workspace>) -> Workspace {
         let mut ws = (*pristine).clone();
         ws.id = id;
+        ws.clock = pristine.clock.restarted();
         ws.pristine = Some(pristine);
         ws
     }
