@@ -196,10 +196,10 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         by_execution: Default::default(),
     };
     if let Some(ext) = &submission.external_id {
-        ws.by_external
+        std::sync::Arc::make_mut(&mut ws.by_external)
             .insert((submission.schema, ext.clone()), id.clone());
     }
-    ws.documents.insert(id.clone(), std::sync::Arc::new(doc));
+    std::sync::Arc::make_mut(&mut ws.documents).insert(id.clone(), std::sync::Arc::new(doc));
     ws.scheduler.schedule(
         now + ws.settings.processing_delay,
         Job::FinishProcessing {

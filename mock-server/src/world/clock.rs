@@ -55,6 +55,16 @@ impl Clock {
         clock
     }
 
+    /// A copy that starts now: in `real` mode its time runs from this
+    /// instant, as a clock built now would (copies of a pristine workspace).
+    pub fn restarted(&self) -> Self {
+        let mut clock = self.clone();
+        clock.anchor = None;
+        let mode = clock.mode;
+        clock.set_mode(mode);
+        clock
+    }
+
     /// The current virtual instant.
     pub fn now(&self) -> Millis {
         match (self.mode, self.anchor) {

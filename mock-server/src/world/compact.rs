@@ -156,44 +156,64 @@ impl Serialize for JsonItems {
     }
 }
 
+thread_local! {
+    /// Reused buffers: the text is written here and then copied once into an
+    /// allocation of its exact size, so reading a large fixture leaves no
+    /// trail of outgrown buffers behind in the heap.
+    static SCRATCH: std::cell::Cell<[Vec<u8>; 2]> = const { std::cell::Cell::new([Vec::new(), Vec::new()]) };
+}
+
+/// Runs `f` with an empty scratch buffer (`which`: 0 outer, 1 inner).
+fn with_scratch<R>(which: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut bufs = SCRATCH.with(|s| s.take());
+    let mut buf = std::mem::take(&mut bufs[which]);
+    SCRATCH.with(|s| s.set(bufs));
+    buf.clear();
+    let result = f(&mut buf);
+    let mut bufs = SCRATCH.with(|s| s.take());
+    bufs[which] = buf;
+    SCRATCH.with(|s| s.set(bufs));
+    result
+}
+
+/// An exact-size copy of finished text (`None` for the empty `{}` or `[]`).
+fn finish(out: &[u8], empty: &[u8]) -> Option<Box<RawValue>> {
+    if out == empty {
+        return None;
+    }
+    let text = std::str::from_utf8(out).unwrap_or("null");
+    Some(raw(String::from(text)))
+}
+
 impl<'de> Deserialize<'de> for JsonMap {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut out = Vec::new();
-        d.deserialize_map(Transcode::top(&mut out, Expect::Object))?;
-        Ok(Self::from_text(out))
+        with_scratch(0, |out| {
+            d.deserialize_map(Transcode::top(out, Expect::Object))?;
+            Ok(Self(finish(out, b"{}")))
+        })
     }
 }
 
 impl JsonMap {
-    fn from_text(out: Vec<u8>) -> Self {
-        if out == b"{}" {
-            return Self(None);
-        }
-        Self(Some(raw(
-            String::from_utf8(out).unwrap_or_else(|_| "{}".into())
-        )))
-    }
-
     /// Reads a document's result fields: `{name: {value, confidence}}`, where a
     /// bare `{name: value}` stands for `{value, confidence: <confidence>}`.
     pub fn deserialize_fields<'de, D: Deserializer<'de>>(
         d: D,
         confidence: f64,
     ) -> Result<Self, D::Error> {
-        d.deserialize_map(FieldsVisitor(confidence))
-            .map(Self::from_text)
+        with_scratch(0, |out| {
+            d.deserialize_map(FieldsVisitor { out, confidence })?;
+            Ok(Self(finish(out, b"{}")))
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for JsonItems {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let out = d.deserialize_seq(ItemsVisitor)?;
-        if out == b"[]" {
-            return Ok(Self(None));
-        }
-        Ok(Self(Some(raw(
-            String::from_utf8(out).unwrap_or_else(|_| "[]".into())
-        ))))
+        with_scratch(0, |out| {
+            d.deserialize_seq(ItemsVisitor { out })?;
+            Ok(Self(finish(out, b"[]")))
+        })
     }
 }
 
@@ -202,28 +222,42 @@ pub(crate) fn fixture_fields<'de, D: Deserializer<'de>>(d: D) -> Result<JsonMap,
     JsonMap::deserialize_fields(d, 0.95)
 }
 
-struct FieldsVisitor(f64);
+struct FieldsVisitor<'a> {
+    out: &'a mut Vec<u8>,
+    confidence: f64,
+}
 
-impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Vec<u8>;
+impl<'de> Visitor<'de> for FieldsVisitor<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of fields")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<u8>, E> {
-        Ok(b"{}".to_vec())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"{}");
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<u8>, A::Error> {
-        let mut out = vec![b'{'];
-        let mut value = Vec::new();
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        with_scratch(1, |value| self.fields(map, value))
+    }
+}
+
+impl FieldsVisitor<'_> {
+    fn fields<'de, A: MapAccess<'de>>(
+        self,
+        mut map: A,
+        value: &mut Vec<u8>,
+    ) -> Result<(), A::Error> {
+        let out = self.out;
+        out.push(b'{');
         let mut first = true;
         while let Some(name) = map.next_key::<String>()? {
             value.clear();
             let mut has_value = false;
             map.next_value_seed(Transcode {
-                out: &mut value,
+                out: value,
                 probe: Some(("value", &mut has_value)),
                 expect: Expect::Any,
             })?;
@@ -231,45 +265,54 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 out.push(b',');
             }
             first = false;
-            write_str(&mut out, &name);
+            write_str(out, &name);
             out.push(b':');
             if has_value {
-                out.extend_from_slice(&value);
+                out.extend_from_slice(value);
             } else {
                 out.extend_from_slice(b"{\"value\":");
-                out.extend_from_slice(&value);
+                out.extend_from_slice(value);
                 out.extend_from_slice(b",\"confidence\":");
-                write_json(&mut out, &self.0);
+                write_json(out, &self.confidence);
                 out.push(b'}');
             }
         }
         out.push(b'}');
-        Ok(out)
+        Ok(())
     }
 }
 
-struct ItemsVisitor;
+struct ItemsVisitor<'a> {
+    out: &'a mut Vec<u8>,
+}
 
-impl<'de> Visitor<'de> for ItemsVisitor {
-    type Value = Vec<u8>;
+impl<'de> Visitor<'de> for ItemsVisitor<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of line items")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<u8>, E> {
-        Ok(b"[]".to_vec())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"[]");
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-        let mut out = vec![b'['];
-        let mut item = Vec::new();
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        with_scratch(1, |item| self.items(seq, item))
+    }
+}
+
+impl ItemsVisitor<'_> {
+    fn items<'de, A: SeqAccess<'de>>(self, mut seq: A, item: &mut Vec<u8>) -> Result<(), A::Error> {
+        let out = self.out;
+        out.push(b'[');
         let mut n = 0usize;
         loop {
             item.clear();
             let mut has_id = false;
             let seed = Transcode {
-                out: &mut item,
+                out: item,
                 probe: Some(("id", &mut has_id)),
                 expect: Expect::Object,
             };
@@ -281,11 +324,11 @@ impl<'de> Visitor<'de> for ItemsVisitor {
                 out.push(b',');
             }
             if has_id {
-                out.extend_from_slice(&item);
+                out.extend_from_slice(item);
             } else {
                 // `{"id":"li_<n>"` first, then the item's own keys.
                 out.extend_from_slice(b"{\"id\":");
-                write_str(&mut out, &format!("li_{n}"));
+                write_str(out, &format!("li_{n}"));
                 if item.len() > 2 {
                     out.push(b',');
                 }
@@ -293,7 +336,7 @@ impl<'de> Visitor<'de> for ItemsVisitor {
             }
         }
         out.push(b']');
-        Ok(out)
+        Ok(())
     }
 }
 

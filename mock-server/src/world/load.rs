@@ -2,7 +2,7 @@
 //! destinations, workflows, mappings, documents, runs, faults and webhooks,
 //! each checked with the fixture location of what is wrong.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::clock::{Clock, ClockMode};
@@ -115,9 +115,9 @@ impl Workspace {
             ids,
             settings,
             keys: Vec::new(),
-            documents: BTreeMap::new(),
-            by_external: HashMap::new(),
-            outbox: BTreeSet::new(),
+            documents: Arc::default(),
+            by_external: Arc::default(),
+            outbox: Arc::default(),
             connections: Vec::new(),
             destinations: Vec::new(),
             workflows: Vec::new(),
@@ -389,7 +389,7 @@ impl Workspace {
         // A fixture (or a state dump) states the status; attempts do not override it.
         doc.status = d.status;
         if let Some(ext) = &doc.external_id {
-            self.by_external
+            Arc::make_mut(&mut self.by_external)
                 .insert((doc.schema.clone(), ext.clone()), id.clone());
         }
         if doc.status == Status::Processing {
@@ -401,9 +401,9 @@ impl Workspace {
             );
         }
         if doc.outbox_eligible() {
-            self.outbox.insert((doc.updated_at, id.clone()));
+            Arc::make_mut(&mut self.outbox).insert((doc.updated_at, id.clone()));
         }
-        self.documents.insert(id.clone(), Arc::new(doc));
+        Arc::make_mut(&mut self.documents).insert(id.clone(), Arc::new(doc));
         Ok(id)
     }
 }

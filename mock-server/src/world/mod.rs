@@ -324,7 +324,10 @@ impl Registry {
 
 /// Points every key of workspace `id` (and only those) at `shared`.
 fn index_keys(inner: &mut Inner, id: &str, keys: &[model::ApiKey], shared: &SharedWorkspace) {
-    inner.keys.retain(|_, owner| owner.id != id);
+    // A new workspace has no keys to drop yet: skip the scan over every key.
+    if inner.workspaces.contains_key(id) {
+        inner.keys.retain(|_, owner| owner.id != id);
+    }
     for key in keys {
         inner.keys.insert(
             key.key.clone(),

@@ -95,11 +95,12 @@ pub struct Workspace {
     pub ids: IdGen,
     pub settings: Settings,
     pub keys: Vec<ApiKey>,
-    /// Each document is shared with the pristine copy until it changes.
-    pub documents: BTreeMap<String, Arc<Document>>,
-    pub by_external: HashMap<(String, String), String>,
+    /// Each document, and the map itself, is shared with the pristine copy
+    /// until it changes (`Arc::make_mut`): a new workspace copies nothing.
+    pub documents: Arc<BTreeMap<String, Arc<Document>>>,
+    pub by_external: Arc<HashMap<(String, String), String>>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
-    pub(super) outbox: BTreeSet<(Millis, String)>,
+    pub(super) outbox: Arc<BTreeSet<(Millis, String)>>,
     pub connections: Vec<Connection>,
     pub destinations: Vec<Destination>,
     pub workflows: Vec<Workflow>,
@@ -129,6 +130,7 @@ impl Workspace {
     pub fn from_pristine(id: String, pristine: Arc<Workspace>) -> Workspace {
         let mut ws = (*pristine).clone();
         ws.id = id;
+        ws.clock = pristine.clock.restarted();
         ws.pristine = Some(pristine);
         ws
     }
@@ -180,16 +182,20 @@ impl Workspace {
         id: &str,
         change: impl FnOnce(&mut Document) -> R,
     ) -> Option<R> {
-        let doc = Arc::make_mut(self.documents.get_mut(id)?);
+        if !self.documents.contains_key(id) {
+            return None;
+        }
+        let doc = Arc::make_mut(Arc::make_mut(&mut self.documents).get_mut(id)?);
         let before = (doc.outbox_eligible(), doc.updated_at);
         let result = change(doc);
         let after = (doc.outbox_eligible(), doc.updated_at);
         if before != after {
+            let outbox = Arc::make_mut(&mut self.outbox);
             if before.0 {
-                self.outbox.remove(&(before.1, id.to_string()));
+                outbox.remove(&(before.1, id.to_string()));
             }
             if after.0 {
-                self.outbox.insert((after.1, id.to_string()));
+                outbox.insert((after.1, id.to_string()));
             }
         }
         Some(result)
