@@ -187,3 +187,48 @@ async fn reject_fails_the_document_and_retry_push_needs_push_failed() {
         .unwrap()
         .starts_with("run_"));
 }
+
+#[tokio::test]
+async fn a_rejected_document_keeps_its_result_and_a_failed_extraction_has_none() {
+    let app = app_with(
+        mock_server::MockServer::builder()
+            .seed(7)
+            .clock(mock_server::ClockMode::Frozen),
+    )
+    .await;
+    // Rejected in review: failed, but the extraction is still there.
+    let r = app
+        .post(
+            &format!("/v1/documents/{REVIEW_DOC}/actions/reject"),
+            r#"{"reason":"duplicate"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = app.get(&format!("/v1/documents/{REVIEW_DOC}/result")).await;
+    assert_eq!(result.status, 200, "{}", result.text);
+    assert!(result.json()["data"]["data"]["fields"].is_object());
+
+    // Processing that fails leaves no result: 409 naming the reason.
+    let processing = "doc_01jq0a7x2m5k8p3r6t9v1w4y7z";
+    let r = app
+        .control(
+            "PATCH",
+            &format!("/documents/{processing}"),
+            Some(r#"{"processing":"fail"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    app.advance("5s").await;
+    assert_eq!(app.status_of(processing).await, "failed");
+    let err = app
+        .get(&format!("/v1/documents/{processing}/result"))
+        .await
+        .assert_error(409, "conflict");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed processing"),
+        "{err}"
+    );
+}
