@@ -232,3 +232,26 @@ async fn a_rejected_document_keeps_its_result_and_a_failed_extraction_has_none()
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_file_url_is_judged_by_its_scheme_and_its_last_path_segment() {
+    let app = app().await;
+    for url in [
+        // No extension in the last segment: nothing to judge, accepted.
+        "https://example.com/download",
+        "http://example.com/files/7?format=docx",
+        // A supported extension, any case; the query is not the path.
+        "https://example.com/scan.PDF?sig=a.b",
+        "https://example.com/photo.heic#page=1",
+    ] {
+        let body = format!(r#"{{"schema":"invoice_v2","file_url":"{url}"}}"#);
+        let r = app.post("/v1/documents", &body).await;
+        assert_eq!(r.status, 202, "{url}: {}", r.text);
+    }
+    for url in ["ftp://example.com/a.pdf", "example.com/a.pdf"] {
+        let body = format!(r#"{{"schema":"invoice_v2","file_url":"{url}"}}"#);
+        app.post("/v1/documents", &body)
+            .await
+            .assert_error(422, "invalid_payload");
+    }
+}
