@@ -316,8 +316,11 @@ async fn workflows_expose_public_fields_only_and_dispatch_queues_runs() {
         .assert_error(404, "not_found");
 }
 
-/// A multipart create with the given parts: (name, filename, content type, data).
-async fn upload_parts(app: &App, parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> Res {
+/// A multipart part: (name, filename, content type, data).
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart create with the given parts.
+async fn upload_parts(app: &App, parts: &[Part<'_>]) -> Res {
     let mut body = Vec::new();
     for (name, filename, content_type, data) in parts {
         body.extend_from_slice(b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"");
@@ -381,8 +384,7 @@ async fn the_file_type_is_known_by_its_extension_or_its_media_type() {
 #[tokio::test]
 async fn multipart_metadata_and_external_id_parts_reach_the_document() {
     let app = app().await;
-    let file: (&str, Option<&str>, Option<&str>, &[u8]) =
-        ("file", Some("r.png"), Some("image/png"), b"png-bytes");
+    let file: Part<'_> = ("file", Some("r.png"), Some("image/png"), b"png-bytes");
     let r = upload_parts(
         &app,
         &[
