@@ -255,3 +255,66 @@ async fn a_file_url_is_judged_by_its_scheme_and_its_last_path_segment() {
             .assert_error(422, "invalid_payload");
     }
 }
+
+#[tokio::test]
+async fn review_state_must_name_fields_and_line_items_of_the_result() {
+    let app = app().await;
+    let doc = app.get(&format!("/v1/documents/{REVIEW_DOC}")).await.json();
+    let updated_at = doc["data"]["updated_at"].as_str().unwrap().to_string();
+    let result = app
+        .get(&format!("/v1/documents/{REVIEW_DOC}/result"))
+        .await
+        .json();
+    let item = result["data"]["data"]["line_items"][0]["id"]
+        .as_str()
+        .expect("the document has line items")
+        .to_string();
+    let field = result["data"]["data"]["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .expect("the document has fields")
+        .clone();
+    let approve = |fields: &str, items: &str| {
+        format!(
+            r#"{{"expected_updated_at":"{updated_at}","review_state":{{"version":1,"confirmed_general_field_names":[{fields}],"confirmed_line_item_ids":[{items}]}}}}"#
+        )
+    };
+    let path = format!("/v1/documents/{REVIEW_DOC}/actions/approve");
+    for (body, names) in [
+        (approve("", r#""li_404""#), "confirmed_line_item_ids"),
+        (
+            approve(r#""no_such_field""#, ""),
+            "confirmed_general_field_names",
+        ),
+    ] {
+        let err = app
+            .post(&path, &body)
+            .await
+            .assert_error(422, "invalid_payload");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(names),
+            "{err}"
+        );
+    }
+    assert_eq!(app.status_of(REVIEW_DOC).await, "review_required");
+    let r = app
+        .post(
+            &path,
+            &approve(&format!(r#""{field}""#), &format!(r#""{item}""#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let state = &r.json()["data"]["review_state"];
+    assert_eq!(
+        state["confirmed_line_item_ids"][0],
+        item.as_str(),
+        "{state}"
+    );
+    assert_eq!(
+        state["confirmed_general_field_names"][0],
+        field.as_str(),
+        "{state}"
+    );
+}
