@@ -4,7 +4,7 @@
 #
 #   scripts/mutants.sh                                   # the whole core (hours on two cores)
 #   scripts/mutants.sh mock-server/src/world/glob.rs     # one file
-#   MUTANTS_ARGS="--re 'fn retry_at'" scripts/mutants.sh FILE   # some mutants only
+#   MUTANTS_ARGS="--re 'in review_state'" scripts/mutants.sh FILE   # some mutants only
 #   MUTANTS_BASELINE=skip scripts/mutants.sh FILE        # once the suite is known green
 #
 # Needs `cargo install cargo-mutants --locked`. Results go to
@@ -20,7 +20,7 @@
 # - no debug info (CARGO_PROFILE_DEV_DEBUG=0): smaller objects, faster links;
 # - the mold linker when it is installed (only here, through RUSTFLAGS);
 # - only the test targets that can observe the core: the library's unit
-#   tests and the HTTP API suite (`--lib --test api`). The browser tests
+#   tests and the HTTP API suite (`--lib --test=api`). The browser tests
 #   (`tests/ui`) need Chromium and only look at the inspector page, and
 #   `tests/architecture.rs` reads source files, not behaviour. Running fewer
 #   tests can only let more mutants through, never fewer, so the score is
