@@ -152,6 +152,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let stop = shutdown_signal();
     let url = server.url();
     println!("listening on {url}");
     println!("api key: {}", server.api_key());
@@ -164,7 +165,7 @@ async fn main() -> ExitCode {
             format!("{url}/_mock")
         }
     );
-    shutdown_signal().await;
+    stop.await;
     if let Some(path) = &cli.ready_file {
         let _ = std::fs::remove_file(path);
     }
@@ -192,25 +193,36 @@ fn init_logging() {
         .try_init();
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the SIGTERM/SIGINT handlers at once and returns the wait for
+/// either. Called before the listening line is printed, so a signal sent as
+/// soon as that line is read is never met by the default action (an unclean
+/// exit that leaves the ready file behind).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let handlers = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

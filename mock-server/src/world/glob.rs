@@ -66,4 +66,17 @@ mod tests {
         assert!(!path_matches("/v1/*", "/v1/documents/x"));
         assert!(path_matches("**", "/anything/at/all"));
     }
+
+    #[test]
+    fn stars_inside_a_segment_match_in_order() {
+        assert!(path_matches("/x/doc_*_x", "/x/doc_1_x"));
+        assert!(!path_matches("/x/doc_*_x", "/x/doc_1_y"));
+        assert!(!path_matches("/v9.2/otcm_*", "/v9.2/accounts"));
+        assert!(!path_matches("/v9.2/*_x", "/v9.2/x_y"));
+        // Each middle part is found after the previous one.
+        assert!(path_matches("/x/a*b*b*c", "/x/aXbYbc"));
+        assert!(!path_matches("/x/a*b*b*c", "/x/aXbYc"));
+        assert!(path_matches("/x/a*bc*d", "/x/a-bc-bc-d"));
+        assert!(!path_matches("/x/a*bc*bc*d", "/x/a-bcd"));
+    }
 }

@@ -159,7 +159,9 @@ async fn the_audit_list_pages_with_a_cursor() {
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
+    let mut pages = 0;
     loop {
+        pages += 1;
         let q = match &cursor {
             Some(c) => format!("{}?provider=dynamics365&limit=2&cursor={c}", path(SEED_DOC)),
             None => format!("{}?provider=dynamics365&limit=2", path(SEED_DOC)),
@@ -168,13 +170,50 @@ async fn the_audit_list_pages_with_a_cursor() {
         for a in page["data"].as_array().unwrap() {
             seen.push(a["execution_id"].as_str().unwrap().to_string());
         }
+        assert!(seen.len() <= 5, "the walk ends: {seen:?}");
         match page["meta"]["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
         }
     }
     assert_eq!(seen, ["e-4", "e-3", "e-2", "e-1", "e-0"]);
+    assert_eq!(
+        pages, 3,
+        "the page holding the last attempt has no next_cursor"
+    );
+    // A page that holds exactly the rest ends the walk too.
+    let whole = app
+        .get(&format!("{}?provider=dynamics365&limit=5", path(SEED_DOC)))
+        .await
+        .json();
+    assert_eq!(whole["data"].as_array().unwrap().len(), 5);
+    assert!(whole["meta"]["next_cursor"].is_null(), "{whole}");
+    // A cursor belongs to the document it was issued for.
+    let first = app.get(&format!("{}?limit=2", path(SEED_DOC))).await.json();
+    let cursor = first["meta"]["next_cursor"].as_str().expect("more pages");
+    app.get(&format!("{}?cursor={cursor}", path(ACME_DOC)))
+        .await
+        .assert_error(400, "invalid_payload");
     app.get(&format!("{}?cursor=garbage", path(SEED_DOC)))
         .await
         .assert_error(400, "invalid_payload");
+}
+
+#[tokio::test]
+async fn an_execution_id_may_hold_255_characters_not_256() {
+    let app = app().await;
+    // Characters, not bytes: 255 two-byte characters are allowed.
+    let longest = "é".repeat(255);
+    let r = app
+        .post(&path(SEED_DOC), &callback("failed", &longest, ""))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let err = app
+        .post(&path(SEED_DOC), &callback("failed", &"x".repeat(256), ""))
+        .await
+        .assert_error(422, "invalid_payload");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("execution_id"));
 }

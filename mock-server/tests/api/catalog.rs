@@ -315,3 +315,120 @@ async fn workflows_expose_public_fields_only_and_dispatch_queues_runs() {
         .await
         .assert_error(404, "not_found");
 }
+
+/// A multipart part: (name, filename, content type, data).
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart create with the given parts.
+async fn upload_parts(app: &App, parts: &[Part<'_>]) -> Res {
+    let mut body = Vec::new();
+    for (name, filename, content_type, data) in parts {
+        body.extend_from_slice(b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"");
+        body.extend_from_slice(name.as_bytes());
+        body.push(b'"');
+        if let Some(f) = filename {
+            body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        if let Some(t) = content_type {
+            body.extend_from_slice(format!("Content-Type: {t}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--BOUNDARY--\r\n");
+    let res = app
+        .client
+        .post(app.url("/v1/documents"))
+        .bearer_auth(&app.key)
+        .header("content-type", "multipart/form-data; boundary=BOUNDARY")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Res::read(res).await
+}
+
+#[tokio::test]
+async fn an_upload_of_exactly_30_mb_is_accepted() {
+    let app = app().await;
+    let r = upload(&app, "big.pdf", "application/pdf", 30 * 1024 * 1024).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+}
+
+#[tokio::test]
+async fn the_file_type_is_known_by_its_extension_or_its_media_type() {
+    let app = app().await;
+    // Extension alone (the part's media type says nothing), BMP included.
+    for name in ["scan.bmp", "scan.BMP", "photo.jpg", "page.tiff"] {
+        let r = upload(&app, name, "application/octet-stream", 16).await;
+        assert_eq!(r.status, 202, "{name}: {}", r.text);
+    }
+    // Media type alone (no extension), BMP included, parameters ignored.
+    for media_type in ["image/bmp", "image/png", "IMAGE/WEBP; q=1"] {
+        let r = upload(&app, "scan", media_type, 16).await;
+        assert_eq!(r.status, 202, "{media_type}: {}", r.text);
+    }
+    // Neither.
+    for (name, media_type) in [
+        ("scan", "application/octet-stream"),
+        ("a.bmp.txt", "text/plain"),
+    ] {
+        upload(&app, name, media_type, 16)
+            .await
+            .assert_error(422, "unsupported_file_type");
+    }
+}
+
+#[tokio::test]
+async fn multipart_metadata_and_external_id_parts_reach_the_document() {
+    let app = app().await;
+    let file: Part<'_> = ("file", Some("r.png"), Some("image/png"), b"png-bytes");
+    let r = upload_parts(
+        &app,
+        &[
+            file,
+            (
+                "metadata",
+                None,
+                Some("application/json"),
+                br#"{"source":"scanner"}"#,
+            ),
+            ("external_id", None, None, b"ext-77"),
+            ("schema", None, None, b"receipt_v1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let doc = r.json()["data"].clone();
+    assert_eq!(doc["schema"], "receipt_v1");
+    assert_eq!(doc["metadata"], json!({"source": "scanner"}));
+    assert_eq!(doc["external_id"], "ext-77");
+
+    // An empty external_id part is no external id.
+    let r = upload_parts(
+        &app,
+        &[
+            ("schema", None, None, b"receipt_v1"),
+            file,
+            ("external_id", None, None, b""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.json()["data"]["external_id"], json!(null));
+    assert_eq!(r.json()["data"]["metadata"], json!({}));
+
+    // Metadata that is JSON but not an object is refused.
+    upload_parts(
+        &app,
+        &[
+            ("schema", None, None, b"receipt_v1"),
+            file,
+            ("metadata", None, None, b"[1]"),
+        ],
+    )
+    .await
+    .assert_error(422, "invalid_payload");
+}

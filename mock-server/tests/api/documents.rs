@@ -187,3 +187,134 @@ async fn reject_fails_the_document_and_retry_push_needs_push_failed() {
         .unwrap()
         .starts_with("run_"));
 }
+
+#[tokio::test]
+async fn a_rejected_document_keeps_its_result_and_a_failed_extraction_has_none() {
+    let app = app_with(
+        mock_server::MockServer::builder()
+            .seed(7)
+            .clock(mock_server::ClockMode::Frozen),
+    )
+    .await;
+    // Rejected in review: failed, but the extraction is still there.
+    let r = app
+        .post(
+            &format!("/v1/documents/{REVIEW_DOC}/actions/reject"),
+            r#"{"reason":"duplicate"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let result = app.get(&format!("/v1/documents/{REVIEW_DOC}/result")).await;
+    assert_eq!(result.status, 200, "{}", result.text);
+    assert!(result.json()["data"]["data"]["fields"].is_object());
+
+    // Processing that fails leaves no result: 409 naming the reason.
+    let processing = "doc_01jq0a7x2m5k8p3r6t9v1w4y7z";
+    let r = app
+        .control(
+            "PATCH",
+            &format!("/documents/{processing}"),
+            Some(r#"{"processing":"fail"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    app.advance("5s").await;
+    assert_eq!(app.status_of(processing).await, "failed");
+    let err = app
+        .get(&format!("/v1/documents/{processing}/result"))
+        .await
+        .assert_error(409, "conflict");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed processing"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_url_is_judged_by_its_scheme_and_its_last_path_segment() {
+    let app = app().await;
+    for url in [
+        // No extension in the last segment: nothing to judge, accepted.
+        "https://example.com/download",
+        "http://example.com/files/7?format=docx",
+        // A supported extension, any case; the query is not the path.
+        "https://example.com/scan.PDF?sig=a.b",
+        "https://example.com/photo.heic#page=1",
+    ] {
+        let body = format!(r#"{{"schema":"invoice_v2","file_url":"{url}"}}"#);
+        let r = app.post("/v1/documents", &body).await;
+        assert_eq!(r.status, 202, "{url}: {}", r.text);
+    }
+    for url in ["ftp://example.com/a.pdf", "example.com/a.pdf"] {
+        let body = format!(r#"{{"schema":"invoice_v2","file_url":"{url}"}}"#);
+        app.post("/v1/documents", &body)
+            .await
+            .assert_error(422, "invalid_payload");
+    }
+}
+
+#[tokio::test]
+async fn review_state_must_name_fields_and_line_items_of_the_result() {
+    let app = app().await;
+    let doc = app.get(&format!("/v1/documents/{REVIEW_DOC}")).await.json();
+    let updated_at = doc["data"]["updated_at"].as_str().unwrap().to_string();
+    let result = app
+        .get(&format!("/v1/documents/{REVIEW_DOC}/result"))
+        .await
+        .json();
+    let item = result["data"]["data"]["line_items"][0]["id"]
+        .as_str()
+        .expect("the document has line items")
+        .to_string();
+    let field = result["data"]["data"]["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .expect("the document has fields")
+        .clone();
+    let approve = |fields: &str, items: &str| {
+        format!(
+            r#"{{"expected_updated_at":"{updated_at}","review_state":{{"version":1,"confirmed_general_field_names":[{fields}],"confirmed_line_item_ids":[{items}]}}}}"#
+        )
+    };
+    let path = format!("/v1/documents/{REVIEW_DOC}/actions/approve");
+    for (body, names) in [
+        (approve("", r#""li_404""#), "confirmed_line_item_ids"),
+        (
+            approve(r#""no_such_field""#, ""),
+            "confirmed_general_field_names",
+        ),
+    ] {
+        let err = app
+            .post(&path, &body)
+            .await
+            .assert_error(422, "invalid_payload");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(names),
+            "{err}"
+        );
+    }
+    assert_eq!(app.status_of(REVIEW_DOC).await, "review_required");
+    let r = app
+        .post(
+            &path,
+            &approve(&format!(r#""{field}""#), &format!(r#""{item}""#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let state = &r.json()["data"]["review_state"];
+    assert_eq!(
+        state["confirmed_line_item_ids"][0],
+        item.as_str(),
+        "{state}"
+    );
+    assert_eq!(
+        state["confirmed_general_field_names"][0],
+        field.as_str(),
+        "{state}"
+    );
+}

@@ -165,6 +165,7 @@ async fn a_page_walk_has_no_repeat_and_no_gap_while_documents_change() {
             touched.insert(d.clone());
         }
         page_no += 1;
+        assert!(page_no < 50, "the walk ends");
         match body["meta"]["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
@@ -188,4 +189,25 @@ async fn a_page_walk_has_no_repeat_and_no_gap_while_documents_change() {
     for d in &touched {
         assert!(!unique.contains(d), "{d} left the outbox but was listed");
     }
+}
+
+#[tokio::test]
+async fn a_page_that_holds_the_rest_has_no_next_cursor() {
+    let app = app().await;
+    // Five eligible documents: a page of five is the whole outbox.
+    let whole = app.get(&format!("{OUTBOX}&limit=5")).await.json();
+    assert_eq!(whole["data"].as_array().unwrap().len(), 5);
+    assert!(whole["meta"]["next_cursor"].is_null(), "{whole}");
+    // Pages of four and one: the second ends the walk.
+    let first = app.get(&format!("{OUTBOX}&limit=4")).await.json();
+    assert_eq!(first["data"].as_array().unwrap().len(), 4);
+    let cursor = first["meta"]["next_cursor"]
+        .as_str()
+        .expect("a second page");
+    let second = app
+        .get(&format!("{OUTBOX}&limit=4&cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert!(second["meta"]["next_cursor"].is_null(), "{second}");
 }
