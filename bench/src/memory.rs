@@ -94,7 +94,7 @@ fn write_world(cfg: &Config, path: &Path, count: usize, format: Format) -> io::R
         Format::Json => {
             // The settings and catalogue first, then the documents, one per line.
             let head = serde_json::to_string(&base).map_err(io::Error::other)?;
-            out.write_all(head[..head.len() - 1].as_bytes())?;
+            out.write_all(&head.as_bytes()[..head.len() - 1])?;
             out.write_all(b",\"documents\":[\n")?;
             for n in 1..=count {
                 if n > 1 {

@@ -105,6 +105,9 @@ pub struct Document {
     pub latest_attempt: Option<usize>,
     /// `execution_id` → index into `attempts`, kept only once a document has
     /// more than [`INDEXED_ATTEMPTS`] attempts (fewer are scanned).
+    // Boxed on purpose: one pointer in every document instead of a whole
+    // (almost always absent) map.
+    #[allow(clippy::box_collection)]
     pub by_execution: Option<Box<std::collections::HashMap<String, usize>>>,
 }
 
