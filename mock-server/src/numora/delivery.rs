@@ -5,13 +5,14 @@ use serde_json::json;
 
 use super::body::{self, Need, Provider, Text, Timestamp};
 use super::error::{NumoraError, NumoraResult};
-use super::handler::{raw, Answer, Outcome};
+use super::handler::{raw, written, Answer, Outcome};
 use super::query::{self, limit};
 use crate::call::Call;
 use crate::fixtures::DeliveryRoute;
 use crate::world::ids::{crockford_decode, crockford_encode};
 use crate::world::model::*;
 use crate::world::time::{format_millis, Millis, Stamp};
+use crate::world::wire::put_str;
 use crate::world::workspace::Workspace;
 
 fn encode_cursor(parts: &[&str]) -> String {
@@ -73,24 +74,24 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     } else {
         None
     };
-    #[derive(serde::Serialize)]
-    struct Meta<'a> {
-        provider: &'a str,
-        next_cursor: Option<String>,
-    }
-    #[derive(serde::Serialize)]
-    struct Page<'a> {
-        data: Vec<OutboxItemView<'a>>,
-        meta: Meta<'a>,
-    }
-    let page = Page {
-        data: page.iter().map(|d| d.outbox_view()).collect(),
-        meta: Meta {
-            provider: &provider,
-            next_cursor,
-        },
-    };
-    raw(StatusCode::OK, &page)
+    // `{"data":[item,…],"meta":{"provider":…,"next_cursor":…}}`
+    written(StatusCode::OK, |out| {
+        out.extend_from_slice(b"{\"data\":[");
+        for (i, d) in page.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            d.outbox_view().write_json(out);
+        }
+        out.extend_from_slice(b"],\"meta\":{\"provider\":");
+        put_str(out, &provider);
+        out.extend_from_slice(b",\"next_cursor\":");
+        match &next_cursor {
+            Some(cursor) => put_str(out, cursor),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b"}}");
+    })
 }
 
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {

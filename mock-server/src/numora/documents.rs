@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::body::{self, Need, Text, Timestamp};
 use super::error::{NumoraError, NumoraResult};
-use super::handler::{raw, Answer, Outcome};
+use super::handler::{written, Answer, Outcome};
 use super::upload;
 use crate::call::Call;
 use crate::world::model::*;
@@ -215,16 +215,12 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
 
 /// `GET /v1/documents/{id}`
 pub(super) fn get(ws: &Workspace, id: &str) -> Outcome {
-    #[derive(serde::Serialize)]
-    struct Envelope<'a> {
-        data: DocumentView<'a>,
-    }
-    raw(
-        StatusCode::OK,
-        &Envelope {
-            data: find(ws, id)?.view(),
-        },
-    )
+    let view = find(ws, id)?.view();
+    written(StatusCode::OK, |out| {
+        out.extend_from_slice(b"{\"data\":");
+        view.write_json(out);
+        out.push(b'}');
+    })
 }
 
 /// The same answer as a JSON value (for the actions that end with the document).

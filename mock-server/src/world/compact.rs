@@ -129,6 +129,13 @@ impl fmt::Debug for JsonItems {
 #[derive(Debug, Clone, Copy)]
 pub struct RawJson<'a>(Option<&'a RawValue>, &'static str);
 
+impl<'a> RawJson<'a> {
+    /// The compact text itself, as `serde_json` would print it.
+    pub(crate) fn text(&self) -> &'a str {
+        self.0.map_or(self.1, RawValue::get)
+    }
+}
+
 impl Serialize for RawJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {

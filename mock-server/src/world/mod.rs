@@ -20,6 +20,7 @@ pub(crate) mod scheduler;
 pub(crate) mod tables;
 pub(crate) mod time;
 pub(crate) mod wall;
+pub(crate) mod wire;
 pub(crate) mod workspace;
 
 use std::collections::{BTreeMap, HashMap};

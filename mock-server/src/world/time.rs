@@ -24,7 +24,7 @@ pub struct Stamp(pub Millis);
 impl Stamp {
     /// The 24 bytes of `2026-03-24T02:36:37.684Z`, for years 0 to 9999
     /// (the rest go through the general formatter).
-    fn ascii(&self) -> Option<[u8; 24]> {
+    pub(crate) fn ascii(&self) -> Option<[u8; 24]> {
         let t = datetime(self.0);
         let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
         let mut out = *b"0000-00-00T00:00:00.000Z";
