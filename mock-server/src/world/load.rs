@@ -121,7 +121,7 @@ impl Workspace {
             connections: Vec::new(),
             destinations: Vec::new(),
             workflows: Vec::new(),
-            mappings: BTreeMap::new(),
+            mappings: Arc::default(),
             runs: BTreeMap::new(),
             sessions: BTreeMap::new(),
             scheduler: Scheduler::default(),
@@ -222,7 +222,7 @@ impl Workspace {
             });
         }
         for m in &f.mappings {
-            self.mappings
+            Arc::make_mut(&mut self.mappings)
                 .insert((m.schema.clone(), m.destination.clone()), m.body.clone());
         }
         for (i, d) in std::mem::take(&mut f.documents).into_iter().enumerate() {

@@ -119,7 +119,8 @@ pub struct Workspace {
     pub connections: Vec<Connection>,
     pub destinations: Vec<Destination>,
     pub workflows: Vec<Workflow>,
-    pub mappings: BTreeMap<(String, String), Map<String, Value>>,
+    /// Shared with the pristine copy until a mapping is set.
+    pub mappings: Arc<BTreeMap<(String, String), Map<String, Value>>>,
     pub runs: BTreeMap<String, Run>,
     pub sessions: BTreeMap<String, Session>,
     pub scheduler: Scheduler<Job>,

@@ -46,7 +46,8 @@ pub(crate) struct Row {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
-    pub def: TableDef,
+    /// Never changes once loaded: shared by every copy of the workspace.
+    pub def: std::sync::Arc<TableDef>,
     /// Insertion order; the default order of query results.
     pub rows: Vec<Row>,
 }
@@ -207,7 +208,7 @@ impl Store {
             tables: defs
                 .into_iter()
                 .map(|def| Table {
-                    def,
+                    def: std::sync::Arc::new(def),
                     rows: Vec::new(),
                 })
                 .collect(),
