@@ -48,8 +48,9 @@ pub(crate) struct Row {
 pub(crate) struct Table {
     /// Never changes once loaded: shared by every copy of the workspace.
     pub def: std::sync::Arc<TableDef>,
-    /// Insertion order; the default order of query results.
-    pub rows: Vec<Row>,
+    /// Insertion order; the default order of query results. Shared with the
+    /// pristine copy until a write changes them.
+    pub rows: std::sync::Arc<Vec<Row>>,
 }
 
 impl Table {
@@ -209,7 +210,7 @@ impl Store {
                 .into_iter()
                 .map(|def| Table {
                     def: std::sync::Arc::new(def),
-                    rows: Vec::new(),
+                    rows: Default::default(),
                 })
                 .collect(),
         };
@@ -224,7 +225,7 @@ impl Store {
                 if org.tables[t].find(&row.id).is_some() {
                     return Err(format!("rows.{set}[{n}]: duplicate id {}", row.id));
                 }
-                org.tables[t].rows.push(row);
+                std::sync::Arc::make_mut(&mut org.tables[t].rows).push(row);
             }
         }
         Ok(org)
@@ -320,14 +321,21 @@ impl Store {
 
     /// Gives rows loaded without timestamps the current virtual time.
     pub(crate) fn stamp(&mut self, now: Millis) {
-        for row in self
+        // Only a table with an unstamped row stops sharing its rows.
+        for table in self
             .orgs
             .iter_mut()
             .flat_map(|o| o.tables.iter_mut())
-            .flat_map(|t| t.rows.iter_mut())
+            .filter(|t| {
+                t.rows
+                    .iter()
+                    .any(|r| r.created.is_none() || r.modified.is_none())
+            })
         {
-            row.created.get_or_insert(now);
-            row.modified.get_or_insert(now);
+            for row in std::sync::Arc::make_mut(&mut table.rows).iter_mut() {
+                row.created.get_or_insert(now);
+                row.modified.get_or_insert(now);
+            }
         }
     }
 
