@@ -70,9 +70,11 @@ pub(super) fn csdl(org: &Org) -> Reply {
         x.push_str("<Property Name=\"modifiedon\" Type=\"Edm.DateTimeOffset\" />\n");
         x.push_str("<Property Name=\"versionnumber\" Type=\"Edm.Int64\" />\n");
         for lookup in &def.lookups {
-            let target = org.table(&lookup.target).map(|t| t.def.clone());
+            let target = org
+                .table(&lookup.target)
+                .map(|t| std::sync::Arc::clone(&t.def));
             let (target_logical, target_id) = target
-                .map(|d| (d.logical_name, d.primary_id))
+                .map(|d| (d.logical_name.clone(), d.primary_id.clone()))
                 .unwrap_or_default();
             x.push_str(&format!(
                 "<NavigationProperty Name=\"{}\" Type=\"mscrm.{}\">\n<ReferentialConstraint Property=\"{}\" ReferencedProperty=\"{}\" />\n</NavigationProperty>\n",
@@ -178,6 +180,6 @@ fn collections<'a>(
             .lookups
             .iter()
             .filter(move |l| l.target == def.entity_set)
-            .map(move |l| (&child.def, l))
+            .map(move |l| (&*child.def, l))
     })
 }

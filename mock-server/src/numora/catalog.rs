@@ -251,7 +251,7 @@ pub(super) fn mapping_put(
         return Err(NumoraError::missing("record"));
     }
     validate_mapping(schema, &body)?;
-    ws.mappings.insert(key, body.clone());
+    std::sync::Arc::make_mut(&mut ws.mappings).insert(key, body.clone());
     Ok((
         StatusCode::OK,
         json!({"data": mapping_json(schema, destination, &body)}),

@@ -10,7 +10,7 @@ use super::upload;
 use crate::call::Call;
 use crate::world::model::*;
 use crate::world::time::format_millis;
-use crate::world::workspace::{Job, Workspace};
+use crate::world::workspace::{external_key, Job, Workspace};
 
 /// The documented upload limit.
 pub(super) const MAX_UPLOAD: usize = 30 * 1024 * 1024;
@@ -161,10 +161,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         return Err(NumoraError::InvalidSchema(SCHEMA_ERROR.into()));
     }
     if let Some(ext) = &submission.external_id {
-        if let Some(existing) = ws
-            .by_external
-            .get(&(submission.schema.clone(), ext.clone()))
-        {
+        if let Some(existing) = ws.by_external.get(&external_key(&submission.schema, ext)) {
             let doc = find(ws, existing)?;
             return Ok((StatusCode::OK, json!({"data": doc.to_json()})));
         }
@@ -197,7 +194,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     };
     if let Some(ext) = &submission.external_id {
         std::sync::Arc::make_mut(&mut ws.by_external)
-            .insert((submission.schema, ext.clone()), id.clone());
+            .insert(external_key(&submission.schema, ext), id.as_str().into());
     }
     std::sync::Arc::make_mut(&mut ws.documents).insert(id.clone(), std::sync::Arc::new(doc));
     ws.scheduler.schedule(

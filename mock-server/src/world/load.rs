@@ -13,7 +13,7 @@ use super::journal::Journal;
 use super::model::*;
 use super::scheduler::Scheduler;
 use super::time::{parse_duration, parse_rfc3339, Millis};
-use super::workspace::{push_attempt, Job, Settings, Workspace, DEFAULT_START};
+use super::workspace::{external_key, push_attempt, Job, Settings, Workspace, DEFAULT_START};
 use crate::fixtures::{DocumentFixture, Fixture, FixtureError};
 use crate::world::tables::Store;
 
@@ -121,7 +121,7 @@ impl Workspace {
             connections: Vec::new(),
             destinations: Vec::new(),
             workflows: Vec::new(),
-            mappings: BTreeMap::new(),
+            mappings: Arc::default(),
             runs: BTreeMap::new(),
             sessions: BTreeMap::new(),
             scheduler: Scheduler::default(),
@@ -222,7 +222,7 @@ impl Workspace {
             });
         }
         for m in &f.mappings {
-            self.mappings
+            Arc::make_mut(&mut self.mappings)
                 .insert((m.schema.clone(), m.destination.clone()), m.body.clone());
         }
         for (i, d) in std::mem::take(&mut f.documents).into_iter().enumerate() {
@@ -390,7 +390,7 @@ impl Workspace {
         doc.status = d.status;
         if let Some(ext) = &doc.external_id {
             Arc::make_mut(&mut self.by_external)
-                .insert((doc.schema.clone(), ext.clone()), id.clone());
+                .insert(external_key(&doc.schema, ext), id.as_str().into());
         }
         if doc.status == Status::Processing {
             self.scheduler.schedule(

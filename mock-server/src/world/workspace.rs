@@ -83,6 +83,19 @@ pub struct RateState {
     pub exceeded: bool,
 }
 
+/// The key of the external-id index: the schema's catalog index and the
+/// external id, stored without spare capacity.
+pub(crate) type ExternalKey = (u8, Box<str>);
+
+/// The external-id index key for a document of `schema` (a catalog schema).
+pub(crate) fn external_key(schema: &str, external_id: &str) -> ExternalKey {
+    let index = super::model::SCHEMAS
+        .iter()
+        .position(|(id, _)| *id == schema)
+        .unwrap_or(usize::from(u8::MAX));
+    (index as u8, external_id.into())
+}
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub id: String,
@@ -98,13 +111,16 @@ pub struct Workspace {
     /// Each document, and the map itself, is shared with the pristine copy
     /// until it changes (`Arc::make_mut`): a new workspace copies nothing.
     pub documents: Arc<BTreeMap<String, Arc<Document>>>,
-    pub by_external: Arc<HashMap<(String, String), String>>,
+    /// `(schema, external_id)` → document id; the schema as its index in
+    /// [`super::model::SCHEMAS`] (see [`external_key`]).
+    pub by_external: Arc<HashMap<ExternalKey, Box<str>>>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
     pub(super) outbox: Arc<BTreeSet<(Millis, String)>>,
     pub connections: Vec<Connection>,
     pub destinations: Vec<Destination>,
     pub workflows: Vec<Workflow>,
-    pub mappings: BTreeMap<(String, String), Map<String, Value>>,
+    /// Shared with the pristine copy until a mapping is set.
+    pub mappings: Arc<BTreeMap<(String, String), Map<String, Value>>>,
     pub runs: BTreeMap<String, Run>,
     pub sessions: BTreeMap<String, Session>,
     pub scheduler: Scheduler<Job>,

@@ -46,9 +46,11 @@ pub(crate) struct Row {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
-    pub def: TableDef,
-    /// Insertion order; the default order of query results.
-    pub rows: Vec<Row>,
+    /// Never changes once loaded: shared by every copy of the workspace.
+    pub def: std::sync::Arc<TableDef>,
+    /// Insertion order; the default order of query results. Shared with the
+    /// pristine copy until a write changes them.
+    pub rows: std::sync::Arc<Vec<Row>>,
 }
 
 impl Table {
@@ -207,8 +209,8 @@ impl Store {
             tables: defs
                 .into_iter()
                 .map(|def| Table {
-                    def,
-                    rows: Vec::new(),
+                    def: std::sync::Arc::new(def),
+                    rows: Default::default(),
                 })
                 .collect(),
         };
@@ -223,7 +225,7 @@ impl Store {
                 if org.tables[t].find(&row.id).is_some() {
                     return Err(format!("rows.{set}[{n}]: duplicate id {}", row.id));
                 }
-                org.tables[t].rows.push(row);
+                std::sync::Arc::make_mut(&mut org.tables[t].rows).push(row);
             }
         }
         Ok(org)
@@ -319,14 +321,21 @@ impl Store {
 
     /// Gives rows loaded without timestamps the current virtual time.
     pub(crate) fn stamp(&mut self, now: Millis) {
-        for row in self
+        // Only a table with an unstamped row stops sharing its rows.
+        for table in self
             .orgs
             .iter_mut()
             .flat_map(|o| o.tables.iter_mut())
-            .flat_map(|t| t.rows.iter_mut())
+            .filter(|t| {
+                t.rows
+                    .iter()
+                    .any(|r| r.created.is_none() || r.modified.is_none())
+            })
         {
-            row.created.get_or_insert(now);
-            row.modified.get_or_insert(now);
+            for row in std::sync::Arc::make_mut(&mut table.rows).iter_mut() {
+                row.created.get_or_insert(now);
+                row.modified.get_or_insert(now);
+            }
         }
     }
 

@@ -59,20 +59,23 @@ impl Store {
         for undo in stage.log.into_iter().rev() {
             match undo {
                 Undo::Appended { org, table } => {
-                    self.orgs[org].tables[table].rows.pop();
+                    std::sync::Arc::make_mut(&mut self.orgs[org].tables[table].rows).pop();
                 }
                 Undo::Changed {
                     org,
                     table,
                     index,
                     before,
-                } => self.orgs[org].tables[table].rows[index] = before,
+                } => {
+                    std::sync::Arc::make_mut(&mut self.orgs[org].tables[table].rows)[index] = before
+                }
                 Undo::Removed {
                     org,
                     table,
                     index,
                     row,
-                } => self.orgs[org].tables[table].rows.insert(index, row),
+                } => std::sync::Arc::make_mut(&mut self.orgs[org].tables[table].rows)
+                    .insert(index, row),
             }
         }
         self.next_version = stage.next_version;
@@ -87,7 +90,7 @@ impl Store {
     /// Appends a row (every row write goes through these three).
     pub(crate) fn append_row(&mut self, org: usize, table: usize, row: Row) {
         self.record(|| Undo::Appended { org, table });
-        self.orgs[org].tables[table].rows.push(row);
+        std::sync::Arc::make_mut(&mut self.orgs[org].tables[table].rows).push(row);
     }
 
     /// The row at `index`, to change.
@@ -102,14 +105,15 @@ impl Store {
                 before,
             });
         }
-        &mut self.orgs[org].tables[table].rows[index]
+        &mut std::sync::Arc::make_mut(&mut self.orgs[org].tables[table].rows)[index]
     }
 
     /// Removes the row with `id`, if there is one.
     pub(crate) fn remove_row(&mut self, org: usize, table: usize, id: &str) {
         let rows = &self.orgs[org].tables[table].rows;
         if let Some(index) = rows.iter().position(|r| r.id == id) {
-            let row = self.orgs[org].tables[table].rows.remove(index);
+            let row =
+                std::sync::Arc::make_mut(&mut self.orgs[org].tables[table].rows).remove(index);
             self.record(|| Undo::Removed {
                 org,
                 table,
