@@ -204,6 +204,10 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Some(250));
         assert_eq!(parse_duration("1m30s"), Some(90_000));
         assert_eq!(parse_duration("15m"), Some(900_000));
+        assert_eq!(parse_duration("2h"), Some(7_200_000));
+        assert_eq!(parse_duration("1d"), Some(86_400_000));
+        assert_eq!(parse_duration("-1"), None);
+        assert_eq!(parse_duration("inf"), None);
         assert_eq!(parse_duration("2"), Some(2000));
         assert_eq!(parse_duration("5 parsecs"), None);
         assert_eq!(parse_duration(""), None);
