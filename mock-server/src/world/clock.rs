@@ -141,4 +141,85 @@ mod tests {
         clock.advance_to(200);
         assert_eq!(clock.now(), 1_500);
     }
+
+    #[test]
+    fn advance_to_lands_on_the_instant_and_never_goes_back() {
+        let mut clock = Clock::new(1_000, ClockMode::Frozen, 1_000);
+        clock.advance_to(5_250);
+        assert_eq!(clock.now(), 5_250);
+        clock.advance_to(5_250);
+        assert_eq!(clock.now(), 5_250);
+        clock.advance_to(4_000);
+        assert_eq!(clock.now(), 5_250);
+    }
+
+    #[test]
+    fn modes_parse_and_settings_read_back() {
+        for (text, mode) in [
+            ("step", ClockMode::Step),
+            ("frozen", ClockMode::Frozen),
+            ("real", ClockMode::Real),
+        ] {
+            assert_eq!(text.parse::<ClockMode>(), Ok(mode));
+            assert_eq!(Clock::new(0, mode, 10).mode(), mode);
+        }
+        let err = "fast".parse::<ClockMode>().unwrap_err();
+        assert!(
+            err.contains("'fast'") && err.contains("step, frozen or real"),
+            "{err}"
+        );
+
+        let mut clock = Clock::new(0, ClockMode::Step, -5);
+        assert_eq!(clock.tick(), 0, "a negative tick is no tick");
+        clock.set_tick(250);
+        assert_eq!(clock.tick(), 250);
+        clock.on_request();
+        assert_eq!(clock.now(), 250);
+        clock.set_tick(-1);
+        clock.on_request();
+        assert_eq!(clock.now(), 250);
+        clock.set_mode(ClockMode::Frozen);
+        clock.set_tick(250);
+        clock.on_request();
+        assert_eq!(clock.now(), 250, "a frozen clock ignores requests");
+    }
+
+    /// The `real` mode is the one part of the crate that follows the OS
+    /// clock, so this test lets a few real milliseconds pass. It asserts
+    /// lower bounds only (time moved at least as far as the wall clock did),
+    /// which hold however slow the machine is.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the real mode is defined by the OS clock
+    fn real_mode_follows_the_wall_clock_and_keeps_its_instant_when_switched() {
+        let wait = |ms: u128| {
+            let start = std::time::Instant::now();
+            while start.elapsed().as_millis() < ms {
+                std::hint::spin_loop();
+            }
+        };
+        let clock = Clock::new(10_000, ClockMode::Real, 1_000);
+        wait(3);
+        let moved = clock.now();
+        assert!(moved >= 10_003, "{moved}");
+        assert!(moved < 10_000 + 60_000, "{moved}");
+
+        // A restarted copy (a workspace made from a pristine one) starts
+        // again from the clock's own instant and runs from there.
+        let mut copy = clock.restarted();
+        assert!(copy.now() >= 10_000);
+        wait(3);
+        assert!(copy.now() >= 10_003);
+
+        // Switching away keeps the instant reached and stops there.
+        copy.set_mode(ClockMode::Frozen);
+        let frozen = copy.now();
+        assert!(frozen >= 10_003, "{frozen}");
+        wait(2);
+        assert_eq!(copy.now(), frozen);
+
+        // Switching back to real moves on from the frozen instant.
+        copy.set_mode(ClockMode::Real);
+        wait(2);
+        assert!(copy.now() >= frozen + 2);
+    }
 }

@@ -124,6 +124,85 @@ mod tests {
         assert!(id[4..].bytes().all(|c| CROCKFORD.contains(&c)));
     }
 
+    /// The value of Crockford base32 text, most significant character first.
+    fn value_of(text: &str) -> u128 {
+        text.bytes().fold(0, |acc, c| {
+            let digit = CROCKFORD.iter().position(|&x| x == c).expect("alphabet");
+            (acc << 5) | digit as u128
+        })
+    }
+
+    #[test]
+    fn a_prefixed_id_is_the_time_then_the_seeded_stream() {
+        let now = 1_774_319_797_684;
+        let mut ids = IdGen::new(42);
+        let mut stream = ChaCha8Rng::seed_from_u64(42);
+        for _ in 0..3 {
+            let id = ids.prefixed("att_", now);
+            assert_eq!(&id[..4], "att_");
+            // 10 characters hold the 48-bit time (its top 2 bits are zero),
+            // 16 hold the 80 random bits: 64 from one draw, 16 from the next.
+            assert_eq!(value_of(&id[4..14]), now as u128);
+            let random =
+                (u128::from(stream.next_u64()) << 16) | u128::from(stream.next_u32() & 0xFFFF);
+            assert_eq!(value_of(&id[14..]), random);
+        }
+        // Only the low 48 bits of the time are kept; a negative time is zero.
+        let wide = IdGen::new(1).prefixed("", (1 << 48) + 5);
+        assert_eq!(value_of(&wide[..10]), 5);
+        let negative = IdGen::new(1).prefixed("", -7);
+        assert_eq!(&negative[..10], "0000000000");
+        // Later instants sort after earlier ones.
+        let mut ids = IdGen::new(3);
+        assert!(ids.prefixed("doc_", 1_000) < ids.prefixed("doc_", 1_001));
+    }
+
+    #[test]
+    fn guids_and_tokens_come_from_the_seeded_stream() {
+        let mut ids = IdGen::new(9);
+        let mut stream = ChaCha8Rng::seed_from_u64(9);
+        let mut bytes = [0u8; 16];
+        stream.fill_bytes(&mut bytes);
+        let expected = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let guid = ids.guid();
+        assert_eq!(guid, expected.hyphenated().to_string());
+        assert_eq!(guid.len(), 36);
+        assert_eq!(&guid[14..15], "4", "version 4 shaped: {guid}");
+
+        let token = ids.token(12);
+        let expected: String = (0..12)
+            .map(|_| char::from(CROCKFORD[(stream.next_u32() & 0x1F) as usize]))
+            .collect();
+        assert_eq!(token, expected);
+        assert_eq!(ids.token(0), "");
+    }
+
+    #[test]
+    fn crockford_matches_known_vectors() {
+        // RFC 4648's base32 vectors for "f" .. "foobar", in Crockford's
+        // lowercase alphabet and without padding.
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"f", "cr"),
+            (b"fo", "csqg"),
+            (b"foo", "csqpy"),
+            (b"foob", "csqpyrg"),
+            (b"fooba", "csqpyrk1"),
+            (b"foobar", "csqpyrk1e8"),
+            (&[0xFF][..], "zw"),
+            (&[0x00, 0x01][..], "000g"),
+        ] {
+            assert_eq!(crockford_encode(bytes), text, "{bytes:?}");
+            assert_eq!(crockford_decode(text).as_deref(), Some(bytes), "{text}");
+        }
+        assert_eq!(
+            crockford_decode("csqpyrk1e8u"),
+            None,
+            "'u' is not in the alphabet"
+        );
+        assert_eq!(crockford_decode("CSQ"), None, "lowercase only");
+    }
+
     #[test]
     fn crockford_round_trips() {
         let data = b"v1|dynamics365|1774319797684|4be38121";
