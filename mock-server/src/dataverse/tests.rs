@@ -1488,3 +1488,190 @@ orgs:
     let e = Store::from_fixture(&bad, &mut IdGen::new(1)).unwrap_err();
     assert!(e.contains("alternate key column 'nosuch'"), "{e}");
 }
+
+// ------------------------------------------------- query details (pinned)
+
+const EVENTS: &str = r#"
+orgs:
+  - name: default
+    tables:
+      - entity_set: otcm_events
+        logical_name: otcm_event
+        primary_id: otcm_eventid
+        primary_name: otcm_name
+        columns:
+          otcm_at: datetime
+          otcm_flag: boolean
+    rows:
+      otcm_events:
+        - {otcm_eventid: e1000000-0000-0000-0000-000000000001, otcm_name: e1, otcm_at: "2026-03-01T10:00:00Z", otcm_flag: true}
+        - {otcm_eventid: e1000000-0000-0000-0000-000000000002, otcm_name: e2, otcm_flag: false}
+        - {otcm_eventid: e1000000-0000-0000-0000-000000000003, otcm_name: e3, otcm_at: "2026-02-01T10:00:00Z"}
+        - {otcm_eventid: e1000000-0000-0000-0000-000000000004, otcm_name: e4}
+"#;
+
+fn names(reply: &Reply) -> Vec<String> {
+    body(reply)["value"]
+        .as_array()
+        .expect("a collection")
+        .iter()
+        .map(|row| row["otcm_name"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[test]
+fn datetime_and_boolean_columns_filter_and_order_with_nulls_first() {
+    // dataverse.md §1.2 ($filter on typed columns), §1.5 ($orderby: nulls
+    // sort first ascending and last descending; ties keep insertion order)
+    let mut h = harness_with(serde_yaml_ng::from_str(EVENTS).unwrap());
+    assert_eq!(
+        names(&h.get("/otcm_events?$filter=otcm_flag eq true")),
+        ["e1"]
+    );
+    assert_eq!(
+        names(&h.get("/otcm_events?$filter=otcm_flag eq false")),
+        ["e2"]
+    );
+    assert_eq!(
+        names(&h.get("/otcm_events?$filter=otcm_at gt 2026-02-15T00:00:00Z")),
+        ["e1"]
+    );
+    assert_eq!(
+        names(&h.get("/otcm_events?$filter=otcm_at lt 2026-02-15T00:00:00Z")),
+        ["e3"]
+    );
+    assert_eq!(
+        names(&h.get("/otcm_events?$orderby=otcm_at")),
+        ["e2", "e4", "e3", "e1"]
+    );
+    assert_eq!(
+        names(&h.get("/otcm_events?$orderby=otcm_at desc")),
+        ["e1", "e3", "e2", "e4"]
+    );
+    assert_eq!(
+        names(&h.get("/otcm_events?$orderby=otcm_flag desc,otcm_name desc")),
+        ["e1", "e2", "e4", "e3"]
+    );
+}
+
+#[test]
+fn select_of_the_key_and_of_system_columns_gives_their_values() {
+    // dataverse.md §1.1: the key is always returned, once; versionnumber is a number
+    let mut h = harness();
+    let b = body(&h.get(&format!(
+        "/otcm_suppliers?$select=otcm_supplierid,versionnumber,otcm_name&$filter=otcm_supplierid eq {NORTHWIND}"
+    )));
+    let row = &b["value"][0];
+    assert_eq!(
+        keys(row),
+        [
+            "@odata.etag",
+            "otcm_supplierid",
+            "versionnumber",
+            "otcm_name"
+        ]
+    );
+    assert_eq!(row["otcm_supplierid"], NORTHWIND);
+    let version = row["versionnumber"].as_u64().expect("a number");
+    assert_eq!(row["@odata.etag"], format!("W/\"{version}\""));
+}
+
+#[test]
+fn formatted_values_are_given_for_plain_columns_too() {
+    // dataverse.md §1.9: FormattedValue on money, dates and choices, not only lookups
+    let mut h = harness();
+    let prefer = "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"";
+    let b = body(&h.send(
+        "GET",
+        "/otcm_inboundinvoices?$select=otcm_invoicetotal,otcm_invoicedate",
+        &[("prefer", prefer)],
+        "",
+    ));
+    let row = &b["value"][0];
+    assert_eq!(
+        row["otcm_invoicetotal@OData.Community.Display.V1.FormattedValue"],
+        "$120.50"
+    );
+    assert_eq!(
+        row["otcm_invoicedate@OData.Community.Display.V1.FormattedValue"],
+        "3/1/2026"
+    );
+}
+
+#[test]
+fn collection_valued_expand_lists_each_parents_own_rows() {
+    // dataverse.md §1.8: $expand of a one-to-many navigation property
+    let mut h = harness();
+    let b = body(&h.get(
+        "/otcm_suppliers?$select=otcm_name&$expand=otcm_supplier_inboundinvoices($select=otcm_name)",
+    ));
+    let rows = b["value"].as_array().unwrap();
+    let expanded: Vec<(String, usize)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row["otcm_name"].as_str().unwrap().to_string(),
+                row["otcm_supplier_inboundinvoices"]
+                    .as_array()
+                    .expect("an array per supplier")
+                    .len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        expanded,
+        [
+            ("Northwind Traders".to_string(), 1),
+            ("O'Brien Office Supply".to_string(), 0),
+            ("Contoso".to_string(), 0)
+        ]
+    );
+    assert_eq!(
+        rows[0]["otcm_supplier_inboundinvoices"][0]["otcm_name"],
+        "INV-1"
+    );
+}
+
+#[test]
+fn paging_ends_exactly_and_numbers_its_pages() {
+    // dataverse.md §1.4
+    let mut h = harness();
+    // A page that holds exactly the rest has no nextLink.
+    let r = h.send(
+        "GET",
+        "/otcm_suppliers?$select=otcm_name",
+        &[("prefer", "odata.maxpagesize=3")],
+        "",
+    );
+    assert_eq!(names(&r).len(), 3);
+    assert!(body(&r).get("@odata.nextLink").is_none());
+    // One row per page: the skiptoken carries the next page's number.
+    let mut url = "/otcm_suppliers?$select=otcm_name".to_string();
+    let mut seen = Vec::new();
+    for page in 2..=4 {
+        let r = h.send("GET", &url, &[("prefer", "odata.maxpagesize=1")], "");
+        seen.extend(names(&r));
+        let Some(next) = body(&r)["@odata.nextLink"].as_str().map(str::to_string) else {
+            assert_eq!(page, 4, "the third page is the last");
+            break;
+        };
+        let decoded = crate::call::decode_component(&next);
+        assert!(
+            decoded.contains(&format!("pagenumber=\"{page}\"")),
+            "{decoded}"
+        );
+        url = next.strip_prefix(BASE).unwrap().to_string();
+    }
+    assert_eq!(
+        seen,
+        ["Northwind Traders", "O'Brien Office Supply", "Contoso"]
+    );
+    // A maxpagesize above 5000 is ignored, and `$top` with it (§1.4).
+    let r = h.send(
+        "GET",
+        "/otcm_suppliers?$top=1",
+        &[("prefer", "odata.maxpagesize=9000")],
+        "",
+    );
+    assert_eq!(names(&r).len(), 3);
+}
