@@ -1675,3 +1675,57 @@ fn paging_ends_exactly_and_numbers_its_pages() {
     );
     assert_eq!(names(&r).len(), 3);
 }
+
+#[test]
+fn filter_literals_end_where_the_docs_say() {
+    // dataverse.md §1.5: an unquoted GUID literal ends at a character that
+    // cannot continue a name; numbers and dates; operand types
+    let mut h = harness();
+    let r = h.get(&format!(
+        "/otcm_suppliers?$filter=otcm_supplierid eq {NORTHWIND} and statecode eq 0&$select=otcm_name"
+    ));
+    assert_eq!(names(&r), ["Northwind Traders"]);
+    let r = h.get(&format!(
+        "/otcm_suppliers?$filter=(otcm_supplierid eq {CONTOSO})&$select=otcm_name"
+    ));
+    assert_eq!(names(&r), ["Contoso"]);
+    let text = format!("otcm_supplierid eq {NORTHWIND}x");
+    assert_error(
+        &h.get(&format!("/otcm_suppliers?$filter={text}")),
+        400,
+        "0x80060888",
+        &format!("Syntax error at position 19 in '{text}'."),
+    );
+    let text = format!("otcm_supplierid eq {NORTHWIND}-1");
+    assert_error(
+        &h.get(&format!("/otcm_suppliers?$filter={text}")),
+        400,
+        "0x80060888",
+        &format!("Syntax error at position 19 in '{text}'."),
+    );
+    assert_error(
+        &h.get("/otcm_suppliers?$filter=statecode eq -x"),
+        400,
+        "0x80060888",
+        "Syntax error: character '-' is not valid at position 13 in 'statecode eq -x'.",
+    );
+    // A number longer than a date is still a number.
+    let r =
+        h.get("/otcm_inboundinvoices?$filter=otcm_invoicetotal lt 12345678901.5&$select=otcm_name");
+    assert_eq!(names(&r), ["INV-1"]);
+    let r = h.get("/otcm_suppliers?$filter=statecode eq -1&$select=otcm_name");
+    assert_eq!(names(&r).len(), 0);
+    // A number compares with a number only.
+    assert_error_contains(
+        &h.get("/otcm_suppliers?$filter=statecode eq 'abc'"),
+        400,
+        "0x80060888",
+        "A binary operator with incompatible types was detected.",
+    );
+    assert_error_contains(
+        &h.get("/otcm_suppliers?$filter='abc' eq statecode"),
+        400,
+        "0x80060888",
+        "A binary operator with incompatible types was detected.",
+    );
+}
