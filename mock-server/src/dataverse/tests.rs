@@ -1715,6 +1715,31 @@ fn filter_literals_end_where_the_docs_say() {
     assert_eq!(names(&r), ["INV-1"]);
     let r = h.get("/otcm_suppliers?$filter=statecode eq -1&$select=otcm_name");
     assert_eq!(names(&r).len(), 0);
+    // Whole numbers are Edm.Int32, others Edm.Decimal; an exponent with a
+    // sign, or a number too large to hold, is no literal.
+    assert_error_contains(
+        &h.get("/otcm_suppliers?$filter=otcm_name eq 7"),
+        400,
+        "0x80060888",
+        "Found operand types 'Edm.String' and 'Edm.Int32'",
+    );
+    for literal in ["7.5", "7e2"] {
+        assert_error_contains(
+            &h.get(&format!("/otcm_suppliers?$filter=otcm_name eq {literal}")),
+            400,
+            "0x80060888",
+            "Found operand types 'Edm.String' and 'Edm.Decimal'",
+        );
+    }
+    for (literal, in_url) in [("1e+5", "1e%2B5"), ("1e999", "1e999")] {
+        let text = format!("statecode eq {literal}");
+        assert_error(
+            &h.get(&format!("/otcm_suppliers?$filter=statecode eq {in_url}")),
+            400,
+            "0x80060888",
+            &format!("Syntax error at position 13 in '{text}'."),
+        );
+    }
     // A number compares with a number only.
     assert_error_contains(
         &h.get("/otcm_suppliers?$filter=statecode eq 'abc'"),
