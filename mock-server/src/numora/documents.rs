@@ -157,9 +157,9 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     } else {
         json_submission(call)?
     };
-    if !is_known_schema(&submission.schema) {
+    let Some(schema) = catalog_schema(&submission.schema) else {
         return Err(NumoraError::InvalidSchema(SCHEMA_ERROR.into()));
-    }
+    };
     if let Some(ext) = &submission.external_id {
         if let Some(existing) = ws.by_external.get(&external_key(&submission.schema, ext)) {
             let doc = find(ws, existing)?;
@@ -173,7 +173,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         super::schemas::extract(&submission.schema, &mut ws.ids, date);
     let doc = Document {
         id: id.clone(),
-        schema: submission.schema.clone(),
+        schema,
         status: Status::Processing,
         finalized: false,
         external_id: submission.external_id.clone(),

@@ -428,7 +428,7 @@ pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
         .cloned();
     let mapping = destination
         .as_ref()
-        .and_then(|d| ws.mappings.get(&(doc.schema.clone(), d.id.clone())))
+        .and_then(|d| ws.mappings.get(&(doc.schema.to_string(), d.id.clone())))
         .cloned();
     let mut ctx = Ctx {
         ws,
@@ -456,7 +456,7 @@ pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
     };
     let finished = ctx.at;
     let data = DeliveryData {
-        provider: run.provider.clone(),
+        provider: provider_name(run.provider.clone()),
         status: outcome.status,
         execution_id: run_id.to_string(),
         attempted_at: finished,

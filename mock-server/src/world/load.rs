@@ -298,9 +298,9 @@ impl Workspace {
         at: &dyn Fn() -> String,
     ) -> Result<String, FixtureError> {
         let now = self.now();
-        if !is_known_schema(&d.schema) {
+        let Some(schema) = catalog_schema(&d.schema) else {
             return Err(FixtureError::at(format!("{}.schema", at()), SCHEMA_ERROR));
-        }
+        };
         let id = match d.id {
             Some(id) if id.is_empty() || id.contains('/') => {
                 return Err(FixtureError::at(
@@ -332,7 +332,7 @@ impl Workspace {
         // Fields and line items arrive normalised (shorthand filled, ids given).
         let mut doc = Document {
             id: id.clone(),
-            schema: d.schema,
+            schema,
             status: d.status,
             finalized,
             external_id: d.external_id,
@@ -362,7 +362,7 @@ impl Workspace {
                 id: a.id.unwrap_or_else(|| self.ids.prefixed("dla_", now)),
                 document_id: id.clone(),
                 data: DeliveryData {
-                    provider: a.provider,
+                    provider: provider_name(a.provider),
                     status: a.status,
                     execution_id: a.execution_id,
                     attempted_at,
