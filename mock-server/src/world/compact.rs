@@ -142,6 +142,15 @@ pub(crate) mod keys {
         out.extend_from_slice(&plain[copied..]);
     }
 
+    /// Replaces the key `out[at..]` (`"name":`) by its reference, if it has one.
+    pub(crate) fn shorten(out: &mut Vec<u8>, at: usize) {
+        if let Some(n) = number(&out[at..]) {
+            out.truncate(at);
+            out.push(TAG | (n >> 8) as u8);
+            out.push(n as u8);
+        }
+    }
+
     /// Appends the text `stored` stands for to `out`.
     pub(crate) fn decode(stored: &[u8], out: &mut Vec<u8>) {
         let mut rest = stored;
@@ -348,7 +357,8 @@ fn finish(out: &[u8], empty: &[u8]) -> Option<Box<[u8]>> {
     if out == empty {
         return None;
     }
-    Some(stored(out))
+    // The transcoders write keys in stored form already.
+    Some(Box::from(out))
 }
 
 impl<'de> Deserialize<'de> for JsonMap {
@@ -431,14 +441,15 @@ impl FieldsVisitor<'_> {
                 out.push(b',');
             }
             first = false;
-            write_str(out, &name);
-            out.push(b':');
+            put_key(out, &name);
             if has_value {
                 out.extend_from_slice(value);
             } else {
-                out.extend_from_slice(b"{\"value\":");
+                out.push(b'{');
+                put_key(out, "value");
                 out.extend_from_slice(value);
-                out.extend_from_slice(b",\"confidence\":");
+                out.push(b',');
+                put_key(out, "confidence");
                 write_json(out, &self.confidence);
                 out.push(b'}');
             }
@@ -493,7 +504,8 @@ impl ItemsVisitor<'_> {
                 out.extend_from_slice(item);
             } else {
                 // `{"id":"li_<n>"` first, then the item's own keys.
-                out.extend_from_slice(b"{\"id\":");
+                out.push(b'{');
+                put_key(out, "id");
                 write_str(out, &format!("li_{n}"));
                 if item.len() > 2 {
                     out.push(b',');
@@ -512,7 +524,24 @@ fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 }
 
 fn write_str(out: &mut Vec<u8>, text: &str) {
-    write_json(out, text);
+    // What serde_json escapes: `"`, `\` and bytes below 0x20. Most strings
+    // have none of them and are copied as they are.
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, text);
+    }
+}
+
+/// Writes `"name":` in its stored form (a reference into the key table).
+fn put_key(out: &mut Vec<u8>, name: &str) {
+    let at = out.len();
+    write_str(out, name);
+    out.push(b':');
+    keys::shorten(out, at);
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -669,7 +698,6 @@ impl<'de> Visitor<'de> for Transcode<'_> {
                 }
             }
             first = false;
-            out.push(b':');
             map.next_value_seed(Transcode::nested(out))?;
         }
         out.push(b'}');
@@ -677,7 +705,8 @@ impl<'de> Visitor<'de> for Transcode<'_> {
     }
 }
 
-/// Writes a map key as a JSON string; answers whether it is the probed name.
+/// Writes a map key and its colon in stored form; answers whether it is the
+/// probed name.
 struct Key<'a> {
     out: &'a mut Vec<u8>,
     probe: Option<&'static str>,
@@ -699,7 +728,7 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        write_str(self.out, v);
+        put_key(self.out, v);
         Ok(self.probe == Some(v))
     }
 }
