@@ -168,11 +168,12 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     }
     let now = ws.now();
     let id = ws.ids.prefixed("doc_", now);
+    let shared: std::sync::Arc<str> = id.as_str().into();
     let date = &format_millis(now)[..10];
     let (confidence, fields, line_items) =
         super::schemas::extract(&submission.schema, &mut ws.ids, date);
     let doc = Document {
-        id: id.clone(),
+        id: shared.clone(),
         schema,
         status: Status::Processing,
         finalized: false,
@@ -196,7 +197,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         std::sync::Arc::make_mut(&mut ws.by_external)
             .insert(external_key(&submission.schema, ext), id.as_str().into());
     }
-    std::sync::Arc::make_mut(&mut ws.documents).insert(id.clone(), std::sync::Arc::new(doc));
+    std::sync::Arc::make_mut(&mut ws.documents).insert(shared, std::sync::Arc::new(doc));
     ws.scheduler.schedule(
         now + ws.settings.processing_delay,
         Job::FinishProcessing {

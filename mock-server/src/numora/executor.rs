@@ -188,7 +188,7 @@ pub(crate) fn source_value(
         };
     }
     match path {
-        "document.id" => json!(doc.id),
+        "document.id" => json!(&*doc.id),
         "document.external_id" => json!(doc.external_id),
         _ => path
             .strip_prefix("metadata.")
@@ -388,7 +388,7 @@ pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
     else {
         return;
     };
-    let Some(doc) = ws.documents.get(&run.document_id).cloned() else {
+    let Some(doc) = ws.documents.get(run.document_id.as_str()).cloned() else {
         return;
     };
     if !doc.finalized {

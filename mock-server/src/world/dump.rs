@@ -162,7 +162,7 @@ impl Workspace {
 
 fn document_fixture(d: &Document) -> DocumentFixture {
     DocumentFixture {
-        id: Some(d.id.clone()),
+        id: Some(d.id.to_string()),
         schema: d.schema.to_string(),
         status: d.status,
         finalized: Some(d.finalized),

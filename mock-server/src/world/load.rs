@@ -311,7 +311,7 @@ impl Workspace {
             Some(id) => id,
             None => self.ids.prefixed("doc_", now),
         };
-        if self.documents.contains_key(&id) {
+        if self.documents.contains_key(id.as_str()) {
             return Err(FixtureError::at(
                 format!("{}.id", at()),
                 format!("document '{id}' already exists"),
@@ -329,9 +329,11 @@ impl Workspace {
             d.status,
             Status::Reviewed | Status::PushPending | Status::PushSucceeded | Status::PushFailed
         ));
+        // One allocation for the id, shared by the document and the map's key.
+        let shared: Arc<str> = id.as_str().into();
         // Fields and line items arrive normalised (shorthand filled, ids given).
         let mut doc = Document {
-            id: id.clone(),
+            id: shared.clone(),
             schema,
             status: d.status,
             finalized,
@@ -360,7 +362,7 @@ impl Workspace {
             };
             let attempt = Attempt {
                 id: a.id.unwrap_or_else(|| self.ids.prefixed("dla_", now)),
-                document_id: id.clone(),
+                document_id: shared.clone(),
                 data: DeliveryData {
                     provider: provider_name(a.provider),
                     status: a.status,
@@ -403,7 +405,7 @@ impl Workspace {
         if doc.outbox_eligible() {
             Arc::make_mut(&mut self.outbox).insert((doc.updated_at, id.clone()));
         }
-        Arc::make_mut(&mut self.documents).insert(id.clone(), Arc::new(doc));
+        Arc::make_mut(&mut self.documents).insert(shared, Arc::new(doc));
         Ok(id)
     }
 }

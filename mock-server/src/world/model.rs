@@ -96,7 +96,8 @@ pub enum ProcessingOutcome {
 
 #[derive(Debug, Clone)]
 pub struct Document {
-    pub id: String,
+    /// Shared with the key of the workspace's document map.
+    pub id: std::sync::Arc<str>,
     /// One of [`SCHEMAS`].
     pub schema: &'static str,
     pub status: Status,
@@ -196,7 +197,7 @@ impl Document {
     /// `GET /v1/documents/{id}/result`'s `data`.
     pub fn to_result_json(&self) -> Value {
         json!({
-            "id": self.id,
+            "id": &*self.id,
             "schema": self.schema,
             "status": self.status.as_str(),
             "review_state": self.review_state,
@@ -337,7 +338,8 @@ pub struct DeliveryData {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub id: String,
-    pub document_id: String,
+    /// The document's own id, shared.
+    pub document_id: std::sync::Arc<str>,
     pub data: DeliveryData,
     pub source: AttemptSource,
     pub run_id: Option<String>,
@@ -349,7 +351,7 @@ impl Attempt {
         let d = &self.data;
         json!({
             "id": self.id,
-            "document_id": self.document_id,
+            "document_id": &*self.document_id,
             "provider": d.provider,
             "status": d.status.as_str(),
             "execution_id": d.execution_id,

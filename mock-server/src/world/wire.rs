@@ -164,7 +164,7 @@ mod tests {
             _ => Map::new(),
         };
         Document {
-            id: id.to_string(),
+            id: id.into(),
             schema: "invoice_v2",
             status: Status::Reviewed,
             finalized: true,

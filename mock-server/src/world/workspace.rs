@@ -146,10 +146,10 @@ pub struct Workspace {
     pub keys: Vec<ApiKey>,
     /// Each document, and the map itself, is shared with the pristine copy
     /// until it changes (`Arc::make_mut`): a new workspace copies nothing.
-    pub documents: Arc<BTreeMap<String, Arc<Document>>>,
+    pub documents: Arc<BTreeMap<Arc<str>, Arc<Document>>>,
     /// `(schema, external_id)` → document id; the schema as its index in
     /// [`super::model::SCHEMAS`] (see [`external_key`]).
-    pub by_external: Arc<HashMap<ExternalKey, Box<str>, IndexHash>>,
+    pub(crate) by_external: Arc<HashMap<ExternalKey, Box<str>, IndexHash>>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
     pub(super) outbox: Arc<BTreeSet<(Millis, String)>>,
     pub connections: Vec<Connection>,
@@ -288,7 +288,7 @@ impl Workspace {
         };
         self.outbox
             .range((lower, Bound::Unbounded))
-            .filter_map(|(_, id)| self.documents.get(id).map(|d| &**d))
+            .filter_map(|(_, id)| self.documents.get(id.as_str()).map(|d| &**d))
     }
 
     /// The active workflow that delivers `schema` to `provider`.
@@ -350,9 +350,14 @@ impl Workspace {
         at: Millis,
     ) -> Option<Attempt> {
         let id = self.ids.prefixed("dla_", at);
+        // The document's own id, not a copy of it.
+        let shared = match self.documents.get(document_id) {
+            Some(doc) => doc.id.clone(),
+            None => document_id.into(),
+        };
         let attempt = Attempt {
             id,
-            document_id: document_id.to_string(),
+            document_id: shared,
             data,
             source,
             run_id,
@@ -382,7 +387,7 @@ impl Workspace {
             return;
         };
         let mut data = json!({
-            "document_id": doc.id,
+            "document_id": &*doc.id,
             "schema": doc.schema,
             "status": doc.status.as_str(),
         });
