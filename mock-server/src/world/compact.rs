@@ -171,7 +171,8 @@ pub(crate) mod keys {
         let mut out = Vec::with_capacity(stored.len() * 2);
         decode(stored, &mut out);
         // Keys and text were UTF-8 when encoded, and references split neither.
-        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -806,7 +807,12 @@ mod tests {
         let mut again = Vec::new();
         keys::encode(plain.as_bytes(), &mut again);
         assert_eq!(again, stored, "a key keeps its number");
-        let map = JsonMap::from_map(serde_json::from_str::<Value>(&plain).unwrap().as_object().unwrap());
+        let map = JsonMap::from_map(
+            serde_json::from_str::<Value>(&plain)
+                .unwrap()
+                .as_object()
+                .unwrap(),
+        );
         assert_eq!(map.heap_bytes(), stored.len());
         assert_eq!(map.raw().text(), plain);
         assert_eq!(format!("{map:?}"), plain);
