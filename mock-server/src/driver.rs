@@ -51,7 +51,7 @@ fn finish_processing(ws: &mut Workspace, id: &str, at: Millis) {
     let generated = (needs_result && outcome == ProcessingOutcome::Succeed).then(|| {
         let schema = ws.documents[id].schema;
         let date = format_millis(at)[..10].to_string();
-        extract(&schema, &mut ws.ids, &date)
+        extract(schema, &mut ws.ids, &date)
     });
     ws.update_document(id, |doc| {
         doc.updated_at = at;

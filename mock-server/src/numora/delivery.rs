@@ -126,7 +126,7 @@ fn start_push(
     let schema = doc.schema;
     let run_id = match ws.settings.route {
         DeliveryRoute::Workflow => {
-            let workflow = ws.active_workflow(&schema, provider).ok_or_else(|| {
+            let workflow = ws.active_workflow(schema, provider).ok_or_else(|| {
                 NumoraError::Conflict(format!(
                     "no active workflow delivers {schema} documents to {provider}"
                 ))

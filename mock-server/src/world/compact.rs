@@ -47,10 +47,13 @@ pub(crate) mod keys {
     /// The number of each key, for giving numbers; readers never take this lock.
     static NUMBERS: Mutex<BTreeMap<Box<[u8]>, u16>> = Mutex::new(BTreeMap::new());
 
+    /// A key and its number.
+    type Numbered = (Box<[u8]>, u16);
+
     thread_local! {
         /// A direct-mapped cache in front of [`NUMBERS`], so that encoding a
         /// large fixture seldom takes the lock.
-        static CACHED: RefCell<Vec<Option<(Box<[u8]>, u16)>>> = const { RefCell::new(Vec::new()) };
+        static CACHED: RefCell<Vec<Option<Numbered>>> = const { RefCell::new(Vec::new()) };
     }
 
     fn slot(key: &[u8]) -> usize {

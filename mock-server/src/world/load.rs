@@ -392,7 +392,7 @@ impl Workspace {
         doc.status = d.status;
         if let Some(ext) = &doc.external_id {
             Arc::make_mut(&mut self.by_external)
-                .insert(external_key(&doc.schema, ext), id.as_str().into());
+                .insert(external_key(doc.schema, ext), id.as_str().into());
         }
         if doc.status == Status::Processing {
             self.scheduler.schedule(

@@ -135,7 +135,7 @@ impl Document {
     pub fn view(&self) -> DocumentView<'_> {
         DocumentView {
             id: &self.id,
-            schema: &self.schema,
+            schema: self.schema,
             status: self.status.as_str(),
             external_id: &self.external_id,
             metadata: self.metadata.raw(),
@@ -184,7 +184,7 @@ impl Document {
     pub fn outbox_view(&self) -> OutboxItemView<'_> {
         OutboxItemView {
             document_id: &self.id,
-            schema: &self.schema,
+            schema: self.schema,
             status: self.status.as_str(),
             external_id: &self.external_id,
             metadata: self.metadata.raw(),
