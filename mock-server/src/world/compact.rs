@@ -26,9 +26,10 @@ use serde_json::{Map, Value};
 /// A reference is two bytes: a tag byte `0xF8 | high bits` (bytes 0xF8 to
 /// 0xFF never occur in UTF-8, so they cannot be mistaken for text) and the
 /// low eight bits of the key's number. The table only grows, up to
-/// `CAPACITY` keys of at most `MAX_KEY` bytes (128 KiB at most); a key that
-/// does not fit stays in the text as it is. A key's number never changes once
-/// given, so equal text always has equal stored bytes.
+/// `CAPACITY` keys of at most `MAX_KEY` bytes (128 KiB of keys, twice that
+/// with the index that numbers them); a key that does not fit stays in the
+/// text as it is. A key's number never changes once given, so equal text
+/// always has equal stored bytes.
 pub(crate) mod keys {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
