@@ -49,9 +49,9 @@ fn finish_processing(ws: &mut Workspace, id: &str, at: Millis) {
     };
     let needs_result = ws.documents.get(id).is_some_and(|d| d.fields.is_empty());
     let generated = (needs_result && outcome == ProcessingOutcome::Succeed).then(|| {
-        let schema = ws.documents[id].schema.clone();
+        let schema = ws.documents[id].schema;
         let date = format_millis(at)[..10].to_string();
-        extract(&schema, &mut ws.ids, &date)
+        extract(schema, &mut ws.ids, &date)
     });
     ws.update_document(id, |doc| {
         doc.updated_at = at;

@@ -76,7 +76,7 @@ async fn create(
     let doc_id = w
         .insert_fixture_document(fixture, "document")
         .map_err(|e| bad(e.to_string()))?;
-    let json = control_json(&w.documents[&doc_id]);
+    let json = control_json(&w.documents[doc_id.as_str()]);
     Ok(ok(StatusCode::CREATED, json))
 }
 
@@ -88,7 +88,7 @@ async fn one(
     let w = lock(&ws);
     let d = w
         .documents
-        .get(&doc)
+        .get(doc.as_str())
         .ok_or_else(|| not_found("document", &doc))?;
     Ok(ok(StatusCode::OK, control_json(d)))
 }
@@ -103,7 +103,7 @@ async fn edit(
     let req: EditBody = body(&raw, "document edit")?;
     let ws = workspace(&state, &id)?;
     let mut w = lock(&ws);
-    if !w.documents.contains_key(&doc) {
+    if !w.documents.contains_key(doc.as_str()) {
         return Err(not_found("document", &doc));
     }
     let now = w.now();
@@ -160,6 +160,6 @@ async fn edit(
         }
         d.updated_at = now;
     });
-    let json = control_json(&w.documents[&doc]);
+    let json = control_json(&w.documents[doc.as_str()]);
     Ok(ok(StatusCode::OK, json))
 }

@@ -294,7 +294,7 @@ pub(super) fn workflow_dispatch(ws: &mut Workspace, id: &str, call: &Call) -> Nu
     let document_id = body.document_id.0;
     let doc = ws
         .documents
-        .get(&document_id)
+        .get(document_id.as_str())
         .ok_or_else(|| NumoraError::not_found("document", &document_id))?;
     if !doc.finalized || !matches!(doc.status, Status::Reviewed | Status::PushFailed) {
         return Err(NumoraError::Conflict(format!(

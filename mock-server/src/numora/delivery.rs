@@ -64,7 +64,7 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     let schemas = ws.schemas_with_destination(&provider);
     let mut page: Vec<&Document> = ws
         .outbox_after(after.as_ref())
-        .filter(|d| schemas.contains(&d.schema))
+        .filter(|d| schemas.iter().any(|s| s == d.schema))
         .take(limit + 1)
         .collect();
     let next_cursor = if page.len() > limit {
@@ -123,10 +123,10 @@ fn start_push(
             expected.join(" or ")
         )));
     }
-    let schema = doc.schema.clone();
+    let schema = doc.schema;
     let run_id = match ws.settings.route {
         DeliveryRoute::Workflow => {
-            let workflow = ws.active_workflow(&schema, provider).ok_or_else(|| {
+            let workflow = ws.active_workflow(schema, provider).ok_or_else(|| {
                 NumoraError::Conflict(format!(
                     "no active workflow delivers {schema} documents to {provider}"
                 ))
@@ -249,7 +249,7 @@ fn plain_callback(call: &Call) -> Option<DeliveryData> {
     }
     let attempted_at = crate::world::time::parse_rfc3339(&plain.attempted_at)?;
     Some(DeliveryData {
-        provider,
+        provider: provider_name(provider),
         status,
         execution_id: plain.execution_id,
         attempted_at,
@@ -300,7 +300,7 @@ fn general_callback(call: &Call) -> NumoraResult<DeliveryData> {
     check_succeeded(head.status, head.external_record_id.as_deref())?;
     let details: CallbackDetails = body::typed(map)?;
     Ok(DeliveryData {
-        provider: head.provider.0,
+        provider: provider_name(head.provider.0),
         status: head.status,
         execution_id,
         attempted_at: head.attempted_at.0,

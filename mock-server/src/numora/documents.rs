@@ -157,9 +157,9 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     } else {
         json_submission(call)?
     };
-    if !is_known_schema(&submission.schema) {
+    let Some(schema) = catalog_schema(&submission.schema) else {
         return Err(NumoraError::InvalidSchema(SCHEMA_ERROR.into()));
-    }
+    };
     if let Some(ext) = &submission.external_id {
         if let Some(existing) = ws.by_external.get(&external_key(&submission.schema, ext)) {
             let doc = find(ws, existing)?;
@@ -168,12 +168,13 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
     }
     let now = ws.now();
     let id = ws.ids.prefixed("doc_", now);
+    let shared: std::sync::Arc<str> = id.as_str().into();
     let date = &format_millis(now)[..10];
     let (confidence, fields, line_items) =
         super::schemas::extract(&submission.schema, &mut ws.ids, date);
     let doc = Document {
-        id: id.clone(),
-        schema: submission.schema.clone(),
+        id: shared.clone(),
+        schema,
         status: Status::Processing,
         finalized: false,
         external_id: submission.external_id.clone(),
@@ -196,7 +197,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         std::sync::Arc::make_mut(&mut ws.by_external)
             .insert(external_key(&submission.schema, ext), id.as_str().into());
     }
-    std::sync::Arc::make_mut(&mut ws.documents).insert(id.clone(), std::sync::Arc::new(doc));
+    std::sync::Arc::make_mut(&mut ws.documents).insert(shared, std::sync::Arc::new(doc));
     ws.scheduler.schedule(
         now + ws.settings.processing_delay,
         Job::FinishProcessing {

@@ -188,7 +188,7 @@ pub(crate) fn source_value(
         };
     }
     match path {
-        "document.id" => json!(doc.id),
+        "document.id" => json!(&*doc.id),
         "document.external_id" => json!(doc.external_id),
         _ => path
             .strip_prefix("metadata.")
@@ -388,7 +388,7 @@ pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
     else {
         return;
     };
-    let Some(doc) = ws.documents.get(&run.document_id).cloned() else {
+    let Some(doc) = ws.documents.get(run.document_id.as_str()).cloned() else {
         return;
     };
     if !doc.finalized {
@@ -428,7 +428,7 @@ pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
         .cloned();
     let mapping = destination
         .as_ref()
-        .and_then(|d| ws.mappings.get(&(doc.schema.clone(), d.id.clone())))
+        .and_then(|d| ws.mappings.get(&(doc.schema.to_string(), d.id.clone())))
         .cloned();
     let mut ctx = Ctx {
         ws,
@@ -456,7 +456,7 @@ pub(crate) fn execute(ws: &mut Workspace, run_id: &str, at: Millis) {
     };
     let finished = ctx.at;
     let data = DeliveryData {
-        provider: run.provider.clone(),
+        provider: provider_name(run.provider.clone()),
         status: outcome.status,
         execution_id: run_id.to_string(),
         attempted_at: finished,

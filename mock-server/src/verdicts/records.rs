@@ -250,7 +250,7 @@ impl Model {
             .doc_column
             .as_ref()
             .and_then(|c| row.row.as_ref()?.get(c)?.as_str().map(str::to_string))
-            .filter(|d| cx.ws.documents.contains_key(d));
+            .filter(|d| cx.ws.documents.contains_key(d.as_str()));
         if by_column.is_some() {
             return by_column;
         }
@@ -366,7 +366,7 @@ fn partial_write(cx: &Cx<'_>, model: &Model, out: &mut Vec<Finding>) {
         if shape.items_set.is_none() {
             continue;
         }
-        let Some(doc) = cx.ws.documents.get(doc_id) else {
+        let Some(doc) = cx.ws.documents.get(doc_id.as_str()) else {
             continue;
         };
         let items = model.items_of(shape, &row.id);
@@ -457,7 +457,7 @@ fn incomplete_record(cx: &Cx<'_>, model: &Model, out: &mut Vec<Finding>) {
         let (Some(doc_id), Some(stored)) = (&row.document, &row.row) else {
             continue;
         };
-        let Some(doc) = cx.ws.documents.get(doc_id) else {
+        let Some(doc) = cx.ws.documents.get(doc_id.as_str()) else {
             continue;
         };
         let shape = &model.shapes[row.shape];

@@ -3,6 +3,13 @@
 //! document holds the exact bytes they render as (the bytes `serde_json` would
 //! write for the parsed value) and parses them only when a handler looks in.
 //!
+//! Object keys are stored once per process, not once per document: in the
+//! stored text each `"key":` is a two-byte reference into a table of keys
+//! ([`keys`]). The documents of a world repeat the same few dozen keys (the
+//! schema's field names, `value`, `confidence`, the line-item columns), and
+//! they were about half of a typical document's text. Rendering copies the
+//! text and puts the keys back in place, so the bytes sent are unchanged.
+//!
 //! Fixtures are read straight into this form: [`Transcode`] writes whatever a
 //! deserializer (JSON or YAML) visits as compact JSON, without building a
 //! `serde_json::Value` tree first.
@@ -14,19 +21,184 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// Compact JSON text of a value known to be valid.
-fn raw(text: String) -> Box<RawValue> {
-    RawValue::from_string(text)
-        .unwrap_or_else(|_| RawValue::from_string("null".to_string()).expect("null is JSON"))
+/// The process-wide table of the object keys that stored text refers to.
+///
+/// A reference is two bytes: a tag byte `0xF8 | high bits` (bytes 0xF8 to
+/// 0xFF never occur in UTF-8, so they cannot be mistaken for text) and the
+/// low eight bits of the key's number. The table only grows, up to
+/// `CAPACITY` keys of at most `MAX_KEY` bytes (128 KiB of keys, twice that
+/// with the index that numbers them); a key that does not fit stays in the
+/// text as it is. A key's number never changes once given, so equal text
+/// always has equal stored bytes.
+pub(crate) mod keys {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+
+    const TAG: u8 = 0xF8;
+    /// Three bits in the tag byte and eight in the next.
+    const CAPACITY: usize = 2048;
+    /// Longer keys (quotes and colon included) are left in the text.
+    const MAX_KEY: usize = 64;
+    /// Slots of each thread's cache of numbers already given.
+    const CACHE: usize = 512;
+
+    /// `"key":` (quoted as JSON, colon included) by number.
+    static TABLE: [OnceLock<Box<[u8]>>; CAPACITY] = [const { OnceLock::new() }; CAPACITY];
+    /// The number of each key, for giving numbers; readers never take this lock.
+    static NUMBERS: Mutex<BTreeMap<Box<[u8]>, u16>> = Mutex::new(BTreeMap::new());
+
+    /// A key and its number.
+    type Numbered = (Box<[u8]>, u16);
+
+    thread_local! {
+        /// A direct-mapped cache in front of [`NUMBERS`], so that encoding a
+        /// large fixture seldom takes the lock.
+        static CACHED: RefCell<Vec<Option<Numbered>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn slot(key: &[u8]) -> usize {
+        let mut h = key.len() as u64;
+        for chunk in key.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        (h >> 32) as usize % CACHE
+    }
+
+    /// The number of `key` (`"name":`), given now if it has none yet; `None`
+    /// if it is too long or the table is full.
+    fn number(key: &[u8]) -> Option<u16> {
+        if key.len() > MAX_KEY {
+            return None;
+        }
+        let slot = slot(key);
+        let cached = CACHED.with(|c| match c.borrow().get(slot) {
+            Some(Some((k, n))) if **k == *key => Some(*n),
+            _ => None,
+        });
+        if cached.is_some() {
+            return cached;
+        }
+        let n = {
+            let mut numbers = NUMBERS.lock().unwrap_or_else(|e| e.into_inner());
+            match numbers.get(key) {
+                Some(n) => *n,
+                None => {
+                    let n = numbers.len();
+                    if n >= CAPACITY {
+                        return None;
+                    }
+                    // Set before the number is handed out, so a reader always finds it.
+                    let _ = TABLE[n].set(key.into());
+                    numbers.insert(key.into(), n as u16);
+                    n as u16
+                }
+            }
+        };
+        CACHED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_empty() {
+                c.resize_with(CACHE, || None);
+            }
+            c[slot] = Some((key.into(), n));
+        });
+        Some(n)
+    }
+
+    /// Appends `plain` (compact JSON) to `out` with each key that has a
+    /// number replaced by its reference.
+    pub(crate) fn encode(plain: &[u8], out: &mut Vec<u8>) {
+        let mut copied = 0;
+        let mut i = 0;
+        while let Some(p) = memchr::memchr(b'"', &plain[i..]) {
+            let start = i + p;
+            // The closing quote: the first `"` not escaped by a backslash.
+            let mut j = start + 1;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &plain[j..]) {
+                    Some(q) if plain[j + q] == b'\\' => j += q + 2,
+                    Some(q) => {
+                        j += q;
+                        break;
+                    }
+                    None => {
+                        // Not JSON text: keep it as it is.
+                        out.extend_from_slice(&plain[copied..]);
+                        return;
+                    }
+                }
+            }
+            // In compact JSON a string followed by `:` is a key.
+            if plain.get(j + 1) == Some(&b':') {
+                if let Some(n) = number(&plain[start..j + 2]) {
+                    out.extend_from_slice(&plain[copied..start]);
+                    out.push(TAG | (n >> 8) as u8);
+                    out.push(n as u8);
+                    copied = j + 2;
+                }
+                i = j + 2;
+            } else {
+                i = j + 1;
+            }
+        }
+        out.extend_from_slice(&plain[copied..]);
+    }
+
+    /// Replaces the key `out[at..]` (`"name":`) by its reference, if it has one.
+    pub(crate) fn shorten(out: &mut Vec<u8>, at: usize) {
+        if let Some(n) = number(&out[at..]) {
+            out.truncate(at);
+            out.push(TAG | (n >> 8) as u8);
+            out.push(n as u8);
+        }
+    }
+
+    /// Appends the text `stored` stands for to `out`.
+    pub(crate) fn decode(stored: &[u8], out: &mut Vec<u8>) {
+        let mut rest = stored;
+        while let Some(p) = rest.iter().position(|&b| b >= TAG) {
+            out.extend_from_slice(&rest[..p]);
+            let low = rest.get(p + 1).copied().unwrap_or(0);
+            let n = usize::from(rest[p] & !TAG) << 8 | usize::from(low);
+            if let Some(key) = TABLE.get(n).and_then(OnceLock::get) {
+                out.extend_from_slice(key);
+            }
+            rest = rest.get(p + 2..).unwrap_or_default();
+        }
+        out.extend_from_slice(rest);
+    }
+
+    /// The text `stored` stands for.
+    pub(crate) fn decoded(stored: &[u8]) -> String {
+        let mut out = Vec::with_capacity(stored.len() * 2);
+        decode(stored, &mut out);
+        // Keys and text were UTF-8 when encoded, and references split neither.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
-fn to_raw<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
-    raw(serde_json::to_string(value).unwrap_or_else(|_| "null".to_string()))
+/// The stored form (keys by reference) of compact JSON known to be valid.
+fn stored(plain: &[u8]) -> Box<[u8]> {
+    with_scratch(2, |out| {
+        keys::encode(plain, out);
+        Box::from(&out[..])
+    })
+}
+
+fn to_stored<T: Serialize + ?Sized>(value: &T) -> Box<[u8]> {
+    stored(&serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec()))
+}
+
+fn text(stored: &Option<Box<[u8]>>) -> Option<&[u8]> {
+    stored.as_deref()
 }
 
 /// A JSON object as compact text (`None`: the empty object).
 #[derive(Clone, Default)]
-pub struct JsonMap(Option<Box<RawValue>>);
+pub struct JsonMap(Option<Box<[u8]>>);
 
 impl PartialEq for JsonMap {
     fn eq(&self, other: &Self) -> bool {
@@ -34,19 +206,15 @@ impl PartialEq for JsonMap {
     }
 }
 
-fn text(raw: &Option<Box<RawValue>>) -> Option<&str> {
-    raw.as_deref().map(RawValue::get)
-}
-
 impl JsonMap {
     pub fn from_map(map: &Map<String, Value>) -> Self {
-        Self((!map.is_empty()).then(|| to_raw(map)))
+        Self((!map.is_empty()).then(|| to_stored(map)))
     }
 
     pub fn to_map(&self) -> Map<String, Value> {
         match &self.0 {
             None => Map::new(),
-            Some(text) => serde_json::from_str(text.get()).unwrap_or_default(),
+            Some(text) => serde_json::from_str(&keys::decoded(text)).unwrap_or_default(),
         }
     }
 
@@ -70,19 +238,19 @@ impl JsonMap {
 
     /// Bytes held on the heap (for memory accounting in tests and the bench).
     pub fn heap_bytes(&self) -> usize {
-        self.0.as_ref().map_or(0, |t| t.get().len())
+        self.0.as_ref().map_or(0, |t| t.len())
     }
 }
 
 impl fmt::Debug for JsonMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_ref().map_or("{}", |t| t.get()))
+        f.write_str(&self.0.as_deref().map_or("{}".into(), keys::decoded))
     }
 }
 
 /// A list of JSON objects (line items) as compact text (`None`: empty).
 #[derive(Clone, Default)]
-pub struct JsonItems(Option<Box<RawValue>>);
+pub struct JsonItems(Option<Box<[u8]>>);
 
 impl PartialEq for JsonItems {
     fn eq(&self, other: &Self) -> bool {
@@ -92,13 +260,13 @@ impl PartialEq for JsonItems {
 
 impl JsonItems {
     pub fn from_items(items: &[Map<String, Value>]) -> Self {
-        Self((!items.is_empty()).then(|| to_raw(items)))
+        Self((!items.is_empty()).then(|| to_stored(items)))
     }
 
     pub fn to_items(&self) -> Vec<Map<String, Value>> {
         match &self.0 {
             None => Vec::new(),
-            Some(text) => serde_json::from_str(text.get()).unwrap_or_default(),
+            Some(text) => serde_json::from_str(&keys::decoded(text)).unwrap_or_default(),
         }
     }
 
@@ -121,31 +289,36 @@ impl JsonItems {
 
 impl fmt::Debug for JsonItems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.as_ref().map_or("[]", |t| t.get()))
+        f.write_str(&self.0.as_deref().map_or("[]".into(), keys::decoded))
     }
 }
 
 /// Borrowed compact JSON that serializes as itself (through `serde_json`).
 #[derive(Debug, Clone, Copy)]
-pub struct RawJson<'a>(Option<&'a RawValue>, &'static str);
+pub struct RawJson<'a>(Option<&'a [u8]>, &'static str);
 
-impl<'a> RawJson<'a> {
-    /// The compact text itself, as `serde_json` would print it.
-    pub(crate) fn text(&self) -> &'a str {
-        self.0.map_or(self.1, RawValue::get)
+impl RawJson<'_> {
+    /// Appends the compact text, as `serde_json` would print it, to `out`.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self.0 {
+            Some(stored) => keys::decode(stored, out),
+            None => out.extend_from_slice(self.1.as_bytes()),
+        }
+    }
+
+    /// The compact text, as `serde_json` would print it.
+    pub(crate) fn text(&self) -> String {
+        match self.0 {
+            Some(stored) => keys::decoded(stored),
+            None => self.1.to_string(),
+        }
     }
 }
 
 impl Serialize for RawJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(text) => text.serialize(s),
-            None => {
-                let empty: &RawValue =
-                    serde_json::from_str(self.1).map_err(serde::ser::Error::custom)?;
-                empty.serialize(s)
-            }
-        }
+        let raw = RawValue::from_string(self.text()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
     }
 }
 
@@ -167,10 +340,11 @@ thread_local! {
     /// Reused buffers: the text is written here and then copied once into an
     /// allocation of its exact size, so reading a large fixture leaves no
     /// trail of outgrown buffers behind in the heap.
-    static SCRATCH: std::cell::Cell<[Vec<u8>; 2]> = const { std::cell::Cell::new([Vec::new(), Vec::new()]) };
+    static SCRATCH: std::cell::Cell<[Vec<u8>; 3]> = const { std::cell::Cell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
-/// Runs `f` with an empty scratch buffer (`which`: 0 outer, 1 inner).
+/// Runs `f` with an empty scratch buffer (`which`: 0 outer, 1 inner, 2 the
+/// stored form).
 fn with_scratch<R>(which: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut bufs = SCRATCH.with(|s| s.take());
     let mut buf = std::mem::take(&mut bufs[which]);
@@ -184,12 +358,12 @@ fn with_scratch<R>(which: usize, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 }
 
 /// An exact-size copy of finished text (`None` for the empty `{}` or `[]`).
-fn finish(out: &[u8], empty: &[u8]) -> Option<Box<RawValue>> {
+fn finish(out: &[u8], empty: &[u8]) -> Option<Box<[u8]>> {
     if out == empty {
         return None;
     }
-    let text = std::str::from_utf8(out).unwrap_or("null");
-    Some(raw(String::from(text)))
+    // The transcoders write keys in stored form already.
+    Some(Box::from(out))
 }
 
 impl<'de> Deserialize<'de> for JsonMap {
@@ -272,14 +446,15 @@ impl FieldsVisitor<'_> {
                 out.push(b',');
             }
             first = false;
-            write_str(out, &name);
-            out.push(b':');
+            put_key(out, &name);
             if has_value {
                 out.extend_from_slice(value);
             } else {
-                out.extend_from_slice(b"{\"value\":");
+                out.push(b'{');
+                put_key(out, "value");
                 out.extend_from_slice(value);
-                out.extend_from_slice(b",\"confidence\":");
+                out.push(b',');
+                put_key(out, "confidence");
                 write_json(out, &self.confidence);
                 out.push(b'}');
             }
@@ -334,7 +509,8 @@ impl ItemsVisitor<'_> {
                 out.extend_from_slice(item);
             } else {
                 // `{"id":"li_<n>"` first, then the item's own keys.
-                out.extend_from_slice(b"{\"id\":");
+                out.push(b'{');
+                put_key(out, "id");
                 write_str(out, &format!("li_{n}"));
                 if item.len() > 2 {
                     out.push(b',');
@@ -353,7 +529,24 @@ fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 }
 
 fn write_str(out: &mut Vec<u8>, text: &str) {
-    write_json(out, text);
+    // What serde_json escapes: `"`, `\` and bytes below 0x20. Most strings
+    // have none of them and are copied as they are.
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, text);
+    }
+}
+
+/// Writes `"name":` in its stored form (a reference into the key table).
+fn put_key(out: &mut Vec<u8>, name: &str) {
+    let at = out.len();
+    write_str(out, name);
+    out.push(b':');
+    keys::shorten(out, at);
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -510,7 +703,6 @@ impl<'de> Visitor<'de> for Transcode<'_> {
                 }
             }
             first = false;
-            out.push(b':');
             map.next_value_seed(Transcode::nested(out))?;
         }
         out.push(b'}');
@@ -518,7 +710,8 @@ impl<'de> Visitor<'de> for Transcode<'_> {
     }
 }
 
-/// Writes a map key as a JSON string; answers whether it is the probed name.
+/// Writes a map key and its colon in stored form; answers whether it is the
+/// probed name.
 struct Key<'a> {
     out: &'a mut Vec<u8>,
     probe: Option<&'static str>,
@@ -540,7 +733,7 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        write_str(self.out, v);
+        put_key(self.out, v);
         Ok(self.probe == Some(v))
     }
 }
@@ -600,6 +793,33 @@ mod tests {
         let empty: JsonItems = serde_json::from_str("[]").unwrap();
         assert!(empty.is_empty());
         assert_eq!(serde_json::to_string(&empty.raw()).unwrap(), "[]");
+    }
+
+    #[test]
+    fn keys_are_stored_by_reference_and_rendered_back() {
+        let long = "k".repeat(80);
+        let plain = format!(
+            r#"{{"a\"b":"x\":y","c":[{{"d":1,"e":"\\"}},{{"d":2,"e":":"}}],"{long}":"\"","é":{{}}}}"#
+        );
+        assert!(serde_json::from_str::<Value>(&plain).is_ok(), "{plain}");
+        let mut stored = Vec::new();
+        keys::encode(plain.as_bytes(), &mut stored);
+        // Every key but the long one is a two-byte reference.
+        let literal = plain.len() - r#""a\"b":"c":"d":"e":"d":"e":"é":"#.len();
+        assert_eq!(stored.len(), literal + 7 * 2);
+        assert_eq!(keys::decoded(&stored), plain);
+        let mut again = Vec::new();
+        keys::encode(plain.as_bytes(), &mut again);
+        assert_eq!(again, stored, "a key keeps its number");
+        let map = JsonMap::from_map(
+            serde_json::from_str::<Value>(&plain)
+                .unwrap()
+                .as_object()
+                .unwrap(),
+        );
+        assert_eq!(map.heap_bytes(), stored.len());
+        assert_eq!(map.raw().text(), plain);
+        assert_eq!(format!("{map:?}"), plain);
     }
 
     #[test]

@@ -162,8 +162,8 @@ impl Workspace {
 
 fn document_fixture(d: &Document) -> DocumentFixture {
     DocumentFixture {
-        id: Some(d.id.clone()),
-        schema: d.schema.clone(),
+        id: Some(d.id.to_string()),
+        schema: d.schema.to_string(),
         status: d.status,
         finalized: Some(d.finalized),
         external_id: d.external_id.clone(),
@@ -183,7 +183,7 @@ fn document_fixture(d: &Document) -> DocumentFixture {
             .iter()
             .map(|a| AttemptFixture {
                 id: Some(a.id.clone()),
-                provider: a.data.provider.clone(),
+                provider: a.data.provider.to_string(),
                 status: a.data.status,
                 execution_id: a.data.execution_id.clone(),
                 attempted_at: format_millis(a.data.attempted_at),

@@ -298,9 +298,9 @@ impl Workspace {
         at: &dyn Fn() -> String,
     ) -> Result<String, FixtureError> {
         let now = self.now();
-        if !is_known_schema(&d.schema) {
+        let Some(schema) = catalog_schema(&d.schema) else {
             return Err(FixtureError::at(format!("{}.schema", at()), SCHEMA_ERROR));
-        }
+        };
         let id = match d.id {
             Some(id) if id.is_empty() || id.contains('/') => {
                 return Err(FixtureError::at(
@@ -311,7 +311,7 @@ impl Workspace {
             Some(id) => id,
             None => self.ids.prefixed("doc_", now),
         };
-        if self.documents.contains_key(&id) {
+        if self.documents.contains_key(id.as_str()) {
             return Err(FixtureError::at(
                 format!("{}.id", at()),
                 format!("document '{id}' already exists"),
@@ -329,10 +329,12 @@ impl Workspace {
             d.status,
             Status::Reviewed | Status::PushPending | Status::PushSucceeded | Status::PushFailed
         ));
+        // One allocation for the id, shared by the document and the map's key.
+        let shared: Arc<str> = id.as_str().into();
         // Fields and line items arrive normalised (shorthand filled, ids given).
         let mut doc = Document {
-            id: id.clone(),
-            schema: d.schema,
+            id: shared.clone(),
+            schema,
             status: d.status,
             finalized,
             external_id: d.external_id,
@@ -360,9 +362,9 @@ impl Workspace {
             };
             let attempt = Attempt {
                 id: a.id.unwrap_or_else(|| self.ids.prefixed("dla_", now)),
-                document_id: id.clone(),
+                document_id: shared.clone(),
                 data: DeliveryData {
-                    provider: a.provider,
+                    provider: provider_name(a.provider),
                     status: a.status,
                     execution_id: a.execution_id,
                     attempted_at,
@@ -390,7 +392,7 @@ impl Workspace {
         doc.status = d.status;
         if let Some(ext) = &doc.external_id {
             Arc::make_mut(&mut self.by_external)
-                .insert(external_key(&doc.schema, ext), id.as_str().into());
+                .insert(external_key(doc.schema, ext), id.as_str().into());
         }
         if doc.status == Status::Processing {
             self.scheduler.schedule(
@@ -403,7 +405,7 @@ impl Workspace {
         if doc.outbox_eligible() {
             Arc::make_mut(&mut self.outbox).insert((doc.updated_at, id.clone()));
         }
-        Arc::make_mut(&mut self.documents).insert(id.clone(), Arc::new(doc));
+        Arc::make_mut(&mut self.documents).insert(shared, Arc::new(doc));
         Ok(id)
     }
 }

@@ -45,11 +45,26 @@ pub(crate) const SCHEMAS: [(&str, &str); 3] = [
 pub(crate) const SCHEMA_ERROR: &str = "schema must be one of invoice_v2, receipt_v1, contract_v1";
 
 pub(crate) fn is_known_schema(schema: &str) -> bool {
-    SCHEMAS.iter().any(|(id, _)| *id == schema)
+    catalog_schema(schema).is_some()
+}
+
+/// The catalog's own copy of `schema`, if it is one of the catalog's: a
+/// document holds that instead of a string of its own.
+pub(crate) fn catalog_schema(schema: &str) -> Option<&'static str> {
+    SCHEMAS.iter().map(|(id, _)| *id).find(|id| *id == schema)
 }
 
 /// The providers a destination, connection or delivery may name.
 pub(crate) const PROVIDERS: [&str; 1] = ["dynamics365"];
+
+/// `provider` as an attempt holds it: a known provider as the constant (no
+/// string of its own in every attempt), anything else as given.
+pub(crate) fn provider_name(provider: String) -> std::borrow::Cow<'static, str> {
+    match PROVIDERS.iter().find(|p| **p == provider) {
+        Some(known) => std::borrow::Cow::Borrowed(known),
+        None => std::borrow::Cow::Owned(provider),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,8 +96,10 @@ pub enum ProcessingOutcome {
 
 #[derive(Debug, Clone)]
 pub struct Document {
-    pub id: String,
-    pub schema: String,
+    /// Shared with the key of the workspace's document map.
+    pub id: std::sync::Arc<str>,
+    /// One of [`SCHEMAS`].
+    pub schema: &'static str,
     pub status: Status,
     pub finalized: bool,
     pub external_id: Option<String>,
@@ -118,7 +135,7 @@ impl Document {
     pub fn view(&self) -> DocumentView<'_> {
         DocumentView {
             id: &self.id,
-            schema: &self.schema,
+            schema: self.schema,
             status: self.status.as_str(),
             external_id: &self.external_id,
             metadata: self.metadata.raw(),
@@ -167,7 +184,7 @@ impl Document {
     pub fn outbox_view(&self) -> OutboxItemView<'_> {
         OutboxItemView {
             document_id: &self.id,
-            schema: &self.schema,
+            schema: self.schema,
             status: self.status.as_str(),
             external_id: &self.external_id,
             metadata: self.metadata.raw(),
@@ -180,7 +197,7 @@ impl Document {
     /// `GET /v1/documents/{id}/result`'s `data`.
     pub fn to_result_json(&self) -> Value {
         json!({
-            "id": self.id,
+            "id": &*self.id,
             "schema": self.schema,
             "status": self.status.as_str(),
             "review_state": self.review_state,
@@ -307,7 +324,8 @@ pub enum AttemptSource {
 /// The delivery data that the idempotency rule compares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryData {
-    pub provider: String,
+    /// One of [`PROVIDERS`] is held as the constant, anything else as given.
+    pub provider: std::borrow::Cow<'static, str>,
     pub status: AttemptStatus,
     pub execution_id: String,
     pub attempted_at: Millis,
@@ -320,7 +338,8 @@ pub struct DeliveryData {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub id: String,
-    pub document_id: String,
+    /// The document's own id, shared.
+    pub document_id: std::sync::Arc<str>,
     pub data: DeliveryData,
     pub source: AttemptSource,
     pub run_id: Option<String>,
@@ -332,7 +351,7 @@ impl Attempt {
         let d = &self.data;
         json!({
             "id": self.id,
-            "document_id": self.document_id,
+            "document_id": &*self.document_id,
             "provider": d.provider,
             "status": d.status.as_str(),
             "execution_id": d.execution_id,

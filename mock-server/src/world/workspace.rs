@@ -96,6 +96,42 @@ pub(crate) fn external_key(schema: &str, external_id: &str) -> ExternalKey {
     (index as u8, external_id.into())
 }
 
+/// The hasher of the external-id index: a multiply-rotate over eight bytes at
+/// a time, several times cheaper than the default SipHash on these short keys
+/// (loading 100k documents spent about 3 % of its time hashing them). The
+/// index is never iterated, so its order cannot reach an answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IndexHasher(u64);
+
+impl std::hash::Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// Builds [`IndexHasher`]s.
+pub(crate) type IndexHash = std::hash::BuildHasherDefault<IndexHasher>;
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub id: String,
@@ -110,10 +146,10 @@ pub struct Workspace {
     pub keys: Vec<ApiKey>,
     /// Each document, and the map itself, is shared with the pristine copy
     /// until it changes (`Arc::make_mut`): a new workspace copies nothing.
-    pub documents: Arc<BTreeMap<String, Arc<Document>>>,
+    pub documents: Arc<BTreeMap<Arc<str>, Arc<Document>>>,
     /// `(schema, external_id)` → document id; the schema as its index in
     /// [`super::model::SCHEMAS`] (see [`external_key`]).
-    pub by_external: Arc<HashMap<ExternalKey, Box<str>>>,
+    pub(crate) by_external: Arc<HashMap<ExternalKey, Box<str>, IndexHash>>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
     pub(super) outbox: Arc<BTreeSet<(Millis, String)>>,
     pub connections: Vec<Connection>,
@@ -252,7 +288,7 @@ impl Workspace {
         };
         self.outbox
             .range((lower, Bound::Unbounded))
-            .filter_map(|(_, id)| self.documents.get(id).map(|d| &**d))
+            .filter_map(|(_, id)| self.documents.get(id.as_str()).map(|d| &**d))
     }
 
     /// The active workflow that delivers `schema` to `provider`.
@@ -314,9 +350,14 @@ impl Workspace {
         at: Millis,
     ) -> Option<Attempt> {
         let id = self.ids.prefixed("dla_", at);
+        // The document's own id, not a copy of it.
+        let shared = match self.documents.get(document_id) {
+            Some(doc) => doc.id.clone(),
+            None => document_id.into(),
+        };
         let attempt = Attempt {
             id,
-            document_id: document_id.to_string(),
+            document_id: shared,
             data,
             source,
             run_id,
@@ -346,7 +387,7 @@ impl Workspace {
             return;
         };
         let mut data = json!({
-            "document_id": doc.id,
+            "document_id": &*doc.id,
             "schema": doc.schema,
             "status": doc.status.as_str(),
         });
