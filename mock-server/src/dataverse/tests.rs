@@ -1754,3 +1754,24 @@ fn filter_literals_end_where_the_docs_say() {
         "A binary operator with incompatible types was detected.",
     );
 }
+
+#[test]
+fn filter_nesting_stops_at_one_hundred_levels() {
+    // The filter as a whole is the first level, each parenthesis one more:
+    // 99 parentheses are 100 levels, the most there may be.
+    let mut h = harness();
+    let nested = |n: usize| {
+        format!(
+            "/otcm_suppliers?$filter={}statecode eq 1{}&$select=otcm_name",
+            "(".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    assert_eq!(names(&h.get(&nested(99))), ["Contoso"]);
+    assert_error(
+        &h.get(&nested(100)),
+        400,
+        "0x80060888",
+        "The recursion limit has been exceeded: $filter nests deeper than 100 levels.",
+    );
+}
