@@ -1775,3 +1775,24 @@ fn filter_nesting_stops_at_one_hundred_levels() {
         "The recursion limit has been exceeded: $filter nests deeper than 100 levels.",
     );
 }
+
+#[test]
+fn filter_conditions_stop_at_five_hundred_and_sibling_groups_do_not_nest() {
+    // dataverse.md §1.5: at most 500 conditions in one query
+    let mut h = harness();
+    let many = |n: usize, join: &str| {
+        format!(
+            "/otcm_suppliers?$filter={}&$select=otcm_name",
+            vec!["(statecode eq 1)"; n].join(join)
+        )
+    };
+    assert_eq!(names(&h.get(&many(500, " or "))), ["Contoso"]);
+    assert_error(
+        &h.get(&many(501, " or ")),
+        400,
+        "0x8004430C",
+        "Number of conditions in query exceeded maximum limit.",
+    );
+    // 150 groups side by side are two levels deep, not 150.
+    assert_eq!(names(&h.get(&many(150, " and "))), ["Contoso"]);
+}
