@@ -1793,6 +1793,14 @@ fn filter_conditions_stop_at_five_hundred_and_sibling_groups_do_not_nest() {
         "0x8004430C",
         "Number of conditions in query exceeded maximum limit.",
     );
-    // 150 groups side by side are two levels deep, not 150.
+    // 150 groups side by side are two levels deep, not 150; so are 150
+    // negations side by side.
     assert_eq!(names(&h.get(&many(150, " and "))), ["Contoso"]);
+    let negations = vec!["not (statecode eq 0)"; 150].join(" and ");
+    assert_eq!(
+        names(&h.get(&format!(
+            "/otcm_suppliers?$filter={negations}&$select=otcm_name"
+        ))),
+        ["Contoso"]
+    );
 }
