@@ -6,12 +6,16 @@
 #   scripts/mutants.sh mock-server/src/world/glob.rs     # one file
 #   MUTANTS_ARGS="--re 'in review_state'" scripts/mutants.sh FILE   # some mutants only
 #   MUTANTS_BASELINE=skip scripts/mutants.sh FILE        # once the suite is known green
+#   MUTANTS_OUT=target/mutants/f MUTANTS_ARGS=--iterate scripts/mutants.sh FILE
+#                          # after new tests: only what the last run missed
 #
 # Needs `cargo install cargo-mutants --locked`. Results go to
-# ${MUTANTS_OUT:-target/mutants}/mutants.out (caught.txt, missed.txt,
-# timeout.txt, unviable.txt); the score is caught / (caught + missed +
-# timeout). Too slow for CI: every mutant rebuilds mock-server and runs its
-# tests (figures in docs/reliability.md).
+# ${MUTANTS_OUT:-target/mutants}: pass1/ and pass2/ hold each pass's lists
+# (caught.txt, missed.txt, timeout.txt, unviable.txt), mutants.out/ the
+# last pass's full output. The score printed at the end is caught /
+# (caught + missed + timeout), and the timeouts are printed apart: a mutant
+# that makes the tests hang is noticed, but only by the timeout. Too slow
+# for CI (figures in docs/reliability.md).
 #
 # What makes one mutant cheap (each measured, see docs/reliability.md):
 # - cargo-mutants copies the tree and builds the copy in its own target
@@ -24,8 +28,10 @@
 #   (`tests/ui`) need Chromium and only look at the inspector page, and
 #   `tests/architecture.rs` reads source files, not behaviour. Running fewer
 #   tests can only let more mutants through, never fewer, so the score is
-#   not flattered by it. The selection is passed to every cargo call, so
-#   the skipped targets are not even built. MUTANTS_TESTS overrides it.
+#   not flattered by it. MUTANTS_TESTS overrides the selection (one pass);
+# - two passes instead of one (below): every mutant is first built as the
+#   unit-test harness alone and tested with the unit tests, and only those
+#   they miss are built again with the API suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -347,13 +347,6 @@ impl Parser<'_> {
         self.toks.get(self.pos).map(|(t, _)| t).unwrap_or(&Tok::Eof)
     }
 
-    fn peek_at(&self, offset: usize) -> &Tok {
-        self.toks
-            .get(self.pos + offset)
-            .map(|(t, _)| t)
-            .unwrap_or(&Tok::Eof)
-    }
-
     fn here(&self) -> usize {
         self.toks
             .get(self.pos)
@@ -646,7 +639,6 @@ pub(super) fn parse(
     let (expr, ty) = parser.parse_or()?;
     if parser.peek() != &Tok::Eof {
         // `name eq 'a' 'b'`, `contains(a,'b') x` …
-        let _ = parser.peek_at(0);
         return Err(syntax(parser.here(), text));
     }
     if ty != Ty::Bool {

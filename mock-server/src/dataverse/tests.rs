@@ -1754,3 +1754,53 @@ fn filter_literals_end_where_the_docs_say() {
         "A binary operator with incompatible types was detected.",
     );
 }
+
+#[test]
+fn filter_nesting_stops_at_one_hundred_levels() {
+    // The filter as a whole is the first level, each parenthesis one more:
+    // 99 parentheses are 100 levels, the most there may be.
+    let mut h = harness();
+    let nested = |n: usize| {
+        format!(
+            "/otcm_suppliers?$filter={}statecode eq 1{}&$select=otcm_name",
+            "(".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    assert_eq!(names(&h.get(&nested(99))), ["Contoso"]);
+    assert_error(
+        &h.get(&nested(100)),
+        400,
+        "0x80060888",
+        "The recursion limit has been exceeded: $filter nests deeper than 100 levels.",
+    );
+}
+
+#[test]
+fn filter_conditions_stop_at_five_hundred_and_sibling_groups_do_not_nest() {
+    // dataverse.md §1.5: at most 500 conditions in one query
+    let mut h = harness();
+    let many = |n: usize, join: &str| {
+        format!(
+            "/otcm_suppliers?$filter={}&$select=otcm_name",
+            vec!["(statecode eq 1)"; n].join(join)
+        )
+    };
+    assert_eq!(names(&h.get(&many(500, " or "))), ["Contoso"]);
+    assert_error(
+        &h.get(&many(501, " or ")),
+        400,
+        "0x8004430C",
+        "Number of conditions in query exceeded maximum limit.",
+    );
+    // 150 groups side by side are two levels deep, not 150; so are 150
+    // negations side by side.
+    assert_eq!(names(&h.get(&many(150, " and "))), ["Contoso"]);
+    let negations = vec!["not (statecode eq 0)"; 150].join(" and ");
+    assert_eq!(
+        names(&h.get(&format!(
+            "/otcm_suppliers?$filter={negations}&$select=otcm_name"
+        ))),
+        ["Contoso"]
+    );
+}

@@ -342,3 +342,137 @@ fn index_keys(inner: &mut Inner, id: &str, keys: &[model::ApiKey], shared: &Shar
 
 /// The `format` tag of a state file.
 pub(crate) const STATE_FORMAT: &str = "numora-mock-state/1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT_KEY: &str = "sk_test_numora_mock_default";
+
+    fn registry(seed: Option<u64>) -> Registry {
+        let config = WorldConfig {
+            seed,
+            source: FixtureSource(Arc::new(|| Ok(Fixture::default_world()))),
+            clock: None,
+            wall: wall::Wall::default(),
+        };
+        Registry::new(config, Fixture::default_world()).unwrap()
+    }
+
+    fn owner(registry: &Registry, key: &str) -> Option<String> {
+        registry.by_key(key).map(|ws| lock(&ws).id.clone())
+    }
+
+    #[test]
+    fn workspaces_are_found_by_id_and_by_key() {
+        let r = registry(None);
+        assert_eq!(r.workspace_ids(), ["default"]);
+        assert_eq!(lock(&r.workspace("default").unwrap()).id, "default");
+        assert!(r.workspace("ws_nope").is_none());
+        assert_eq!(owner(&r, DEFAULT_KEY).as_deref(), Some("default"));
+        assert_eq!(owner(&r, "sk_test_nope"), None);
+
+        let a = r.next_id("ws_");
+        let b = r.next_id("ws_");
+        assert!(a.starts_with("ws_") && a.len() == 29, "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_new_workspace_shares_the_template_unless_its_seed_differs() {
+        let r = registry(Some(5));
+        let same = r.create(None, None).unwrap();
+        let same_seed = r.create(Some(5), None).unwrap();
+        let other_seed = r.create(Some(6), None).unwrap();
+        let pristine = |id: &str| lock(&r.workspace(id).unwrap()).pristine.clone().unwrap();
+        assert!(Arc::ptr_eq(&pristine(&same.id), &r.template));
+        assert!(Arc::ptr_eq(&pristine(&same_seed.id), &r.template));
+        assert!(!Arc::ptr_eq(&pristine(&other_seed.id), &r.template));
+        assert_eq!(lock(&r.workspace(&other_seed.id).unwrap()).seed, 6);
+        assert_eq!(lock(&r.workspace(&same.id).unwrap()).seed, 5);
+        let mut ids = r.workspace_ids();
+        ids.sort();
+        let mut expected = vec![
+            "default".to_string(),
+            same.id.clone(),
+            same_seed.id.clone(),
+            other_seed.id.clone(),
+        ];
+        expected.sort();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn keys_stay_with_their_workspace_through_create_reindex_and_remove() {
+        let r = registry(None);
+        let created = r.create(None, None).unwrap();
+        // The fixture's key belongs to the default workspace: the copy gets
+        // a generated one instead of taking it over.
+        let defaults: Vec<String> = lock(&r.workspace("default").unwrap())
+            .keys
+            .iter()
+            .map(|k| k.key.clone())
+            .collect();
+        assert_eq!(created.keys.len(), defaults.len());
+        for k in &created.keys {
+            assert!(!defaults.contains(&k.key), "{}", k.key);
+            assert!(
+                k.key.starts_with("sk_test_") && k.key.len() == 40,
+                "{}",
+                k.key
+            );
+        }
+        let key = created.keys[0].key.clone();
+        assert_eq!(owner(&r, DEFAULT_KEY).as_deref(), Some("default"));
+        assert_eq!(owner(&r, &key).as_deref(), Some(created.id.as_str()));
+        assert!(r.key_available(DEFAULT_KEY, "default"));
+        assert!(!r.key_available(DEFAULT_KEY, &created.id));
+        assert!(r.key_available("sk_test_unused", &created.id));
+
+        // New keys for the copy: the old one stops working, the default
+        // workspace's key is untouched.
+        let mut keys = created.keys.clone();
+        keys[0].key = "sk_test_renamed".into();
+        r.reindex_keys(&created.id, &keys);
+        assert_eq!(
+            owner(&r, "sk_test_renamed").as_deref(),
+            Some(created.id.as_str())
+        );
+        assert_eq!(owner(&r, &key), None);
+        assert_eq!(owner(&r, DEFAULT_KEY).as_deref(), Some("default"));
+
+        assert!(r.remove(&created.id));
+        assert!(!r.remove(&created.id));
+        assert_eq!(owner(&r, "sk_test_renamed"), None);
+        assert_eq!(owner(&r, DEFAULT_KEY).as_deref(), Some("default"));
+        assert_eq!(r.workspace_ids(), ["default"]);
+    }
+
+    #[test]
+    fn a_snapshot_restores_every_workspace_with_its_keys() {
+        let r = registry(None);
+        let created = r.create(Some(9), None).unwrap();
+        let snapshot = r.snapshot();
+        assert_eq!(snapshot["format"], STATE_FORMAT);
+        assert_eq!(snapshot["workspaces"].as_array().unwrap().len(), 2);
+
+        let restored = registry(None);
+        restored.remove("default");
+        restored.restore(&snapshot).unwrap();
+        let mut ids = restored.workspace_ids();
+        ids.sort();
+        let mut expected = vec!["default".to_string(), created.id.clone()];
+        expected.sort();
+        assert_eq!(ids, expected);
+        assert_eq!(
+            owner(&restored, &created.keys[0].key).as_deref(),
+            Some(created.id.as_str())
+        );
+        assert_eq!(lock(&restored.workspace(&created.id).unwrap()).seed, 9);
+
+        let err = restored
+            .restore(&serde_json::json!({"format": "something/9", "workspaces": []}))
+            .unwrap_err();
+        assert!(err.to_string().contains("not a state file"), "{err}");
+    }
+}
