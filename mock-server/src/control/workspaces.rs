@@ -97,9 +97,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .workspace_ids()
         .iter()
         .filter_map(|id| state.registry.workspace(id))
-        .map(|ws| {
-            serde_json::to_value(workspace_view(&lock(&ws), &origin)).unwrap_or(Value::Null)
-        })
+        .map(|ws| serde_json::to_value(workspace_view(&lock(&ws), &origin)).unwrap_or(Value::Null))
         .collect();
     ok(StatusCode::OK, Value::Array(data))
 }
@@ -116,9 +114,8 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, raw: Bytes) -
         .registry
         .create(req.seed, fixture)
         .map_err(fixture_error)?;
-    let ws = workspace(&state, &created.id)?;
     let origin = origin(&headers);
-    let reply = workspace_reply(StatusCode::CREATED, &lock(&ws), &origin);
+    let reply = workspace_reply(StatusCode::CREATED, &lock(&created.workspace), &origin);
     Ok(reply)
 }
 
