@@ -151,6 +151,11 @@ impl Registry {
         self.read().workspaces.get(id).cloned()
     }
 
+    /// Every workspace, in id order.
+    pub fn workspaces(&self) -> Vec<SharedWorkspace> {
+        self.read().workspaces.values().cloned().collect()
+    }
+
     pub fn workspace_ids(&self) -> Vec<String> {
         self.read().workspaces.keys().cloned().collect()
     }
