@@ -185,6 +185,16 @@ async fn main() -> ExitCode {
 
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default: warnings).
 fn init_logging() {
+    // Without RUST_LOG the filter is one level: a plain level filter does
+    // what `EnvFilter::new("warn")` would, without running (and mapping in)
+    // the directive parser at every start.
+    if std::env::var_os("RUST_LOG").is_none() {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::level_filters::LevelFilter::WARN)
+            .with_writer(std::io::stderr)
+            .try_init();
+        return;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()

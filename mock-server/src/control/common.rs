@@ -41,6 +41,23 @@ pub(super) fn ok(status: StatusCode, data: Value) -> Response {
     Reply::json(status, &json!({ "data": data })).into_response()
 }
 
+/// A success: `{"data": …}` with `status`, serialized straight from `data`
+/// (the same bytes [`ok`] gives for its JSON value).
+pub(super) fn ok_view(status: StatusCode, data: &impl serde::Serialize) -> Response {
+    #[derive(serde::Serialize)]
+    struct Data<'a, T> {
+        data: &'a T,
+    }
+    let body = crate::call::serialize(&Data { data }).unwrap_or_default();
+    Reply::new(status)
+        .with_body(body)
+        .with_value(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )
+        .into_response()
+}
+
 /// 400 `invalid_payload`.
 pub(super) fn bad(message: impl Into<String>) -> ControlError {
     ControlError(NumoraError::InvalidPayload(message.into()))

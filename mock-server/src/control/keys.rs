@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, patch};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::common::{bad, body, conflict, not_found, ok, workspace, Result};
 use crate::app_state::AppState;
@@ -44,13 +44,31 @@ struct EditBody {
     scopes: Option<Vec<String>>,
 }
 
+/// A key as the control API shows it.
+#[derive(Serialize)]
+pub(super) struct KeyView<'a> {
+    key: &'a str,
+    name: &'a str,
+    scopes: &'a [String],
+    revoked: bool,
+}
+
+impl<'a> KeyView<'a> {
+    pub(super) fn of(key: &'a ApiKey) -> KeyView<'a> {
+        KeyView {
+            key: &key.key,
+            name: &key.name,
+            scopes: &key.scopes,
+            revoked: key.revoked,
+        }
+    }
+}
+
 /// Keys as the control API shows them.
 pub(super) fn keys_json(keys: &[ApiKey]) -> Value {
     Value::Array(
         keys.iter()
-            .map(
-                |k| json!({"key": k.key, "name": k.name, "scopes": k.scopes, "revoked": k.revoked}),
-            )
+            .map(|k| serde_json::to_value(KeyView::of(k)).unwrap_or(Value::Null))
             .collect(),
     )
 }

@@ -34,8 +34,13 @@ async fn load(
     let body = body_json(&raw)?;
     let fixture = fixture_from(&body)?;
     let created = state.registry.load(&id, fixture).map_err(fixture_error)?;
+    let keys: Vec<String> = crate::world::lock(&created.workspace)
+        .keys
+        .iter()
+        .map(|k| k.key.clone())
+        .collect();
     Ok(ok(
         StatusCode::OK,
-        serde_json::json!({"id": created.id, "api_keys": created.keys.iter().map(|k| k.key.clone()).collect::<Vec<_>>()}),
+        serde_json::json!({"id": created.id, "api_keys": keys}),
     ))
 }

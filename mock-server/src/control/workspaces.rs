@@ -6,13 +6,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::common::{
-    bad, body, conflict, fixture_error, fixture_from, not_found, ok, origin, workspace, Result,
+    bad, body, conflict, fixture_error, fixture_from, not_found, ok, ok_view, origin, workspace,
+    Result,
 };
-use super::keys::keys_json;
+use super::keys::KeyView;
 use crate::app_state::AppState;
 use crate::call::Reply;
 use crate::world::lock;
@@ -57,16 +58,36 @@ async fn reset_all(State(state): State<AppState>) -> Result<Response> {
     ))
 }
 
-fn workspace_json(ws: &Workspace, origin: &str) -> Value {
-    json!({
-        "id": ws.id,
-        "seed": ws.seed,
-        "api_key": ws.keys.iter().find(|k| !k.revoked).map(|k| k.key.clone()),
-        "api_keys": keys_json(&ws.keys),
-        "numora_base_url": origin,
-        "dataverse_organization_url": origin,
-        "now": format_millis(ws.now()),
-    })
+/// A workspace as the control API shows it, serialized straight from the
+/// workspace (no intermediate JSON value: creating a workspace answers with
+/// this, and building a value tree cost more than the copy itself).
+#[derive(Serialize)]
+struct WorkspaceView<'a> {
+    id: &'a str,
+    seed: u64,
+    /// The first key that is not revoked.
+    api_key: Option<&'a str>,
+    api_keys: Vec<KeyView<'a>>,
+    numora_base_url: &'a str,
+    dataverse_organization_url: &'a str,
+    now: String,
+}
+
+fn workspace_view<'a>(ws: &'a Workspace, origin: &'a str) -> WorkspaceView<'a> {
+    WorkspaceView {
+        id: &ws.id,
+        seed: ws.seed,
+        api_key: ws.keys.iter().find(|k| !k.revoked).map(|k| k.key.as_str()),
+        api_keys: ws.keys.iter().map(KeyView::of).collect(),
+        numora_base_url: origin,
+        dataverse_organization_url: origin,
+        now: format_millis(ws.now()),
+    }
+}
+
+/// `{"data": …}` with `status`, the workspace as [`WorkspaceView`] shows it.
+fn workspace_reply(status: StatusCode, ws: &Workspace, origin: &str) -> Response {
+    ok_view(status, &workspace_view(ws, origin))
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -76,7 +97,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .workspace_ids()
         .iter()
         .filter_map(|id| state.registry.workspace(id))
-        .map(|ws| workspace_json(&lock(&ws), &origin))
+        .map(|ws| serde_json::to_value(workspace_view(&lock(&ws), &origin)).unwrap_or(Value::Null))
         .collect();
     ok(StatusCode::OK, Value::Array(data))
 }
@@ -93,9 +114,9 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, raw: Bytes) -
         .registry
         .create(req.seed, fixture)
         .map_err(fixture_error)?;
-    let ws = workspace(&state, &created.id)?;
-    let json = workspace_json(&lock(&ws), &origin(&headers));
-    Ok(ok(StatusCode::CREATED, json))
+    let origin = origin(&headers);
+    let reply = workspace_reply(StatusCode::CREATED, &lock(&created.workspace), &origin);
+    Ok(reply)
 }
 
 async fn one(
@@ -104,8 +125,9 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let ws = workspace(&state, &id)?;
-    let json = workspace_json(&lock(&ws), &origin(&headers));
-    Ok(ok(StatusCode::OK, json))
+    let origin = origin(&headers);
+    let reply = workspace_reply(StatusCode::OK, &lock(&ws), &origin);
+    Ok(reply)
 }
 
 async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
@@ -127,6 +149,7 @@ async fn reset(
 ) -> Result<Response> {
     state.registry.reset(&id).map_err(|e| bad(e.to_string()))?;
     let ws = workspace(&state, &id)?;
-    let json = workspace_json(&lock(&ws), &origin(&headers));
-    Ok(ok(StatusCode::OK, json))
+    let origin = origin(&headers);
+    let reply = workspace_reply(StatusCode::OK, &lock(&ws), &origin);
+    Ok(reply)
 }

@@ -52,9 +52,15 @@ impl IdGen {
 
     /// `len` lowercase Crockford characters of pure randomness (for secrets).
     pub fn token(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|_| char::from(CROCKFORD[(self.rng.next_u32() & 0x1F) as usize]))
-            .collect()
+        self.secret("", len)
+    }
+
+    /// `prefix` + [`IdGen::token`]`(len)`, in one allocation (API keys).
+    pub fn secret(&mut self, prefix: &str, len: usize) -> String {
+        let mut out = String::with_capacity(prefix.len() + len);
+        out.push_str(prefix);
+        out.extend((0..len).map(|_| char::from(CROCKFORD[(self.rng.next_u32() & 0x1F) as usize])));
+        out
     }
 }
 

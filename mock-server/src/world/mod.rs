@@ -91,11 +91,12 @@ pub struct Registry {
     pub webhook_sender: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<hooks::Message>>,
 }
 
-/// What the control API reports about a created workspace.
+/// A workspace just created, reset or loaded: its id and the workspace
+/// (so the caller reads it without looking it up again).
 #[derive(Debug, Clone)]
 pub struct Created {
     pub id: String,
-    pub keys: Vec<model::ApiKey>,
+    pub workspace: SharedWorkspace,
 }
 
 impl Registry {
@@ -150,6 +151,11 @@ impl Registry {
         self.read().workspaces.get(id).cloned()
     }
 
+    /// Every workspace, in id order.
+    pub fn workspaces(&self) -> Vec<SharedWorkspace> {
+        self.read().workspaces.values().cloned().collect()
+    }
+
     pub fn workspace_ids(&self) -> Vec<String> {
         self.read().workspaces.keys().cloned().collect()
     }
@@ -172,31 +178,32 @@ impl Registry {
         for key in &mut ws.keys {
             let taken = inner.keys.get(&key.key).is_some_and(|owner| owner.id != id);
             if taken {
-                key.key = format!(
-                    "sk_test_{}",
-                    self.ids.lock().unwrap_or_else(|p| p.into_inner()).token(32)
-                );
+                key.key = self
+                    .ids
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .secret("sk_test_", 32);
             }
         }
         if ws.keys.is_empty() {
             ws.keys.push(model::ApiKey {
-                key: format!(
-                    "sk_test_{}",
-                    self.ids.lock().unwrap_or_else(|p| p.into_inner()).token(32)
-                ),
+                key: self
+                    .ids
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .secret("sk_test_", 32),
                 name: "generated".into(),
                 scopes: vec!["*".into()],
                 revoked: false,
             });
         }
-        let created = Created {
-            id: id.clone(),
-            keys: ws.keys.clone(),
-        };
         let shared = Arc::new(Mutex::new(ws));
-        index_keys(&mut inner, &id, &created.keys, &shared);
-        inner.workspaces.insert(id, shared);
-        Ok(created)
+        index_keys(&mut inner, &id, &lock(&shared).keys, &shared);
+        inner.workspaces.insert(id.clone(), shared.clone());
+        Ok(Created {
+            id,
+            workspace: shared,
+        })
     }
 
     /// `POST /_mock/workspaces`
@@ -230,17 +237,16 @@ impl Registry {
         let mut fresh = Workspace::from_pristine(id.to_string(), pristine);
         fresh.set_wall(self.config.wall.clone());
         tracing::info!(workspace = %id, "workspace reset");
-        let keys = {
+        {
             let mut w = lock(&ws);
             let keys = std::mem::take(&mut w.keys);
             *w = fresh;
             w.webhooks.attach(id, self.webhook_sender.get());
-            w.keys = keys.clone();
-            keys
-        };
+            w.keys = keys;
+        }
         Ok(Created {
             id: id.to_string(),
-            keys,
+            workspace: ws,
         })
     }
 

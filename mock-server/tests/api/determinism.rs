@@ -65,3 +65,41 @@ async fn two_servers_with_the_same_seed_answer_byte_for_byte_alike() {
     let c = transcript(43).await;
     assert_ne!(a, c, "a different seed gives different ids");
 }
+
+/// A new workspace's answer keeps its fields in one order (clients and
+/// recorded transcripts compare bytes): the workspace, then its keys, each
+/// key's fields in order, then the base URLs and the time.
+#[tokio::test]
+async fn a_new_workspace_answers_its_fields_in_order() {
+    let app = app().await;
+    let r = app
+        .send("POST", "/_mock/workspaces", None, Some("{}"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let body = r.json();
+    let data = &body["data"];
+    let id = data["id"].as_str().unwrap();
+    let key = data["api_key"].as_str().unwrap();
+    let origin = data["numora_base_url"].as_str().unwrap();
+    assert!(id.starts_with("ws_"), "{id}");
+    assert!(key.starts_with("sk_test_"), "{key}");
+    let readonly = data["api_keys"][1]["key"].as_str().unwrap();
+    let expected = format!(
+        concat!(
+            r#"{{"data":{{"id":"{id}","seed":{seed},"api_key":"{key}","api_keys":["#,
+            r#"{{"key":"{key}","name":"default (all scopes)","scopes":["*"],"revoked":false}},"#,
+            r#"{{"key":"{readonly}","name":"read-only","scopes":["documents:read","delivery:read","workflows:read","destinations:read"],"revoked":false}}],"#,
+            r#""numora_base_url":"{origin}","dataverse_organization_url":"{origin}","#,
+            r#""now":"{now}"}}}}"#
+        ),
+        id = id,
+        seed = data["seed"].as_u64().unwrap(),
+        key = key,
+        readonly = readonly,
+        origin = origin,
+        now = data["now"].as_str().unwrap(),
+    );
+    assert_eq!(r.text, expected);
+    assert_ne!(key, app.key, "the copy gets keys of its own");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+}
