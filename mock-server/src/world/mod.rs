@@ -412,6 +412,7 @@ mod tests {
     fn keys_stay_with_their_workspace_through_create_reindex_and_remove() {
         let r = registry(None);
         let created = r.create(None, None).unwrap();
+        let created_keys = lock(&created.workspace).keys.clone();
         // The fixture's key belongs to the default workspace: the copy gets
         // a generated one instead of taking it over.
         let defaults: Vec<String> = lock(&r.workspace("default").unwrap())
@@ -419,8 +420,8 @@ mod tests {
             .iter()
             .map(|k| k.key.clone())
             .collect();
-        assert_eq!(created.keys.len(), defaults.len());
-        for k in &created.keys {
+        assert_eq!(created_keys.len(), defaults.len());
+        for k in &created_keys {
             assert!(!defaults.contains(&k.key), "{}", k.key);
             assert!(
                 k.key.starts_with("sk_test_") && k.key.len() == 40,
@@ -428,7 +429,7 @@ mod tests {
                 k.key
             );
         }
-        let key = created.keys[0].key.clone();
+        let key = created_keys[0].key.clone();
         assert_eq!(owner(&r, DEFAULT_KEY).as_deref(), Some("default"));
         assert_eq!(owner(&r, &key).as_deref(), Some(created.id.as_str()));
         assert!(r.key_available(DEFAULT_KEY, "default"));
@@ -437,7 +438,7 @@ mod tests {
 
         // New keys for the copy: the old one stops working, the default
         // workspace's key is untouched.
-        let mut keys = created.keys.clone();
+        let mut keys = created_keys.clone();
         keys[0].key = "sk_test_renamed".into();
         r.reindex_keys(&created.id, &keys);
         assert_eq!(
@@ -458,6 +459,7 @@ mod tests {
     fn a_snapshot_restores_every_workspace_with_its_keys() {
         let r = registry(None);
         let created = r.create(Some(9), None).unwrap();
+        let key = lock(&created.workspace).keys[0].key.clone();
         let snapshot = r.snapshot();
         assert_eq!(snapshot["format"], STATE_FORMAT);
         assert_eq!(snapshot["workspaces"].as_array().unwrap().len(), 2);
@@ -470,10 +472,7 @@ mod tests {
         let mut expected = vec!["default".to_string(), created.id.clone()];
         expected.sort();
         assert_eq!(ids, expected);
-        assert_eq!(
-            owner(&restored, &created.keys[0].key).as_deref(),
-            Some(created.id.as_str())
-        );
+        assert_eq!(owner(&restored, &key).as_deref(), Some(created.id.as_str()));
         assert_eq!(lock(&restored.workspace(&created.id).unwrap()).seed, 9);
 
         let err = restored
