@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::body::{self, Need, Provider, Text, Timestamp};
 use super::error::{NumoraError, NumoraResult};
-use super::handler::{raw, written, Answer, Outcome};
+use super::handler::{raw, Answer, Outcome, Payload};
 use super::query::{self, limit};
 use crate::call::Call;
 use crate::fixtures::DeliveryRoute;
@@ -74,24 +74,33 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     } else {
         None
     };
-    // `{"data":[item,…],"meta":{"provider":…,"next_cursor":…}}`
-    written(StatusCode::OK, |out| {
-        out.extend_from_slice(b"{\"data\":[");
-        for (i, d) in page.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            d.outbox_view().write_json(out);
+    // `{"data":[item,…],"meta":{"provider":…,"next_cursor":…}}`: each item's
+    // bytes are ready (rendered once per version of the document), so the
+    // page is built in one buffer of its exact size and sent without a copy.
+    let items: Vec<&[u8]> = page.iter().map(|d| d.outbox_item_bytes()).collect();
+    let mut meta = Vec::with_capacity(96);
+    meta.extend_from_slice(b"],\"meta\":{\"provider\":");
+    put_str(&mut meta, &provider);
+    meta.extend_from_slice(b",\"next_cursor\":");
+    match &next_cursor {
+        Some(cursor) => put_str(&mut meta, cursor),
+        None => meta.extend_from_slice(b"null"),
+    }
+    meta.extend_from_slice(b"}}");
+    let size = b"{\"data\":[".len()
+        + items.iter().map(|item| item.len()).sum::<usize>()
+        + items.len().saturating_sub(1)
+        + meta.len();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"{\"data\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        out.extend_from_slice(b"],\"meta\":{\"provider\":");
-        put_str(out, &provider);
-        out.extend_from_slice(b",\"next_cursor\":");
-        match &next_cursor {
-            Some(cursor) => put_str(out, cursor),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b"}}");
-    })
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(&meta);
+    Ok((StatusCode::OK, Payload::Raw(bytes::Bytes::from(out))))
 }
 
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {

@@ -27,11 +27,6 @@ pub(super) fn raw(status: StatusCode, value: &impl serde::Serialize) -> Outcome 
         .map_err(|e| NumoraError::Internal(format!("serialization failed: {e}")))
 }
 
-/// Sends the JSON `write` appends (a hot route's hand-written rendering).
-pub(super) fn written(status: StatusCode, write: impl FnOnce(&mut Vec<u8>)) -> Outcome {
-    Ok((status, Payload::Raw(crate::call::write_json(write))))
-}
-
 /// Turns a handler's answer into an [`Outcome`].
 pub(super) trait Respond {
     fn respond(self) -> Outcome;

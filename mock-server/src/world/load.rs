@@ -350,6 +350,7 @@ impl Workspace {
             attempts: Vec::with_capacity(d.attempts.len()),
             latest_attempt: None,
             by_execution: None,
+            rendered: Default::default(),
         };
         for (j, a) in d.attempts.into_iter().enumerate() {
             let loc = || format!("{}.attempts[{j}]", at());

@@ -108,6 +108,9 @@ pub struct Document {
     // Boxed: one pointer in every document, a map only for long histories.
     #[allow(clippy::box_collection)]
     pub by_execution: Option<Box<std::collections::HashMap<String, usize>>>,
+    /// The bytes of its hot views, rendered on first use and dropped by
+    /// every change (`Workspace::update_document`).
+    pub(crate) rendered: super::wire::Rendered,
 }
 
 /// Attempts a document holds before its `execution_id` lookups use an index.

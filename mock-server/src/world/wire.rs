@@ -12,10 +12,100 @@
 //! it is copied verbatim. The output is byte for byte what `serde_json` writes
 //! for the same views (the tests below compare the two), so the views keep
 //! their `Serialize` derive for the places that want a value tree.
+//!
+//! Each document also keeps the bytes these two views rendered as
+//! ([`Rendered`]), so a read of an unchanged document copies nothing and an
+//! outbox page is a concatenation of ready items.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 
 use super::compact::RawJson;
-use super::model::{DocumentUrl, DocumentView, OutboxItemView, ReviewState};
+use super::model::{Document, DocumentUrl, DocumentView, OutboxItemView, ReviewState};
 use super::time::Stamp;
+
+/// The bytes a document's hot views render as, made on first use.
+///
+/// The views depend on the document alone: their URLs are paths relative to
+/// the server, their stamps are the document's own, and nothing of the
+/// clock, the workspace, the key or the host enters them. So the cache needs
+/// no key: it is right as long as the document is unchanged, and every
+/// change goes through `Workspace::update_document`, which drops it. A copy
+/// of a document starts with an empty cache (copies are made to be changed),
+/// and a document shared by several workspaces shares its rendering too.
+#[derive(Default)]
+pub(crate) struct Rendered(OnceLock<Box<Views>>);
+
+/// The views, each rendered when it is first asked for.
+#[derive(Default)]
+struct Views {
+    /// The whole answer of `GET /v1/documents/{id}`: `{"data":<view>}`.
+    answer: OnceLock<Bytes>,
+    /// One item of `GET /v1/delivery/outbox`.
+    outbox_item: OnceLock<Box<[u8]>>,
+}
+
+impl Rendered {
+    fn views(&self) -> &Views {
+        self.0.get_or_init(Box::default)
+    }
+
+    /// Forgets what was rendered (the document changed).
+    pub(crate) fn clear(&mut self) {
+        self.0 = OnceLock::new();
+    }
+
+    /// Whether anything is rendered (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.get().is_none()
+    }
+}
+
+impl Clone for Rendered {
+    /// An empty cache: a copy of a document is made to be changed.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Rendered"
+        } else {
+            "NotRendered"
+        })
+    }
+}
+
+impl Document {
+    /// The body of `GET /v1/documents/{id}`, shared (not copied) with every
+    /// answer until the document changes.
+    pub(crate) fn answer_bytes(&self) -> Bytes {
+        self.rendered
+            .views()
+            .answer
+            .get_or_init(|| {
+                let mut out = Vec::with_capacity(640);
+                out.extend_from_slice(b"{\"data\":");
+                self.view().write_json(&mut out);
+                out.push(b'}');
+                Bytes::copy_from_slice(&out)
+            })
+            .clone()
+    }
+
+    /// The document as one outbox item, as `OutboxItemView` writes it.
+    pub(crate) fn outbox_item_bytes(&self) -> &[u8] {
+        self.rendered.views().outbox_item.get_or_init(|| {
+            let mut out = Vec::with_capacity(320);
+            self.outbox_view().write_json(&mut out);
+            out.into_boxed_slice()
+        })
+    }
+}
 
 /// Whether `serde_json` would write `text` between quotes unchanged.
 #[inline]
@@ -183,6 +273,7 @@ mod tests {
             attempts: Vec::new(),
             latest_attempt: None,
             by_execution: None,
+            rendered: Rendered::default(),
         }
     }
 
@@ -247,6 +338,17 @@ mod tests {
             let mut out = Vec::new();
             d.outbox_view().write_json(&mut out);
             same(out, serde_json::to_vec(&d.outbox_view()).unwrap());
+            // The cached renderings are the same bytes, asked once or twice.
+            for _ in 0..2 {
+                let answer = serde_json::to_vec(&serde_json::json!({"data": d.view()})).unwrap();
+                same(d.answer_bytes().to_vec(), answer);
+                same(
+                    d.outbox_item_bytes().to_vec(),
+                    serde_json::to_vec(&d.outbox_view()).unwrap(),
+                );
+            }
+            assert!(!d.rendered.is_empty());
+            assert!(d.clone().rendered.is_empty(), "a copy starts unrendered");
         }
     }
 

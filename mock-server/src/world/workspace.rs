@@ -192,7 +192,8 @@ impl Workspace {
         self.keys.iter().find(|k| k.key == key)
     }
 
-    /// Changes a document and keeps the outbox index in step.
+    /// Changes a document, keeps the outbox index in step and drops the
+    /// document's rendered views. The one way to change a stored document.
     pub fn update_document<R>(
         &mut self,
         id: &str,
@@ -204,6 +205,7 @@ impl Workspace {
         let doc = Arc::make_mut(Arc::make_mut(&mut self.documents).get_mut(id)?);
         let before = (doc.outbox_eligible(), doc.updated_at);
         let result = change(doc);
+        doc.rendered.clear();
         let after = (doc.outbox_eligible(), doc.updated_at);
         if before != after {
             let outbox = Arc::make_mut(&mut self.outbox);

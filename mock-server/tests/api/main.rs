@@ -16,6 +16,7 @@ mod determinism;
 mod dispatch;
 mod documents;
 mod expand;
+mod freshness;
 mod faults;
 mod loaders;
 mod openapi;
