@@ -119,6 +119,26 @@ pub(crate) fn serialize(value: &impl serde::Serialize) -> serde_json::Result<Byt
     })
 }
 
+/// The JSON `write` appends, in a buffer of its exact size (for the views
+/// with a hand-written writer).
+pub(crate) fn write_json(write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+    SCRATCH.with(|cell| {
+        let mut fresh = Vec::new();
+        let mut borrowed = cell.try_borrow_mut();
+        let buf = match borrowed.as_mut() {
+            Ok(buf) => &mut **buf,
+            Err(_) => &mut fresh,
+        };
+        buf.clear();
+        write(buf);
+        let bytes = Bytes::copy_from_slice(buf);
+        if buf.capacity() > SCRATCH_KEEP {
+            *buf = Vec::new();
+        }
+        bytes
+    })
+}
+
 /// The numbers [`Reply::number`] keeps ready.
 const SMALL_NUMBERS: u64 = 1024;
 

@@ -126,7 +126,7 @@ pub(crate) fn put_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-fn put_opt(out: &mut Vec<u8>, text: Option<&str>) {
+pub(crate) fn put_opt(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => put_str(out, text),
         None => out.extend_from_slice(b"null"),
@@ -137,7 +137,7 @@ fn put_raw(out: &mut Vec<u8>, raw: RawJson<'_>) {
     out.extend_from_slice(raw.text().as_bytes());
 }
 
-fn put_stamp(out: &mut Vec<u8>, stamp: Stamp) {
+pub(crate) fn put_stamp(out: &mut Vec<u8>, stamp: Stamp) {
     match stamp.ascii() {
         Some(ascii) => {
             out.push(b'"');
