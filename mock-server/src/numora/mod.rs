@@ -179,10 +179,11 @@ pub(crate) fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
         reply = action.finish(reply);
     }
     let status = reply.status.as_u16();
+    let credential = Some(ws.journal.names.credential(key));
     ws.log_call(JournalEntry {
         request_id: Some(request_id),
         fault: fault.map(|f| f.id),
-        ..JournalEntry::of("numora", call, pattern, status)
+        ..JournalEntry::of_keyed("numora", call, pattern, status, credential)
             .received(received)
             .answered(&reply)
     });

@@ -157,7 +157,7 @@ impl Workspace {
 
     /// Journals a served call, stamped with this workspace and its clock.
     pub fn log_call(&mut self, mut entry: super::journal::JournalEntry) {
-        entry.workspace = self.id.clone();
+        entry.workspace = self.journal.names.workspace(&self.id);
         entry.at = super::time::Stamp(self.now());
         let now = self.wall_ms();
         entry.wall_ms.answered = now.saturating_add(entry.answer_delay);
