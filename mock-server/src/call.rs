@@ -34,15 +34,19 @@ impl Call {
 
     /// The token of an `Authorization: Bearer …` header.
     pub fn bearer(&self) -> Option<&str> {
+        // `to_str` admits only visible ASCII, spaces and tabs, so the ASCII
+        // trims and a byte search are exact here (and far cheaper than
+        // their Unicode forms on every call).
         let value = self
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())?
-            .trim();
-        let (scheme, token) = value.split_once(' ')?;
+            .trim_ascii();
+        let space = value.bytes().position(|b| b == b' ')?;
+        let (scheme, token) = (&value[..space], &value[space + 1..]);
         scheme
             .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
+            .then(|| token.trim_ascii())
             .filter(|t| !t.is_empty())
     }
 
@@ -168,7 +172,11 @@ impl Reply {
     pub fn json(status: StatusCode, value: &serde_json::Value) -> Self {
         Self::new(status)
             .with_body(serialize(value).unwrap_or_default())
-            .with_header(header::CONTENT_TYPE, "application/json")
+            // A static value: shared, never copied.
+            .with_value(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )
     }
 
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
@@ -238,6 +246,37 @@ impl IntoResponse for Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_token_is_read_as_documented() {
+        let bearer = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            let call = Call {
+                method: Method::GET,
+                path: "/v1/x".into(),
+                query: None,
+                headers,
+                body: Bytes::new(),
+                origin: String::new(),
+            };
+            call.bearer().map(str::to_string)
+        };
+        assert_eq!(bearer("Bearer sk_1").as_deref(), Some("sk_1"));
+        assert_eq!(bearer("bEaReR   sk_1 \t").as_deref(), Some("sk_1"));
+        assert_eq!(bearer("\t Bearer sk_1").as_deref(), Some("sk_1"));
+        assert_eq!(bearer("Bearer a b").as_deref(), Some("a b"));
+        for refused in [
+            "Bearer",
+            "Bearer   ",
+            "Basic sk_1",
+            "Bearer\tsk_1",
+            "Bearersk_1",
+            "",
+        ] {
+            assert_eq!(bearer(refused), None, "{refused:?}");
+        }
+    }
 
     #[test]
     fn query_names_and_values_are_decoded() {

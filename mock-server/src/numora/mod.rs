@@ -35,7 +35,7 @@ mod upload;
 pub(crate) use documents::control_json;
 pub(crate) use routes::{route, RouteMiss};
 
-use axum::http::{header, HeaderName, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 
 use crate::call::{Call, Reply};
 use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
@@ -147,9 +147,10 @@ pub(crate) fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
 
     let mut reply = match result {
         Ok((status, Payload::Json(body))) => Reply::json(status, &body),
-        Ok((status, Payload::Raw(bytes))) => Reply::new(status)
-            .with_body(bytes)
-            .with_header(header::CONTENT_TYPE, "application/json"),
+        Ok((status, Payload::Raw(bytes))) => Reply::new(status).with_body(bytes).with_value(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
         Err(e) => {
             let body = match fault
                 .as_ref()

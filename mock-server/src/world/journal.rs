@@ -54,7 +54,22 @@ fn contains<const N: usize>(hay: &[u8], needle: &[u8; N]) -> bool {
 
 /// Headers whose values are never kept.
 fn secret_header(name: &str) -> bool {
-    // Names are lowercase, and every header of every call passes here.
+    // Names are lowercase, and every header of every call passes here: the
+    // names the fake itself sends, and the usual request headers, first.
+    if matches!(
+        name,
+        "host"
+            | "content-type"
+            | "content-length"
+            | "x-request-id"
+            | "x-rate-limit-limit"
+            | "x-rate-limit-remaining"
+            | "x-rate-limit-reset"
+            | "accept"
+            | "user-agent"
+    ) {
+        return false;
+    }
     matches!(
         name,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key" | "api-key"
@@ -580,7 +595,14 @@ mod tests {
             assert!(secret_header(name), "{name}");
         }
         for name in [
-            "", "host", "secre", "toke", "x-secre-t", "content-type", "x-rate-limit-remaining", "tokne",
+            "",
+            "host",
+            "secre",
+            "toke",
+            "x-secre-t",
+            "content-type",
+            "x-rate-limit-remaining",
+            "tokne",
         ] {
             assert!(!secret_header(name), "{name}");
         }

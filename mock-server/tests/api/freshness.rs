@@ -86,7 +86,10 @@ async fn outbox(app: &App) -> BTreeMap<String, Value> {
         }
         items.insert(id, item.clone());
     }
-    assert!(!items.is_empty(), "the default world has eligible documents");
+    assert!(
+        !items.is_empty(),
+        "the default world has eligible documents"
+    );
     items
 }
 
@@ -280,7 +283,9 @@ async fn workspaces_of_one_fixture_never_see_each_others_changes() {
     let app = app().await;
     let mut spaces = Vec::new();
     for _ in 0..2 {
-        let r = app.send("POST", "/_mock/workspaces", None, Some("{}")).await;
+        let r = app
+            .send("POST", "/_mock/workspaces", None, Some("{}"))
+            .await;
         assert_eq!(r.status, 201, "{}", r.text);
         let data = r.json()["data"].clone();
         spaces.push((
