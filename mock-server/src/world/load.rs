@@ -13,7 +13,9 @@ use super::journal::Journal;
 use super::model::*;
 use super::scheduler::Scheduler;
 use super::time::{parse_duration, parse_rfc3339, Millis};
-use super::workspace::{external_key, push_attempt, Job, Settings, Workspace, DEFAULT_START};
+use super::workspace::{
+    external_key, push_attempt, Job, OutboxEntry, Settings, Workspace, DEFAULT_START,
+};
 use crate::fixtures::{DocumentFixture, Fixture, FixtureError};
 use crate::world::tables::Store;
 
@@ -401,10 +403,11 @@ impl Workspace {
                 },
             );
         }
+        let doc = Arc::new(doc);
         if doc.outbox_eligible() {
-            Arc::make_mut(&mut self.outbox).insert((doc.updated_at, id.clone()));
+            Arc::make_mut(&mut self.outbox).insert(OutboxEntry(doc.updated_at, Arc::clone(&doc)));
         }
-        Arc::make_mut(&mut self.documents).insert(id.clone(), Arc::new(doc));
+        Arc::make_mut(&mut self.documents).insert(id.clone(), doc);
         Ok(id)
     }
 }

@@ -117,6 +117,32 @@ pub struct Document {
 pub(crate) const INDEXED_ATTEMPTS: usize = 16;
 
 impl Document {
+    /// A document with only its id (a search bound; never stored).
+    pub(crate) fn bare(id: &str) -> Document {
+        Document {
+            id: id.to_string(),
+            schema: String::new(),
+            status: Status::Processing,
+            finalized: false,
+            external_id: None,
+            metadata: JsonMap::default(),
+            review_state: None,
+            duplicate_of: None,
+            created_at: 0,
+            updated_at: 0,
+            confidence: 0.0,
+            fields: JsonMap::default(),
+            line_items: JsonItems::default(),
+            file_url: None,
+            processing: ProcessingOutcome::Succeed,
+            failure_reason: None,
+            attempts: Vec::new(),
+            latest_attempt: None,
+            by_execution: None,
+            rendered: super::wire::Rendered::default(),
+        }
+    }
+
     /// `GET /v1/documents/{id}` (and the dispatch response's `data`).
     pub fn view(&self) -> DocumentView<'_> {
         DocumentView {
