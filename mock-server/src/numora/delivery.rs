@@ -61,12 +61,14 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
             Some((at, parts[3].clone()))
         }
     };
-    let schemas = ws.schemas_with_destination(&provider);
-    let mut page: Vec<&Document> = ws
-        .outbox_after(after.as_ref())
-        .filter(|d| schemas.contains(&d.schema))
-        .take(limit + 1)
-        .collect();
+    // A handful of schemas: a scan beats a tree search per document.
+    let schemas: Vec<String> = ws.schemas_with_destination(&provider).into_iter().collect();
+    let mut page: Vec<&Document> = Vec::with_capacity(limit.min(100) + 1);
+    page.extend(
+        ws.outbox_after(after.as_ref())
+            .filter(|d| schemas.iter().any(|s| *s == d.schema))
+            .take(limit + 1),
+    );
     let next_cursor = if page.len() > limit {
         page.truncate(limit);
         page.last()
