@@ -57,10 +57,11 @@ impl Call {
 
     /// The first value of query parameter `name`.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs()
-            .into_iter()
+        // Decoded in place (borrowed where nothing needs decoding): only
+        // the value asked for is copied.
+        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
     }
 
     /// Path segments after `prefix`, each percent-decoded (borrowed when
@@ -289,5 +290,22 @@ mod tests {
             pairs,
             [("a".into(), "".into()), ("b".into(), "+ %zz".into())]
         );
+        let call = Call {
+            method: Method::GET,
+            path: "/v1/x".into(),
+            query: Some("%24top=2&x=a+b&x=second&b=%2B+%zz&empty".into()),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            origin: String::new(),
+        };
+        assert_eq!(call.query_param("$top").as_deref(), Some("2"));
+        assert_eq!(
+            call.query_param("x").as_deref(),
+            Some("a b"),
+            "the first wins"
+        );
+        assert_eq!(call.query_param("b").as_deref(), Some("+ %zz"));
+        assert_eq!(call.query_param("empty").as_deref(), Some(""));
+        assert_eq!(call.query_param("top"), None);
     }
 }
