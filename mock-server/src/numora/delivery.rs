@@ -66,7 +66,7 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     let mut page: Vec<&Document> = Vec::with_capacity(limit.min(100) + 1);
     page.extend(
         ws.outbox_after(after.as_ref())
-            .filter(|d| schemas.iter().any(|s| *s == d.schema))
+            .filter(|d| schemas.contains(&d.schema))
             .take(limit + 1),
     );
     let next_cursor = if page.len() > limit {

@@ -110,7 +110,7 @@ pub struct Document {
     pub by_execution: Option<Box<std::collections::HashMap<String, usize>>>,
     /// The bytes of its hot views, rendered on first use and dropped by
     /// every change (`Workspace::update_document`).
-    pub(crate) rendered: super::wire::Rendered,
+    pub(crate) rendered: super::rendered::Rendered,
 }
 
 /// Attempts a document holds before its `execution_id` lookups use an index.
@@ -139,7 +139,7 @@ impl Document {
             attempts: Vec::new(),
             latest_attempt: None,
             by_execution: None,
-            rendered: super::wire::Rendered::default(),
+            rendered: super::rendered::Rendered::default(),
         }
     }
 

@@ -14,10 +14,8 @@
 //! their `Serialize` derive for the places that want a value tree.
 //!
 //! Each document also keeps the bytes these two views rendered as
-//! ([`Rendered`]), so a read of an unchanged document copies nothing and an
-//! outbox page is a concatenation of ready items.
-
-use std::sync::OnceLock;
+//! ([`super::rendered::Rendered`]), so a read of an unchanged document
+//! copies nothing and an outbox page is a concatenation of ready items.
 
 use bytes::Bytes;
 
@@ -25,81 +23,22 @@ use super::compact::RawJson;
 use super::model::{Document, DocumentUrl, DocumentView, OutboxItemView, ReviewState};
 use super::time::Stamp;
 
-/// The bytes a document's hot views render as, made on first use.
-///
-/// The views depend on the document alone: their URLs are paths relative to
-/// the server, their stamps are the document's own, and nothing of the
-/// clock, the workspace, the key or the host enters them. So the cache needs
-/// no key: it is right as long as the document is unchanged, and every
-/// change goes through `Workspace::update_document`, which drops it. A copy
-/// of a document starts with an empty cache (copies are made to be changed),
-/// and a document shared by several workspaces shares its rendering too.
-#[derive(Default)]
-pub(crate) struct Rendered(OnceLock<Box<Views>>);
-
-/// The views, each rendered when it is first asked for.
-#[derive(Default)]
-struct Views {
-    /// The whole answer of `GET /v1/documents/{id}`: `{"data":<view>}`.
-    answer: OnceLock<Bytes>,
-    /// One item of `GET /v1/delivery/outbox`.
-    outbox_item: OnceLock<Box<[u8]>>,
-}
-
-impl Rendered {
-    fn views(&self) -> &Views {
-        self.0.get_or_init(Box::default)
-    }
-
-    /// Forgets what was rendered (the document changed).
-    pub(crate) fn clear(&mut self) {
-        self.0 = OnceLock::new();
-    }
-
-    /// Whether anything is rendered (for tests).
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.get().is_none()
-    }
-}
-
-impl Clone for Rendered {
-    /// An empty cache: a copy of a document is made to be changed.
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.get().is_some() {
-            "Rendered"
-        } else {
-            "NotRendered"
-        })
-    }
-}
-
 impl Document {
     /// The body of `GET /v1/documents/{id}`, shared (not copied) with every
     /// answer until the document changes.
     pub(crate) fn answer_bytes(&self) -> Bytes {
-        self.rendered
-            .views()
-            .answer
-            .get_or_init(|| {
-                let mut out = Vec::with_capacity(640);
-                out.extend_from_slice(b"{\"data\":");
-                self.view().write_json(&mut out);
-                out.push(b'}');
-                Bytes::copy_from_slice(&out)
-            })
-            .clone()
+        self.rendered.answer(|| {
+            let mut out = Vec::with_capacity(640);
+            out.extend_from_slice(b"{\"data\":");
+            self.view().write_json(&mut out);
+            out.push(b'}');
+            Bytes::copy_from_slice(&out)
+        })
     }
 
     /// The document as one outbox item, as `OutboxItemView` writes it.
     pub(crate) fn outbox_item_bytes(&self) -> &[u8] {
-        self.rendered.views().outbox_item.get_or_init(|| {
+        self.rendered.outbox_item(|| {
             let mut out = Vec::with_capacity(320);
             self.outbox_view().write_json(&mut out);
             out.into_boxed_slice()
@@ -273,7 +212,7 @@ mod tests {
             attempts: Vec::new(),
             latest_attempt: None,
             by_execution: None,
-            rendered: Rendered::default(),
+            rendered: Default::default(),
         }
     }
 
