@@ -34,15 +34,19 @@ impl Call {
 
     /// The token of an `Authorization: Bearer …` header.
     pub fn bearer(&self) -> Option<&str> {
+        // `to_str` admits only visible ASCII, spaces and tabs, so the ASCII
+        // trims and a byte search are exact here (and far cheaper than
+        // their Unicode forms on every call).
         let value = self
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())?
-            .trim();
-        let (scheme, token) = value.split_once(' ')?;
+            .trim_ascii();
+        let space = value.bytes().position(|b| b == b' ')?;
+        let (scheme, token) = (&value[..space], &value[space + 1..]);
         scheme
             .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
+            .then(|| token.trim_ascii())
             .filter(|t| !t.is_empty())
     }
 
@@ -53,10 +57,11 @@ impl Call {
 
     /// The first value of query parameter `name`.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs()
-            .into_iter()
+        // Decoded in place (borrowed where nothing needs decoding): only
+        // the value asked for is copied.
+        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
     }
 
     /// Path segments after `prefix`, each percent-decoded (borrowed when
@@ -168,7 +173,11 @@ impl Reply {
     pub fn json(status: StatusCode, value: &serde_json::Value) -> Self {
         Self::new(status)
             .with_body(serialize(value).unwrap_or_default())
-            .with_header(header::CONTENT_TYPE, "application/json")
+            // A static value: shared, never copied.
+            .with_value(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )
     }
 
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
@@ -240,6 +249,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bearer_token_is_read_as_documented() {
+        let bearer = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            let call = Call {
+                method: Method::GET,
+                path: "/v1/x".into(),
+                query: None,
+                headers,
+                body: Bytes::new(),
+                origin: String::new(),
+            };
+            call.bearer().map(str::to_string)
+        };
+        assert_eq!(bearer("Bearer sk_1").as_deref(), Some("sk_1"));
+        assert_eq!(bearer("bEaReR   sk_1 \t").as_deref(), Some("sk_1"));
+        assert_eq!(bearer("\t Bearer sk_1").as_deref(), Some("sk_1"));
+        assert_eq!(bearer("Bearer a b").as_deref(), Some("a b"));
+        for refused in [
+            "Bearer",
+            "Bearer   ",
+            "Basic sk_1",
+            "Bearer\tsk_1",
+            "Bearersk_1",
+            "",
+        ] {
+            assert_eq!(bearer(refused), None, "{refused:?}");
+        }
+    }
+
+    #[test]
     fn query_names_and_values_are_decoded() {
         let pairs = parse_query("%24filter=name%20eq%20'O''Brien'&$top=2&x=a+b");
         assert_eq!(pairs[0], ("$filter".into(), "name eq 'O''Brien'".into()));
@@ -250,5 +290,22 @@ mod tests {
             pairs,
             [("a".into(), "".into()), ("b".into(), "+ %zz".into())]
         );
+        let call = Call {
+            method: Method::GET,
+            path: "/v1/x".into(),
+            query: Some("%24top=2&x=a+b&x=second&b=%2B+%zz&empty".into()),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            origin: String::new(),
+        };
+        assert_eq!(call.query_param("$top").as_deref(), Some("2"));
+        assert_eq!(
+            call.query_param("x").as_deref(),
+            Some("a b"),
+            "the first wins"
+        );
+        assert_eq!(call.query_param("b").as_deref(), Some("+ %zz"));
+        assert_eq!(call.query_param("empty").as_deref(), Some(""));
+        assert_eq!(call.query_param("top"), None);
     }
 }

@@ -5,14 +5,14 @@ use serde_json::json;
 
 use super::body::{self, Need, Provider, Text, Timestamp};
 use super::error::{NumoraError, NumoraResult};
-use super::handler::{raw, written, Answer, Outcome};
+use super::handler::{written, Answer, Outcome, Payload};
 use super::query::{self, limit};
 use crate::call::Call;
 use crate::fixtures::DeliveryRoute;
 use crate::world::ids::{crockford_decode, crockford_encode};
 use crate::world::model::*;
 use crate::world::time::{format_millis, Millis, Stamp};
-use crate::world::wire::put_str;
+use crate::world::wire::{put_opt, put_stamp, put_str};
 use crate::world::workspace::Workspace;
 
 fn encode_cursor(parts: &[&str]) -> String {
@@ -61,12 +61,14 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
             Some((at, parts[3].clone()))
         }
     };
+    // A handful of schemas: a scan beats a tree search per document.
     let schemas = ws.schemas_with_destination(&provider);
-    let mut page: Vec<&Document> = ws
-        .outbox_after(after.as_ref())
-        .filter(|d| schemas.iter().any(|s| s == d.schema))
-        .take(limit + 1)
-        .collect();
+    let mut page: Vec<&Document> = Vec::with_capacity(limit.min(100) + 1);
+    page.extend(
+        ws.outbox_after(after.as_ref())
+            .filter(|d| schemas.iter().any(|s| s == d.schema))
+            .take(limit + 1),
+    );
     let next_cursor = if page.len() > limit {
         page.truncate(limit);
         page.last()
@@ -74,24 +76,33 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     } else {
         None
     };
-    // `{"data":[item,…],"meta":{"provider":…,"next_cursor":…}}`
-    written(StatusCode::OK, |out| {
-        out.extend_from_slice(b"{\"data\":[");
-        for (i, d) in page.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            d.outbox_view().write_json(out);
+    // `{"data":[item,…],"meta":{"provider":…,"next_cursor":…}}`: each item's
+    // bytes are ready (rendered once per version of the document), so the
+    // page is built in one buffer of its exact size and sent without a copy.
+    let items: Vec<&[u8]> = page.iter().map(|d| d.outbox_item_bytes()).collect();
+    let mut meta = Vec::with_capacity(96);
+    meta.extend_from_slice(b"],\"meta\":{\"provider\":");
+    put_str(&mut meta, &provider);
+    meta.extend_from_slice(b",\"next_cursor\":");
+    match &next_cursor {
+        Some(cursor) => put_str(&mut meta, cursor),
+        None => meta.extend_from_slice(b"null"),
+    }
+    meta.extend_from_slice(b"}}");
+    let size = b"{\"data\":[".len()
+        + items.iter().map(|item| item.len()).sum::<usize>()
+        + items.len().saturating_sub(1)
+        + meta.len();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"{\"data\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        out.extend_from_slice(b"],\"meta\":{\"provider\":");
-        put_str(out, &provider);
-        out.extend_from_slice(b",\"next_cursor\":");
-        match &next_cursor {
-            Some(cursor) => put_str(out, cursor),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b"}}");
-    })
+        out.extend_from_slice(item);
+    }
+    out.extend_from_slice(&meta);
+    Ok((StatusCode::OK, Payload::Raw(bytes::Bytes::from(out))))
 }
 
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {
@@ -391,6 +402,48 @@ struct CallbackMeta {
     replayed: bool,
 }
 
+impl CallbackAnswer<'_> {
+    /// Appends the answer as `serde_json::to_writer` would write it (the
+    /// hand-written writer of `world/wire.rs`; a test compares the two).
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let a = &self.data;
+        out.extend_from_slice(b"{\"data\":{\"id\":");
+        put_str(out, a.id);
+        out.extend_from_slice(b",\"document_id\":");
+        put_str(out, a.document_id);
+        out.extend_from_slice(b",\"provider\":");
+        put_str(out, a.provider);
+        out.extend_from_slice(b",\"status\":");
+        put_str(out, a.status);
+        out.extend_from_slice(b",\"execution_id\":");
+        put_str(out, a.execution_id);
+        out.extend_from_slice(b",\"external_record_id\":");
+        put_opt(out, a.external_record_id.as_deref());
+        out.extend_from_slice(b",\"external_url\":");
+        put_opt(out, a.external_url.as_deref());
+        out.extend_from_slice(b",\"error_code\":");
+        put_opt(out, a.error_code.as_deref());
+        out.extend_from_slice(b",\"error_message\":");
+        put_opt(out, a.error_message.as_deref());
+        out.extend_from_slice(b",\"attempted_at\":");
+        put_stamp(out, a.attempted_at);
+        out.extend_from_slice(b",\"recorded_at\":");
+        put_stamp(out, a.recorded_at);
+        out.extend_from_slice(match a.source {
+            AttemptSource::Callback => b",\"source\":\"callback\",\"run_id\":",
+            AttemptSource::Dispatch => b",\"source\":\"dispatch\",\"run_id\":",
+        });
+        put_opt(out, a.run_id.as_deref());
+        out.extend_from_slice(b"},\"meta\":{\"document_status\":");
+        put_str(out, self.meta.document_status);
+        out.extend_from_slice(if self.meta.replayed {
+            b",\"replayed\":true}}"
+        } else {
+            b",\"replayed\":false}}"
+        });
+    }
+}
+
 /// `POST /v1/documents/{id}/delivery`
 pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> Outcome {
     let doc = find(ws, id)?;
@@ -412,7 +465,7 @@ pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> Outcome {
                     replayed: true,
                 },
             };
-            return raw(StatusCode::OK, &answer);
+            return written(StatusCode::OK, |out| answer.write_json(out));
         }
         return Err(NumoraError::Conflict(format!(
             "execution_id '{}' was already recorded with different delivery data ({}); use a new execution_id for a new attempt",
@@ -431,7 +484,7 @@ pub(super) fn callback(ws: &mut Workspace, id: &str, call: &Call) -> Outcome {
             replayed: false,
         },
     };
-    raw(StatusCode::CREATED, &answer)
+    written(StatusCode::CREATED, |out| answer.write_json(out))
 }
 
 /// `GET /v1/documents/{id}/delivery`
@@ -527,6 +580,32 @@ mod tests {
             let view = serde_json::to_string(&AttemptView::of(&attempt)).unwrap();
             let value = serde_json::to_string(&attempt.to_json()).unwrap();
             assert_eq!(view, value);
+        }
+    }
+
+    #[test]
+    fn the_callback_answer_writer_writes_what_serde_json_writes() {
+        for (details, source, replayed) in [
+            (false, AttemptSource::Callback, false),
+            (true, AttemptSource::Dispatch, true),
+            (true, AttemptSource::Callback, true),
+            (false, AttemptSource::Dispatch, false),
+        ] {
+            let mut attempt = attempt(details);
+            attempt.source = source;
+            let answer = CallbackAnswer {
+                data: AttemptView::of(&attempt),
+                meta: CallbackMeta {
+                    document_status: "push_succeeded",
+                    replayed,
+                },
+            };
+            let mut out = Vec::new();
+            answer.write_json(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&answer).unwrap()
+            );
         }
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::body::{self, Need, Text, Timestamp};
 use super::error::{NumoraError, NumoraResult};
-use super::handler::{written, Answer, Outcome};
+use super::handler::{Answer, Outcome, Payload};
 use super::upload;
 use crate::call::Call;
 use crate::world::model::*;
@@ -192,6 +192,7 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
         attempts: Vec::new(),
         latest_attempt: None,
         by_execution: Default::default(),
+        rendered: Default::default(),
     };
     if let Some(ext) = &submission.external_id {
         std::sync::Arc::make_mut(&mut ws.by_external)
@@ -213,12 +214,8 @@ pub(super) fn create(ws: &mut Workspace, call: &Call) -> NumoraResult<Answer> {
 
 /// `GET /v1/documents/{id}`
 pub(super) fn get(ws: &Workspace, id: &str) -> Outcome {
-    let view = find(ws, id)?.view();
-    written(StatusCode::OK, |out| {
-        out.extend_from_slice(b"{\"data\":");
-        view.write_json(out);
-        out.push(b'}');
-    })
+    // Rendered once per version of the document, then shared by every answer.
+    Ok((StatusCode::OK, Payload::Raw(find(ws, id)?.answer_bytes())))
 }
 
 /// The same answer as a JSON value (for the actions that end with the document).

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::error::{NumoraError, NumoraResult};
+use super::error::NumoraResult;
 use crate::call::Call;
 
 /// A handler's JSON answer: status and body.
@@ -19,13 +19,6 @@ pub(crate) enum Payload {
 
 /// What every handler ends with, whichever answer type it builds.
 pub(super) type Outcome = NumoraResult<(StatusCode, Payload)>;
-
-/// Serializes `value` for a hot route.
-pub(super) fn raw(status: StatusCode, value: &impl serde::Serialize) -> Outcome {
-    crate::call::serialize(value)
-        .map(|bytes| (status, Payload::Raw(bytes)))
-        .map_err(|e| NumoraError::Internal(format!("serialization failed: {e}")))
-}
 
 /// Sends the JSON `write` appends (a hot route's hand-written rendering).
 pub(super) fn written(status: StatusCode, write: impl FnOnce(&mut Vec<u8>)) -> Outcome {

@@ -35,7 +35,7 @@ mod upload;
 pub(crate) use documents::control_json;
 pub(crate) use routes::{route, RouteMiss};
 
-use axum::http::{header, HeaderName, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 
 use crate::call::{Call, Reply};
 use crate::fault_pipeline::{self, FaultAction, FaultDialect, Step};
@@ -147,9 +147,10 @@ pub(crate) fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
 
     let mut reply = match result {
         Ok((status, Payload::Json(body))) => Reply::json(status, &body),
-        Ok((status, Payload::Raw(bytes))) => Reply::new(status)
-            .with_body(bytes)
-            .with_header(header::CONTENT_TYPE, "application/json"),
+        Ok((status, Payload::Raw(bytes))) => Reply::new(status).with_body(bytes).with_value(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
         Err(e) => {
             let body = match fault
                 .as_ref()
@@ -179,10 +180,11 @@ pub(crate) fn serve(ws: &mut Workspace, call: &Call, key: &str) -> Reply {
         reply = action.finish(reply);
     }
     let status = reply.status.as_u16();
+    let credential = Some(ws.journal.names.credential(key));
     ws.log_call(JournalEntry {
         request_id: Some(request_id),
         fault: fault.map(|f| f.id),
-        ..JournalEntry::of("numora", call, pattern, status)
+        ..JournalEntry::of_keyed("numora", call, pattern, status, credential)
             .received(received)
             .answered(&reply)
     });

@@ -143,11 +143,16 @@ pub(crate) enum RouteMiss {
 pub(crate) fn route(method: &Method, path: &str) -> Result<Matched, RouteMiss> {
     let rest = path.strip_prefix(PREFIX).ok_or(RouteMiss::NotFound)?;
     // The usual path (`/documents/abc`) is already in the router's form.
-    let clean = rest.len() > 1
-        && rest.starts_with('/')
-        && !rest.ends_with('/')
-        && !rest.contains("//")
-        && !rest.contains('%');
+    // One pass over the bytes: no `%`, no empty segment.
+    let bytes = rest.as_bytes();
+    let clean = bytes.len() > 1
+        && bytes[0] == b'/'
+        && bytes[bytes.len() - 1] != b'/'
+        && !bytes
+            .iter()
+            .zip(&bytes[1..])
+            .any(|(&a, &b)| a == b'%' || (a == b'/' && b == b'/'))
+        && bytes[bytes.len() - 1] != b'%';
     if clean {
         return matched(method, rest);
     }
@@ -192,7 +197,7 @@ fn matched(method: &Method, normalized: &str) -> Result<Matched, RouteMiss> {
         .params
         .iter()
         .map(|(name, value)| {
-            let value = if value.contains('%') {
+            let value = if value.as_bytes().contains(&b'%') {
                 value.replace("%2F", "/").replace("%25", "%")
             } else {
                 value.to_string()

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
@@ -43,16 +44,37 @@ pub struct Captured {
     pub status: Option<u16>,
 }
 
+/// Whether `hay` contains `needle`: a scan for the needle's first byte,
+/// compared in full only where that byte sits (far cheaper, for header
+/// names, than `str::contains` or a slice compare at every offset).
+fn contains<const N: usize>(hay: &[u8], needle: &[u8; N]) -> bool {
+    hay.len() >= N
+        && (0..=hay.len() - N).any(|i| hay[i] == needle[0] && hay[i..i + N] == needle[..])
+}
+
 /// Headers whose values are never kept.
 fn secret_header(name: &str) -> bool {
-    // Names are lowercase; a plain byte scan is far cheaper than `str::contains`
-    // for names this short, and every header of every call passes here.
-    let has = |needle: &[u8]| name.as_bytes().windows(needle.len()).any(|w| w == needle);
+    // Names are lowercase, and every header of every call passes here: the
+    // names the fake itself sends, and the usual request headers, first.
+    if matches!(
+        name,
+        "host"
+            | "content-type"
+            | "content-length"
+            | "x-request-id"
+            | "x-rate-limit-limit"
+            | "x-rate-limit-remaining"
+            | "x-rate-limit-reset"
+            | "accept"
+            | "user-agent"
+    ) {
+        return false;
+    }
     matches!(
         name,
         "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key" | "api-key"
-    ) || has(b"secret")
-        || has(b"token")
+    ) || contains(name.as_bytes(), b"secret")
+        || contains(name.as_bytes(), b"token")
 }
 
 /// JSON members whose values are never shown.
@@ -241,8 +263,9 @@ pub enum Tampered {
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
     pub seq: u64,
-    /// The workspace that served the call.
-    pub workspace: String,
+    /// The workspace that served the call (shared by its entries).
+    #[serde(serialize_with = "shared_str")]
+    pub workspace: Arc<str>,
     /// The virtual instant, formatted only when the journal is read.
     pub at: Stamp,
     /// `numora`, `dataverse`, `webhook` (a delivery the fake sent) or `mark`
@@ -279,7 +302,7 @@ pub struct JournalEntry {
     /// The API key or Dataverse token that sent the call: kept to tell
     /// clients apart, never serialized.
     #[serde(skip)]
-    pub credential: Option<String>,
+    pub credential: Option<Arc<str>>,
     /// `wall_ms.received` was set by the caller (else it is the answer's).
     #[serde(skip)]
     pub received_set: bool,
@@ -292,8 +315,41 @@ pub struct JournalEntry {
     pub batch_part: Option<u32>,
 }
 
+fn shared_str<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text)
+}
+
+/// The names most entries of a workspace repeat (its id, the key that is
+/// calling), kept once and shared by the entries instead of copied into each.
+#[derive(Debug, Clone, Default)]
+pub struct SharedNames {
+    workspace: Option<Arc<str>>,
+    credential: Option<Arc<str>>,
+}
+
+impl SharedNames {
+    /// `id`, shared with the entries recorded before when it is the same.
+    pub fn workspace(&mut self, id: &str) -> Arc<str> {
+        Self::share(&mut self.workspace, id)
+    }
+
+    /// `key`, shared with the entries recorded before when it is the same.
+    pub fn credential(&mut self, key: &str) -> Arc<str> {
+        Self::share(&mut self.credential, key)
+    }
+
+    fn share(slot: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+        match slot {
+            Some(kept) if **kept == *text => kept.clone(),
+            _ => slot.insert(Arc::from(text)).clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Journal {
+    /// The names its entries share.
+    pub names: SharedNames,
     entries: VecDeque<JournalEntry>,
     next_seq: u64,
     bytes: usize,
@@ -352,9 +408,20 @@ impl JournalEntry {
         route: impl Into<Cow<'static, str>>,
         status: u16,
     ) -> Self {
+        Self::of_keyed(api, call, route, status, call.bearer().map(Arc::from))
+    }
+
+    /// [`JournalEntry::of`] with the credential already known (and shared).
+    pub fn of_keyed(
+        api: &'static str,
+        call: &crate::call::Call,
+        route: impl Into<Cow<'static, str>>,
+        status: u16,
+        credential: Option<Arc<str>>,
+    ) -> Self {
         Self {
             seq: 0,
-            workspace: String::new(),
+            workspace: Arc::from(""),
             at: Stamp(0),
             api,
             method: call.method.clone(),
@@ -371,7 +438,7 @@ impl JournalEntry {
             request: Some(Captured::request(&call.headers, &call.body)),
             response: None,
             wall_ms: WallMs::default(),
-            credential: call.bearer().map(str::to_string),
+            credential,
             received_set: false,
             answer_delay: 0,
             batch_part: None,
@@ -428,6 +495,7 @@ impl JournalEntry {
 impl Journal {
     pub fn with_limits(max_entries: usize, max_bytes: usize) -> Journal {
         Journal {
+            names: SharedNames::default(),
             entries: VecDeque::new(),
             next_seq: 0,
             bytes: 0,
@@ -508,6 +576,36 @@ mod tests {
             origin: String::new(),
         };
         JournalEntry::of("numora", &call, "POST /v1/x", 200)
+    }
+
+    #[test]
+    fn secret_headers_are_found_wherever_the_word_sits() {
+        for name in [
+            "authorization",
+            "x-api-key",
+            "set-cookie",
+            "secret",
+            "x-client-secret",
+            "secret-x",
+            "token",
+            "x-csrf-token",
+            "tokens",
+            "x-secrett",
+        ] {
+            assert!(secret_header(name), "{name}");
+        }
+        for name in [
+            "",
+            "host",
+            "secre",
+            "toke",
+            "x-secre-t",
+            "content-type",
+            "x-rate-limit-remaining",
+            "tokne",
+        ] {
+            assert!(!secret_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ use super::journal::Journal;
 use super::model::*;
 use super::scheduler::Scheduler;
 use super::time::{parse_duration, parse_rfc3339, Millis};
-use super::workspace::{external_key, push_attempt, Job, Settings, Workspace, DEFAULT_START};
+use super::workspace::{
+    external_key, push_attempt, Job, OutboxEntry, Settings, Workspace, DEFAULT_START,
+};
 use crate::fixtures::{DocumentFixture, Fixture, FixtureError};
 use crate::world::tables::Store;
 
@@ -352,6 +354,7 @@ impl Workspace {
             attempts: Vec::with_capacity(d.attempts.len()),
             latest_attempt: None,
             by_execution: None,
+            rendered: Default::default(),
         };
         for (j, a) in d.attempts.into_iter().enumerate() {
             let loc = || format!("{}.attempts[{j}]", at());
@@ -402,10 +405,11 @@ impl Workspace {
                 },
             );
         }
+        let doc = Arc::new(doc);
         if doc.outbox_eligible() {
-            Arc::make_mut(&mut self.outbox).insert((doc.updated_at, id.clone()));
+            Arc::make_mut(&mut self.outbox).insert(OutboxEntry(doc.updated_at, Arc::clone(&doc)));
         }
-        Arc::make_mut(&mut self.documents).insert(shared, Arc::new(doc));
+        Arc::make_mut(&mut self.documents).insert(shared, doc);
         Ok(id)
     }
 }

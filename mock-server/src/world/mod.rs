@@ -16,6 +16,7 @@ pub(crate) mod ids;
 pub(crate) mod journal;
 mod load;
 pub(crate) mod model;
+pub(crate) mod rendered;
 pub(crate) mod scheduler;
 pub(crate) mod tables;
 pub(crate) mod time;

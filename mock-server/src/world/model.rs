@@ -125,12 +125,41 @@ pub struct Document {
     // Boxed: one pointer in every document, a map only for long histories.
     #[allow(clippy::box_collection)]
     pub by_execution: Option<Box<std::collections::HashMap<String, usize>>>,
+    /// The bytes of its hot views, rendered on first use and dropped by
+    /// every change (`Workspace::update_document`).
+    pub(crate) rendered: super::rendered::Rendered,
 }
 
 /// Attempts a document holds before its `execution_id` lookups use an index.
 pub(crate) const INDEXED_ATTEMPTS: usize = 16;
 
 impl Document {
+    /// A document with only its id (a search bound; never stored).
+    pub(crate) fn bare(id: &str) -> Document {
+        Document {
+            id: std::sync::Arc::from(id),
+            schema: "",
+            status: Status::Processing,
+            finalized: false,
+            external_id: None,
+            metadata: JsonMap::default(),
+            review_state: None,
+            duplicate_of: None,
+            created_at: 0,
+            updated_at: 0,
+            confidence: 0.0,
+            fields: JsonMap::default(),
+            line_items: JsonItems::default(),
+            file_url: None,
+            processing: ProcessingOutcome::Succeed,
+            failure_reason: None,
+            attempts: Vec::new(),
+            latest_attempt: None,
+            by_execution: None,
+            rendered: super::rendered::Rendered::default(),
+        }
+    }
+
     /// `GET /v1/documents/{id}` (and the dispatch response's `data`).
     pub fn view(&self) -> DocumentView<'_> {
         DocumentView {

@@ -12,10 +12,39 @@
 //! it is copied verbatim. The output is byte for byte what `serde_json` writes
 //! for the same views (the tests below compare the two), so the views keep
 //! their `Serialize` derive for the places that want a value tree.
+//!
+//! Each document also keeps the bytes these two views rendered as
+//! ([`super::rendered::Rendered`]), so a read of an unchanged document
+//! copies nothing and an outbox page is a concatenation of ready items.
+
+use bytes::Bytes;
 
 use super::compact::RawJson;
-use super::model::{DocumentUrl, DocumentView, OutboxItemView, ReviewState};
+use super::model::{Document, DocumentUrl, DocumentView, OutboxItemView, ReviewState};
 use super::time::Stamp;
+
+impl Document {
+    /// The body of `GET /v1/documents/{id}`, shared (not copied) with every
+    /// answer until the document changes.
+    pub(crate) fn answer_bytes(&self) -> Bytes {
+        self.rendered.answer(|| {
+            let mut out = Vec::with_capacity(640);
+            out.extend_from_slice(b"{\"data\":");
+            self.view().write_json(&mut out);
+            out.push(b'}');
+            Bytes::copy_from_slice(&out)
+        })
+    }
+
+    /// The document as one outbox item, as `OutboxItemView` writes it.
+    pub(crate) fn outbox_item_bytes(&self) -> &[u8] {
+        self.rendered.outbox_item(|| {
+            let mut out = Vec::with_capacity(320);
+            self.outbox_view().write_json(&mut out);
+            out.into_boxed_slice()
+        })
+    }
+}
 
 /// Whether `serde_json` would write `text` between quotes unchanged.
 #[inline]
@@ -36,7 +65,7 @@ pub(crate) fn put_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-fn put_opt(out: &mut Vec<u8>, text: Option<&str>) {
+pub(crate) fn put_opt(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => put_str(out, text),
         None => out.extend_from_slice(b"null"),
@@ -47,7 +76,7 @@ fn put_raw(out: &mut Vec<u8>, raw: RawJson<'_>) {
     raw.write(out);
 }
 
-fn put_stamp(out: &mut Vec<u8>, stamp: Stamp) {
+pub(crate) fn put_stamp(out: &mut Vec<u8>, stamp: Stamp) {
     match stamp.ascii() {
         Some(ascii) => {
             out.push(b'"');
@@ -183,6 +212,7 @@ mod tests {
             attempts: Vec::new(),
             latest_attempt: None,
             by_execution: None,
+            rendered: Default::default(),
         }
     }
 
@@ -247,6 +277,17 @@ mod tests {
             let mut out = Vec::new();
             d.outbox_view().write_json(&mut out);
             same(out, serde_json::to_vec(&d.outbox_view()).unwrap());
+            // The cached renderings are the same bytes, asked once or twice.
+            for _ in 0..2 {
+                let answer = serde_json::to_vec(&serde_json::json!({"data": d.view()})).unwrap();
+                same(d.answer_bytes().to_vec(), answer);
+                same(
+                    d.outbox_item_bytes().to_vec(),
+                    serde_json::to_vec(&d.outbox_view()).unwrap(),
+                );
+            }
+            assert!(!d.rendered.is_empty());
+            assert!(d.clone().rendered.is_empty(), "a copy starts unrendered");
         }
     }
 

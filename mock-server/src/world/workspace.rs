@@ -83,6 +83,43 @@ pub struct RateState {
     pub exceeded: bool,
 }
 
+/// An outbox entry: a document, ordered by `(updated_at, id)`. It shares the
+/// document with the store; `update_document` takes it out before a change
+/// (so the change is made in place) and puts the changed document back.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboxEntry(pub(crate) Millis, pub(crate) Arc<Document>);
+
+impl OutboxEntry {
+    fn key(&self) -> (Millis, &str) {
+        (self.0, &self.1.id)
+    }
+
+    /// An entry that sorts exactly where `(at, id)` does (a cursor's bound).
+    fn probe(at: Millis, id: &str) -> Self {
+        Self(at, Arc::new(Document::bare(id)))
+    }
+}
+
+impl PartialEq for OutboxEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for OutboxEntry {}
+
+impl PartialOrd for OutboxEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OutboxEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 /// The key of the external-id index: the schema's catalog index and the
 /// external id, stored without spare capacity.
 pub(crate) type ExternalKey = (u8, Box<str>);
@@ -151,7 +188,8 @@ pub struct Workspace {
     /// [`super::model::SCHEMAS`] (see [`external_key`]).
     pub(crate) by_external: Arc<HashMap<ExternalKey, Box<str>, IndexHash>>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
-    pub(super) outbox: Arc<BTreeSet<(Millis, String)>>,
+    /// Each entry holds the document itself, so a page needs no lookup.
+    pub(super) outbox: Arc<BTreeSet<OutboxEntry>>,
     pub connections: Vec<Connection>,
     pub destinations: Vec<Destination>,
     pub workflows: Vec<Workflow>,
@@ -193,7 +231,7 @@ impl Workspace {
 
     /// Journals a served call, stamped with this workspace and its clock.
     pub fn log_call(&mut self, mut entry: super::journal::JournalEntry) {
-        entry.workspace = self.id.clone();
+        entry.workspace = self.journal.names.workspace(&self.id);
         entry.at = super::time::Stamp(self.now());
         let now = self.wall_ms();
         entry.wall_ms.answered = now.saturating_add(entry.answer_delay);
@@ -228,27 +266,28 @@ impl Workspace {
         self.keys.iter().find(|k| k.key == key)
     }
 
-    /// Changes a document and keeps the outbox index in step.
+    /// Changes a document, keeps the outbox index in step and drops the
+    /// document's rendered views. The one way to change a stored document.
     pub fn update_document<R>(
         &mut self,
         id: &str,
         change: impl FnOnce(&mut Document) -> R,
     ) -> Option<R> {
-        if !self.documents.contains_key(id) {
-            return None;
+        let current = Arc::clone(self.documents.get(id)?);
+        if current.outbox_eligible() {
+            // Out of the outbox first: it shares the document, which would
+            // otherwise be copied by the change below.
+            Arc::make_mut(&mut self.outbox).remove(&OutboxEntry(current.updated_at, current));
+        } else {
+            drop(current);
         }
-        let doc = Arc::make_mut(Arc::make_mut(&mut self.documents).get_mut(id)?);
-        let before = (doc.outbox_eligible(), doc.updated_at);
+        let stored = Arc::make_mut(&mut self.documents).get_mut(id)?;
+        let doc = Arc::make_mut(stored);
         let result = change(doc);
-        let after = (doc.outbox_eligible(), doc.updated_at);
-        if before != after {
-            let outbox = Arc::make_mut(&mut self.outbox);
-            if before.0 {
-                outbox.remove(&(before.1, id.to_string()));
-            }
-            if after.0 {
-                outbox.insert((after.1, id.to_string()));
-            }
+        doc.rendered.clear();
+        if doc.outbox_eligible() {
+            let entry = OutboxEntry(doc.updated_at, Arc::clone(stored));
+            Arc::make_mut(&mut self.outbox).insert(entry);
         }
         Some(result)
     }
@@ -283,12 +322,12 @@ impl Workspace {
     ) -> impl Iterator<Item = &'a Document> + 'a {
         use std::ops::Bound;
         let lower = match after {
-            Some(key) => Bound::Excluded(key.clone()),
+            Some((at, id)) => Bound::Excluded(OutboxEntry::probe(*at, id)),
             None => Bound::Unbounded,
         };
         self.outbox
             .range((lower, Bound::Unbounded))
-            .filter_map(|(_, id)| self.documents.get(id.as_str()).map(|d| &**d))
+            .map(|entry| &*entry.1)
     }
 
     /// The active workflow that delivers `schema` to `provider`.

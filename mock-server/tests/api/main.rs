@@ -17,6 +17,7 @@ mod dispatch;
 mod documents;
 mod expand;
 mod faults;
+mod freshness;
 mod loaders;
 mod openapi;
 mod outbox;
