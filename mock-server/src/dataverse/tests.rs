@@ -1804,3 +1804,76 @@ fn filter_conditions_stop_at_five_hundred_and_sibling_groups_do_not_nest() {
         ["Contoso"]
     );
 }
+
+#[test]
+fn filter_errors_point_at_the_token_and_groups_of_any_kind_stay_shallow() {
+    // dataverse.md §1.5, §1.7
+    let mut h = harness();
+    assert_error(
+        &h.get("/otcm_suppliers?$filter=statecode eq eq 1"),
+        400,
+        "0x80060888",
+        "Expression expected at position 13 in 'statecode eq eq 1'.",
+    );
+    assert_error(
+        &h.get("/otcm_inboundinvoices?$filter=otcm_SupplierId/1 eq 2"),
+        400,
+        "0x80060888",
+        "Syntax error at position 16 in 'otcm_SupplierId/1 eq 2'.",
+    );
+    // `or` of two false conditions is false, so its negation holds.
+    assert_eq!(
+        names(&h.get(
+            "/otcm_suppliers?$filter=not (statecode eq 5 or statecode eq 6)&$select=otcm_name"
+        ))
+        .len(),
+        3
+    );
+    // 150 aliases and 150 function calls side by side are no deeper than one.
+    let aliases = vec!["statecode eq @s"; 150].join(" and ");
+    assert_eq!(
+        names(&h.get(&format!(
+            "/otcm_suppliers?$filter={aliases}&@s=1&$select=otcm_name"
+        ))),
+        ["Contoso"]
+    );
+    let calls = vec!["contains(otcm_name,'on')"; 150].join(" and ");
+    assert_eq!(
+        names(&h.get(&format!(
+            "/otcm_suppliers?$filter={calls}&$select=otcm_name"
+        ))),
+        ["Contoso"]
+    );
+}
+
+#[test]
+fn a_lookup_path_may_be_one_hundred_navigations_long() {
+    // The same bound as nesting: 100 navigation properties, not 101.
+    const PARENTS: &str = r#"
+orgs:
+  - name: default
+    tables:
+      - entity_set: otcm_nodes
+        logical_name: otcm_node
+        primary_id: otcm_nodeid
+        primary_name: otcm_name
+        lookups:
+          - {navigation: otcm_ParentId, column: _otcm_parentid_value, target: otcm_nodes}
+    rows:
+      otcm_nodes:
+        - {otcm_nodeid: a1000000-0000-0000-0000-000000000001, otcm_name: root}
+        - {otcm_nodeid: a1000000-0000-0000-0000-000000000002, otcm_name: leaf, _otcm_parentid_value: a1000000-0000-0000-0000-000000000001}
+"#;
+    let mut h = harness_with(serde_yaml_ng::from_str(PARENTS).unwrap());
+    assert_eq!(
+        names(&h.get("/otcm_nodes?$filter=otcm_ParentId/otcm_name eq 'root'")),
+        ["leaf"]
+    );
+    let path = |n: usize| format!("{}otcm_name eq 'x'", "otcm_ParentId/".repeat(n));
+    assert_eq!(
+        names(&h.get(&format!("/otcm_nodes?$filter={}", path(100)))).len(),
+        0
+    );
+    let r = h.get(&format!("/otcm_nodes?$filter={}", path(101)));
+    assert_eq!(r.status, 400, "{}", text(&r));
+}
