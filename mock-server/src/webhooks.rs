@@ -277,9 +277,7 @@ async fn dispatch(
     mut rx: mpsc::UnboundedReceiver<Message>,
     run_due: RunDue,
 ) {
-    // Made at the first delivery: most runs send no webhook, and building a
-    // client at start-up maps in code the server would otherwise never run.
-    let mut client: Option<reqwest::Client> = None;
+    let client = reqwest::Client::new();
     let mut lanes: HashMap<String, mpsc::UnboundedSender<Outgoing>> = HashMap::new();
     while let Some(message) = rx.recv().await {
         match message {
@@ -294,8 +292,7 @@ async fn dispatch(
             Message::Send(outgoing) => {
                 let lane = lanes.entry(outgoing.url.clone()).or_insert_with(|| {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    let client = client.get_or_insert_with(reqwest::Client::new).clone();
-                    tokio::spawn(lane(client, registry.clone(), rx, run_due));
+                    tokio::spawn(lane(client.clone(), registry.clone(), rx, run_due));
                     tx
                 });
                 let _ = lane.send(outgoing);
