@@ -1740,6 +1740,17 @@ fn filter_literals_end_where_the_docs_say() {
             &format!("Syntax error at position 13 in '{text}'."),
         );
     }
+    // A date compares with a date or a time only.
+    assert_error_contains(
+        &h.get("/otcm_inboundinvoices?$filter=otcm_invoicedate eq 'abc'"),
+        400,
+        "0x80060888",
+        "Found operand types 'Edm.Date' and 'Edm.String'",
+    );
+    let r = h.get(
+        "/otcm_inboundinvoices?$filter=otcm_invoicedate lt 2026-03-02T00:00:00Z&$select=otcm_name",
+    );
+    assert_eq!(names(&r), ["INV-1"]);
     // A number compares with a number only.
     assert_error_contains(
         &h.get("/otcm_suppliers?$filter=statecode eq 'abc'"),
