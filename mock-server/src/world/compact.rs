@@ -761,6 +761,28 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_need_escaping_are_escaped() {
+        // Keys in byte order, as serde_json's map sorts them.
+        let text = r#"{"": 4, "\"\"": 3, "b\\s": [{"x\u0001": 2}], "q\"k": 1}"#;
+        let map: JsonMap = serde_json::from_str(text).unwrap();
+        assert_eq!(format!("{map:?}"), via_value(text));
+    }
+
+    #[test]
+    fn key_numbers_past_255_round_trip() {
+        // Numbers are given in order and shared by the process: after these
+        // 300 new keys, the last one's number is above 255.
+        for i in 0..300 {
+            keys::encode(format!("{{\"k_many_{i}\":1}}").as_bytes(), &mut Vec::new());
+        }
+        let mut out = b"{\"k_many_299\":".to_vec();
+        keys::shorten(&mut out, 1);
+        assert_eq!(out.len(), 3, "the key became a two-byte reference");
+        out.extend_from_slice(b"1}");
+        assert_eq!(keys::decoded(&out), r#"{"k_many_299":1}"#);
+    }
+
+    #[test]
     fn fields_fill_the_shorthand_and_keep_full_fields() {
         let fields = JsonMap::deserialize_fields(
             &mut serde_json::Deserializer::from_str(
