@@ -947,6 +947,12 @@ mod tests {
         assert!(!like("abc", "ab"));
         assert!(like("a[b", "a[b"));
         assert!(like("", "%%"));
+        // A trailing % matches nothing more; a set matches only where the
+        // pattern has reached it; `-` at the end of a set is itself.
+        assert!(like("a", "a%"));
+        assert!(like("ab", "a%b%%"));
+        assert!(!like("xb", "a[b]"));
+        assert!(like("-", "[a-]") && like("a", "[a-]") && !like("b", "[a-]"));
     }
 
     #[test]
