@@ -579,6 +579,45 @@ mod tests {
     }
 
     #[test]
+    fn new_limits_drop_the_oldest_entries_down_to_both_bounds() {
+        let mut journal = Journal::with_limits(10, usize::MAX);
+        for i in 0..3 {
+            journal.record(entry(&format!("body {i}")));
+        }
+        let seqs = |j: &Journal| j.all().map(|e| e.seq).collect::<Vec<_>>();
+        // Exactly at both bounds: nothing goes.
+        let total = journal.bytes;
+        journal.set_limits(3, total);
+        assert_eq!(seqs(&journal), [0, 1, 2]);
+        // One entry over the count.
+        journal.set_limits(2, usize::MAX);
+        assert_eq!(seqs(&journal), [1, 2]);
+        // One byte under what is kept: the oldest goes.
+        let kept = journal.bytes;
+        journal.set_limits(10, kept - 1);
+        assert_eq!(seqs(&journal), [2]);
+        assert_eq!(journal.dropped, 2);
+    }
+
+    #[test]
+    fn request_headers_are_read_back_by_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-n8n-execution", "42".parse().unwrap());
+        let call = crate::call::Call {
+            method: axum::http::Method::GET,
+            path: "/v1/x".into(),
+            query: None,
+            headers,
+            body: Bytes::new(),
+            origin: String::new(),
+        };
+        let e = JournalEntry::of("numora", &call, "GET /v1/x", 200);
+        assert_eq!(e.request_header("x-n8n-execution"), Some("42"));
+        assert_eq!(e.request_header("x-other"), None);
+        assert!(e.request_has_header("x-n8n-execution"));
+    }
+
+    #[test]
     fn secret_headers_are_found_wherever_the_word_sits() {
         for name in [
             "authorization",

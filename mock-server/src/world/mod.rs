@@ -407,6 +407,23 @@ mod tests {
         ];
         expected.sort();
         assert_eq!(ids, expected);
+        assert_eq!(r.workspaces().len(), 4);
+    }
+
+    #[test]
+    fn fixture_defaults_and_document_ids_are_checked() {
+        let fixture = Fixture::from_yaml("t.yaml", "{}").unwrap();
+        let ws = Workspace::from_fixture("w".into(), fixture, Some(1), None).unwrap();
+        assert_eq!(
+            ws.settings.session_ttl,
+            15 * 60_000,
+            "15 minutes by default"
+        );
+        let text = "documents:\n  - {id: a/b, schema: invoice_v2, status: processing}\n";
+        let err = Fixture::from_yaml("t.yaml", text)
+            .and_then(|f| Workspace::from_fixture("w".into(), f, Some(1), None))
+            .unwrap_err();
+        assert!(err.to_string().contains("contain no '/'"), "{err}");
     }
 
     #[test]
