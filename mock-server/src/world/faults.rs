@@ -430,6 +430,45 @@ mod tests {
     }
 
     #[test]
+    fn selectors_and_checks_at_their_edges() {
+        // `*` is any method; a method is upper-cased.
+        let any = parse_compact("numora:*:/x,status=500").unwrap();
+        assert_eq!(any.method, None);
+        let get = parse_compact("numora:get:/x,status=500").unwrap();
+        assert_eq!(get.method.as_deref(), Some("GET"));
+        let mut empty = get.clone();
+        empty.method = Some(String::new());
+        assert!(empty.validate().unwrap_err().contains("not an HTTP method"));
+        let err = parse_compact("numora:GET:/x,status=500,sign_with=k").unwrap_err();
+        assert!(err.contains("webhook deliveries only"), "{err}");
+        // Real latency: a positive duration only.
+        let slow = parse_compact("numora:GET:/x,latency=1s,real=250ms").unwrap();
+        assert_eq!(
+            slow.real_latency(),
+            Some(std::time::Duration::from_millis(250))
+        );
+        let none = parse_compact("numora:GET:/x,latency=1s,real=0s").unwrap();
+        assert_eq!(none.real_latency(), None);
+        // A header selector matches only calls that carry the header.
+        let mut faults = Faults::default();
+        faults.add(
+            "flt_h".into(),
+            parse_compact("numora:GET:/x,status=500,header=x-test:1").unwrap(),
+        );
+        assert!(faults.contains("flt_h") && !faults.contains("flt_other"));
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-test", "1".parse().unwrap());
+        let with = FaultTarget {
+            headers: Some(&headers),
+            ..target("GET", "/x")
+        };
+        assert!(faults
+            .check(FaultApi::Numora, &target("GET", "/x"))
+            .is_none());
+        assert!(faults.check(FaultApi::Numora, &with).is_some());
+    }
+
+    #[test]
     fn compact_syntax_errors_name_the_problem() {
         assert!(parse_compact("crm:GET:/x,status=500")
             .unwrap_err()
