@@ -105,29 +105,17 @@ thread_local! {
 
 /// `value` as compact JSON, in a buffer of its exact size.
 pub(crate) fn serialize(value: &impl serde::Serialize) -> serde_json::Result<Bytes> {
-    SCRATCH.with(|cell| {
-        // A serializer never re-enters this function; should one ever, it
-        // gets a fresh buffer instead of a panic.
-        let mut fresh = Vec::new();
-        let mut borrowed = cell.try_borrow_mut();
-        let buf = match borrowed.as_mut() {
-            Ok(buf) => &mut **buf,
-            Err(_) => &mut fresh,
-        };
-        buf.clear();
-        let written = serde_json::to_writer(&mut *buf, value);
-        let bytes = Bytes::copy_from_slice(buf);
-        if buf.capacity() > SCRATCH_KEEP {
-            *buf = Vec::new();
-        }
-        written.map(|()| bytes)
-    })
+    let mut written = Ok(());
+    let bytes = write_json(|buf| written = serde_json::to_writer(buf, value));
+    written.map(|()| bytes)
 }
 
 /// The JSON `write` appends, in a buffer of its exact size (for the views
 /// with a hand-written writer).
 pub(crate) fn write_json(write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
     SCRATCH.with(|cell| {
+        // A writer never re-enters this function; should one ever, it gets
+        // a fresh buffer instead of a panic.
         let mut fresh = Vec::new();
         let mut borrowed = cell.try_borrow_mut();
         let buf = match borrowed.as_mut() {

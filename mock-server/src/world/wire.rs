@@ -185,7 +185,7 @@ mod tests {
     use serde_json::{json, Map, Value};
 
     use super::*;
-    use crate::world::model::{Document, JsonItems, JsonMap, ProcessingOutcome, Status};
+    use crate::world::model::{Document, JsonMap, Status};
 
     fn doc(id: &str, text: &str, metadata: Value, review: Option<ReviewState>) -> Document {
         let metadata: Map<String, Value> = match metadata {
@@ -204,15 +204,7 @@ mod tests {
             created_at: 1_774_319_797_684,
             updated_at: -62_198_755_200_001,
             confidence: 0.5,
-            fields: JsonMap::default(),
-            line_items: JsonItems::default(),
-            file_url: None,
-            processing: ProcessingOutcome::Succeed,
-            failure_reason: None,
-            attempts: Vec::new(),
-            latest_attempt: None,
-            by_execution: None,
-            rendered: Default::default(),
+            ..Document::bare(id)
         }
     }
 
