@@ -45,6 +45,7 @@ if [ "$#" -gt 0 ]; then
 else
     files=(
         mock-server/src/world/*.rs
+        mock-server/src/world/tables/*.rs
         mock-server/src/numora/delivery.rs
         mock-server/src/numora/documents.rs
         mock-server/src/dataverse/query.rs
@@ -52,7 +53,14 @@ else
     )
 fi
 
-export CARGO_TARGET_DIR="${MUTANTS_TARGET:-$PWD/target/mutants-build}"
+# One shared target directory only when one mutant is built at a time:
+# parallel jobs would overwrite each other's binaries in it (and test the
+# wrong mutant), so with MUTANTS_JOBS > 1 each copy builds in its own.
+if [ "${MUTANTS_JOBS:-1}" -le 1 ]; then
+    export CARGO_TARGET_DIR="${MUTANTS_TARGET:-$PWD/target/mutants-build}"
+else
+    unset CARGO_TARGET_DIR
+fi
 export CARGO_PROFILE_DEV_DEBUG=0
 if command -v mold >/dev/null 2>&1; then
     export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"

@@ -415,11 +415,6 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_> {
         f.write_str("a map of fields")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.out.extend_from_slice(b"{}");
-        Ok(())
-    }
-
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         with_scratch(1, |value| self.fields(map, value))
     }
@@ -800,6 +795,37 @@ mod tests {
             Some(json!({"value": "x", "confidence": 0.95}))
         );
         assert!(fields.contains_key("c") && !fields.contains_key("d"));
+    }
+
+    #[test]
+    fn null_fields_are_refused_by_name() {
+        let json =
+            JsonMap::deserialize_fields(&mut serde_json::Deserializer::from_str("null"), 0.95);
+        let yaml = JsonMap::deserialize_fields(serde_yaml_ng::Deserializer::from_str("~"), 0.95);
+        for err in [json.unwrap_err().to_string(), yaml.unwrap_err().to_string()] {
+            assert!(err.contains("expected a map of fields"), "{err}");
+        }
+    }
+
+    #[test]
+    fn maps_and_item_lists_are_equal_exactly_when_their_text_is() {
+        let map = |v: Value| JsonMap::from_map(v.as_object().unwrap());
+        assert_eq!(map(json!({"a": 1})), map(json!({"a": 1})));
+        assert_ne!(map(json!({"a": 1})), map(json!({"a": 2})));
+        assert_ne!(map(json!({"a": 1})), JsonMap::default());
+        assert_eq!(JsonMap::default(), map(json!({})));
+        assert!(!map(json!({"a": 1})).is_empty());
+
+        let items = |v: Value| {
+            let list: Vec<Map<String, Value>> = serde_json::from_value(v).unwrap();
+            JsonItems::from_items(&list)
+        };
+        assert_eq!(items(json!([{"q": 1}])), items(json!([{"q": 1}])));
+        assert_ne!(items(json!([{"q": 1}])), items(json!([{"q": 2}])));
+        assert_ne!(items(json!([{"q": 1}])), JsonItems::default());
+        assert_eq!(JsonItems::default(), items(json!([])));
+        assert!(!items(json!([{"q": 1}])).is_empty());
+        assert!(items(json!([])).is_empty());
     }
 
     #[test]

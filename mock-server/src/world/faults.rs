@@ -22,16 +22,6 @@ pub enum FaultApi {
     Webhook,
 }
 
-impl FaultApi {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Numora => "numora",
-            Self::Dataverse => "dataverse",
-            Self::Webhook => "webhook",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Respond {
@@ -466,6 +456,23 @@ mod tests {
             .check(FaultApi::Numora, &target("GET", "/x"))
             .is_none());
         assert!(faults.check(FaultApi::Numora, &with).is_some());
+    }
+
+    #[test]
+    fn compact_flags_are_set_only_by_true() {
+        let spec = parse_compact(
+            "dataverse:GET:/x,status=500,drop=true,malformed=true,duplicate=true,expire_session=true",
+        )
+        .unwrap();
+        assert!(
+            spec.drop_connection && spec.malformed_body && spec.duplicate && spec.expire_session
+        );
+        let spec = parse_compact(
+            "dataverse:GET:/x,status=500,drop=false,malformed=no,duplicate=1,expire_session=false",
+        )
+        .unwrap();
+        assert!(!spec.drop_connection && !spec.malformed_body && !spec.duplicate);
+        assert!(!spec.expire_session);
     }
 
     #[test]

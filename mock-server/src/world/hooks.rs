@@ -276,3 +276,23 @@ impl Webhooks {
         vec![(at, id)]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_take_http_and_https_urls_only() {
+        let mut hooks = Webhooks::default();
+        let mut ids = IdGen::new(1);
+        for url in ["http://127.0.0.1:9/h", "https://hooks.example.com/h"] {
+            let spec = serde_json::json!({"url": url, "secret": "s"});
+            assert!(hooks.add_endpoint_json(spec, &mut ids, 0).is_ok(), "{url}");
+        }
+        for url in ["ftp://hooks.example.com/h", "not a url"] {
+            let spec = serde_json::json!({"url": url, "secret": "s"});
+            let err = hooks.add_endpoint_json(spec, &mut ids, 0).unwrap_err();
+            assert!(err.starts_with("url:"), "{err}");
+        }
+    }
+}

@@ -668,6 +668,121 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_weighs_its_path_query_and_captured_headers_and_bodies() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-a", "bc".parse().unwrap());
+        let call = crate::call::Call {
+            method: axum::http::Method::GET,
+            path: "/v1/x".into(),
+            query: Some("a=1".into()),
+            headers,
+            body: Bytes::from_static(b"hello"),
+            origin: String::new(),
+        };
+        // 256 fixed, 5 of path, 3 of query; the request: 5 of body and
+        // one header of 3 + 2 bytes plus 4 of framing.
+        let unanswered = JournalEntry::of("numora", &call, "GET /v1/x", 200);
+        let mut journal = Journal::with_limits(10, usize::MAX);
+        journal.record(unanswered.clone());
+        assert_eq!(journal.bytes, 256 + 5 + 3 + (5 + 3 + 2 + 4));
+        // The answer adds its own: a 2-byte body and a 12 + 16 byte header.
+        let reply = crate::call::Reply {
+            status: axum::http::StatusCode::OK,
+            headers: vec![(
+                HeaderName::from_static("content-type"),
+                HeaderValue::from_static("application/json"),
+            )],
+            body: Bytes::from_static(b"{}"),
+            delay: None,
+            drop_connection: false,
+        };
+        journal.record(unanswered.answered(&reply));
+        assert_eq!(
+            journal.bytes,
+            2 * (256 + 5 + 3 + (5 + 3 + 2 + 4)) + (2 + 12 + 16 + 4)
+        );
+    }
+
+    #[test]
+    fn the_default_byte_limit_keeps_megabytes_of_bodies() {
+        let mut journal = Journal::default();
+        // 40 bodies of 64 KiB: 2.5 MiB, far under the 64 MiB default.
+        for _ in 0..40 {
+            journal.record(entry(&"x".repeat(BODY_LIMIT)));
+        }
+        assert_eq!(journal.all().count(), 40);
+        assert_eq!(journal.dropped, 0);
+        assert_eq!(journal.max_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn a_reply_body_exactly_at_the_limit_is_kept_whole() {
+        let reply = |len: usize| crate::call::Reply {
+            status: axum::http::StatusCode::OK,
+            headers: Vec::new(),
+            body: Bytes::from(vec![b'a'; len]),
+            delay: None,
+            drop_connection: false,
+        };
+        let at = Captured::response(&reply(BODY_LIMIT));
+        assert!(!at.truncated);
+        assert_eq!(at.body.len(), BODY_LIMIT);
+        let over = Captured::response(&reply(BODY_LIMIT + 1));
+        assert!(over.truncated);
+        assert_eq!(over.body.len(), BODY_LIMIT);
+    }
+
+    #[test]
+    fn shared_names_change_when_the_name_does() {
+        let mut names = SharedNames::default();
+        let a = names.workspace("ws_a");
+        let again = names.workspace("ws_a");
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(&*names.workspace("ws_b"), "ws_b");
+        assert_eq!(&*names.credential("k1"), "k1");
+        assert_eq!(&*names.credential("k2"), "k2");
+    }
+
+    #[test]
+    fn since_selects_only_later_entries() {
+        let mut journal = Journal::with_limits(10, usize::MAX);
+        for i in 0..4 {
+            journal.record(entry(&format!("{i}")));
+        }
+        let filter = JournalFilter {
+            since: Some(1),
+            ..JournalFilter::default()
+        };
+        let seqs: Vec<u64> = journal
+            .all()
+            .filter(|e| filter.matches(e))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [2, 3]);
+    }
+
+    #[test]
+    fn secret_members_are_redacted_inside_arrays_and_by_every_rule() {
+        let body = Bytes::from(
+            r#"{"items":[{"password":"p","note":"n"}],"user_password":"u","token":"t","refresh_token":"r","api_key":"k","webhook_secret":"w","tokens":"kept"}"#,
+        );
+        let shown = serde_json::to_value(Captured::request(&HeaderMap::new(), &body)).unwrap();
+        let b = &shown["body"];
+        assert_eq!(b["items"][0]["password"], REDACTED);
+        assert_eq!(b["items"][0]["note"], "n");
+        for member in [
+            "user_password",
+            "token",
+            "refresh_token",
+            "api_key",
+            "webhook_secret",
+        ] {
+            assert_eq!(b[member], REDACTED, "{member}");
+        }
+        assert_eq!(b["tokens"], "kept");
+    }
+
+    #[test]
     fn secrets_are_redacted_and_long_bodies_cut() {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Bearer sk_live".parse().unwrap());

@@ -558,3 +558,37 @@ impl Run {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_value_is_its_value_member_or_the_field_itself() {
+        let mut doc = Document::bare("doc_1");
+        let fields = json!({
+            "vendor_name": {"value": "Acme", "confidence": 0.9},
+            "total": {"value": null, "confidence": 0.1},
+            "raw": {"amount": 3},
+            "plain": 5
+        });
+        doc.fields = JsonMap::from_map(fields.as_object().unwrap());
+        assert_eq!(doc.field_value("vendor_name"), Some(json!("Acme")));
+        assert_eq!(doc.field_value("total"), Some(Value::Null));
+        assert_eq!(doc.field_value("raw"), Some(json!({"amount": 3})));
+        assert_eq!(doc.field_value("plain"), Some(json!(5)));
+        assert_eq!(doc.field_value("missing"), None);
+    }
+
+    #[test]
+    fn attempt_statuses_parse_back_from_their_names() {
+        for s in [
+            AttemptStatus::Succeeded,
+            AttemptStatus::Failed,
+            AttemptStatus::Skipped,
+        ] {
+            assert_eq!(AttemptStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(AttemptStatus::parse("pending"), None);
+    }
+}

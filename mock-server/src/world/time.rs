@@ -232,6 +232,10 @@ mod tests {
             "2026-01-01T00:00:00.000+01:00",
             "2026-01-01 00:00:00.000Z",
             "2026-01-0aT00:00:00.000Z",
+            // One separator wrong while its neighbour is right.
+            "2026-12x01T00:00:00.000Z",
+            "2026-12-01T00:00:00.000+",
+            "2026-12-01T00:00x00.000Z",
         ] {
             assert_eq!(parse_utc_millis(text.as_bytes()), None, "{text}");
         }
