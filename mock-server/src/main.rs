@@ -20,6 +20,7 @@ use mock_server::{parse_fault, ClockMode, MockServer};
 ///   mock-server
 ///   mock-server --port 0 --seed 7
 ///   mock-server --port 0 --ready-file /tmp/fake.json
+///   mock-server --threads 4    (many busy workspaces on a machine with cores to spare)
 ///   mock-server --fixtures my-world.yaml --clock frozen
 ///   mock-server --fault 'dataverse:POST:/api/data/v9.2/otcm_inboundinvoices,status=429,times=1'
 ///   RUST_LOG=mock_server=debug mock-server    (one log line per request)
@@ -87,6 +88,14 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
 
+    /// Threads that serve requests. Each workspace's state sits behind one
+    /// lock, so a single thread serves the most requests per CPU second (no
+    /// hand-offs between threads) and keeps the order of events plain; more
+    /// threads help only when many workspaces are busy at once on a machine
+    /// with cores to spare.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
+
     /// Once the server accepts connections, write
     /// `{"url", "api_key", "organization_url", "control_url", "pid"}` as JSON to
     /// PATH (a temporary file renamed into place, so a reader never sees half of
@@ -104,9 +113,28 @@ fn parse_fault_arg(text: &str) -> Result<mock_server::FaultSpec, String> {
     parse_fault(text)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = if cli.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(cli.threads))
+            .enable_all()
+            .build()
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve(cli)),
+        Err(e) => {
+            eprintln!("mock-server: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> ExitCode {
     init_logging();
     let mut builder = MockServer::builder()
         .addr(SocketAddr::new(cli.host, cli.port))
