@@ -13,7 +13,7 @@ use crate::world::ids::{crockford_decode, crockford_encode};
 use crate::world::model::*;
 use crate::world::time::{format_millis, Millis, Stamp};
 use crate::world::wire::{put_opt, put_stamp, put_str};
-use crate::world::workspace::Workspace;
+use crate::world::workspace::{OutboxPage, Workspace};
 
 fn encode_cursor(parts: &[&str]) -> String {
     format!("cur_{}", crockford_encode(parts.join("|").as_bytes()))
@@ -63,10 +63,14 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     };
     // A handful of schemas: a scan beats a tree search per document.
     let schemas = ws.schemas_with_destination(&provider);
+    let cursor_text = call.query_param("cursor").unwrap_or_default();
+    if let Some(body) = ws.outbox.page(&provider, &schemas, &cursor_text, limit) {
+        return Ok((StatusCode::OK, Payload::Raw(body)));
+    }
     let mut page: Vec<&Document> = Vec::with_capacity(limit.min(100) + 1);
     page.extend(
         ws.outbox_after(after.as_ref())
-            .filter(|d| schemas.iter().any(|s| s == d.schema))
+            .filter(|d| schemas.contains(&d.schema))
             .take(limit + 1),
     );
     let next_cursor = if page.len() > limit {
@@ -102,7 +106,15 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
         out.extend_from_slice(item);
     }
     out.extend_from_slice(&meta);
-    Ok((StatusCode::OK, Payload::Raw(bytes::Bytes::from(out))))
+    let body = bytes::Bytes::from(out);
+    ws.outbox.keep_page(OutboxPage {
+        provider: provider.to_string(),
+        schemas: schemas.iter().map(|s| s.to_string()).collect(),
+        cursor: cursor_text,
+        limit,
+        body: body.clone(),
+    });
+    Ok((StatusCode::OK, Payload::Raw(body)))
 }
 
 fn find<'a>(ws: &'a Workspace, id: &str) -> NumoraResult<&'a Document> {

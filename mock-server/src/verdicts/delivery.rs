@@ -167,7 +167,7 @@ fn outbox_page_skipped(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let missed: Vec<String> = cx
             .ws
             .outbox_after(None)
-            .filter(|d| schemas.iter().any(|s| s == d.schema) && d.updated_at <= page.at.0)
+            .filter(|d| schemas.contains(&d.schema) && d.updated_at <= page.at.0)
             .filter(|d| !seen.contains(&*d.id) && !touched.contains(&*d.id))
             .map(|d| d.id.to_string())
             .collect();

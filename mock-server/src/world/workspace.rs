@@ -120,6 +120,85 @@ impl Ord for OutboxEntry {
     }
 }
 
+/// The outbox index: the eligible documents in outbox order, and the last
+/// page answered from them.
+///
+/// Integrations poll the outbox: most calls ask for the same page as the call
+/// before, and the page changes only when the documents in it, the schemas
+/// with an active destination, the cursor or the limit do. The entries
+/// change only through [`OutboxIndex::insert`] and [`OutboxIndex::remove`]
+/// (both forget the page), and the page is kept with the schemas, cursor,
+/// provider and limit it was made for, so a page is served again only for
+/// the same question about the same entries. It costs no memory of its own
+/// beyond one reference: the journal keeps the same bytes as the answer.
+#[derive(Debug, Default)]
+pub(crate) struct OutboxIndex {
+    entries: BTreeSet<OutboxEntry>,
+    last_page: std::sync::Mutex<Option<OutboxPage>>,
+}
+
+/// A page of the outbox as answered, and what it answered.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboxPage {
+    pub provider: String,
+    pub schemas: Vec<String>,
+    /// The `cursor` parameter as sent (empty for the first page).
+    pub cursor: String,
+    pub limit: usize,
+    pub body: bytes::Bytes,
+}
+
+impl OutboxPage {
+    fn answers(&self, provider: &str, schemas: &[&str], cursor: &str, limit: usize) -> bool {
+        self.limit == limit
+            && self.provider == provider
+            && self.cursor == cursor
+            && self.schemas.len() == schemas.len()
+            && self.schemas.iter().zip(schemas).all(|(a, b)| a == b)
+    }
+}
+
+impl Clone for OutboxIndex {
+    /// A copy (made when a shared index first changes) starts without a page.
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+            last_page: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl OutboxIndex {
+    pub(crate) fn insert(&mut self, entry: OutboxEntry) {
+        *self.last_page.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.entries.insert(entry);
+    }
+
+    pub(crate) fn remove(&mut self, entry: &OutboxEntry) {
+        *self.last_page.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.entries.remove(entry);
+    }
+
+    /// The page kept for this question, if it is the last one answered.
+    pub(crate) fn page(
+        &self,
+        provider: &str,
+        schemas: &[&str],
+        cursor: &str,
+        limit: usize,
+    ) -> Option<bytes::Bytes> {
+        let kept = self.last_page.lock().unwrap_or_else(|p| p.into_inner());
+        kept.as_ref()
+            .filter(|page| page.answers(provider, schemas, cursor, limit))
+            .map(|page| page.body.clone())
+    }
+
+    /// Keeps `page` as the last one answered.
+    pub(crate) fn keep_page(&self, page: OutboxPage) {
+        *self.last_page.lock().unwrap_or_else(|p| p.into_inner()) = Some(page);
+    }
+}
+
 /// The key of the external-id index: the schema's catalog index and the
 /// external id, stored without spare capacity.
 pub(crate) type ExternalKey = (u8, Box<str>);
@@ -189,7 +268,7 @@ pub struct Workspace {
     pub(crate) by_external: Arc<HashMap<ExternalKey, Box<str>, IndexHash>>,
     /// Finalized documents in `reviewed` or `push_failed`, by (updated_at, id).
     /// Each entry holds the document itself, so a page needs no lookup.
-    pub(super) outbox: Arc<BTreeSet<OutboxEntry>>,
+    pub(crate) outbox: Arc<OutboxIndex>,
     pub connections: Vec<Connection>,
     pub destinations: Vec<Destination>,
     pub workflows: Vec<Workflow>,
@@ -293,25 +372,26 @@ impl Workspace {
     }
 
     /// Schemas with an active destination for `provider`.
-    pub fn schemas_with_destination(&self, provider: &str) -> BTreeSet<String> {
-        let active: BTreeSet<&str> = self
-            .destinations
-            .iter()
-            .filter(|d| d.provider == provider && d.status == ActiveStatus::Active)
-            .map(|d| d.id.as_str())
-            .collect();
-        let mut schemas: BTreeSet<String> = self
+    pub fn schemas_with_destination(&self, provider: &str) -> Vec<&str> {
+        let active = |id: &str| {
+            self.destinations
+                .iter()
+                .any(|d| d.id == id && d.provider == provider && d.status == ActiveStatus::Active)
+        };
+        let mut schemas: Vec<&str> = self
             .workflows
             .iter()
-            .filter(|w| active.contains(w.destination_id.as_str()))
-            .map(|w| w.schema.clone())
+            .filter(|w| active(&w.destination_id))
+            .map(|w| w.schema.as_str())
+            .chain(
+                self.mappings
+                    .keys()
+                    .filter(|(_, dst)| active(dst))
+                    .map(|(schema, _)| schema.as_str()),
+            )
             .collect();
-        schemas.extend(
-            self.mappings
-                .keys()
-                .filter(|(_, dst)| active.contains(dst.as_str()))
-                .map(|(schema, _)| schema.clone()),
-        );
+        schemas.sort_unstable();
+        schemas.dedup();
         schemas
     }
 
@@ -326,6 +406,7 @@ impl Workspace {
             None => Bound::Unbounded,
         };
         self.outbox
+            .entries
             .range((lower, Bound::Unbounded))
             .map(|entry| &*entry.1)
     }
@@ -522,5 +603,102 @@ pub(super) fn push_attempt(doc: &mut Document, attempt: Attempt) {
     }
     if let Some(latest) = doc.latest_attempt {
         doc.status = doc.attempts[latest].data.status.document_status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::Fixture;
+
+    fn default_workspace() -> Workspace {
+        Workspace::from_fixture("w".into(), Fixture::default_world(), Some(1), None).unwrap()
+    }
+
+    #[test]
+    fn the_active_workflow_must_match_schema_and_provider() {
+        let ws = default_workspace();
+        let w = ws
+            .workflows
+            .iter()
+            .find(|w| w.status == ActiveStatus::Active)
+            .expect("the default world has an active workflow");
+        let provider = ws
+            .destinations
+            .iter()
+            .find(|d| d.id == w.destination_id)
+            .map(|d| d.provider.clone())
+            .unwrap();
+        assert_eq!(
+            ws.active_workflow(&w.schema, &provider).map(|f| &f.id),
+            Some(&w.id)
+        );
+        assert!(ws.active_workflow("no_such_schema", &provider).is_none());
+        assert!(ws.active_workflow(&w.schema, "no_such_provider").is_none());
+    }
+
+    #[test]
+    fn the_kept_outbox_page_answers_only_the_same_question_about_the_same_entries() {
+        let mut index = OutboxIndex::default();
+        let page = |schemas: &[&str]| OutboxPage {
+            provider: "dynamics365".into(),
+            schemas: schemas.iter().map(|s| s.to_string()).collect(),
+            cursor: String::new(),
+            limit: 100,
+            body: bytes::Bytes::from_static(b"page"),
+        };
+        let ask = |index: &OutboxIndex, provider: &str, schemas: &[&str], cursor: &str, limit| {
+            index.page(provider, schemas, cursor, limit).is_some()
+        };
+        assert!(!ask(&index, "dynamics365", &["invoice_v2"], "", 100));
+        index.keep_page(page(&["invoice_v2"]));
+        assert!(ask(&index, "dynamics365", &["invoice_v2"], "", 100));
+        assert!(!ask(&index, "other", &["invoice_v2"], "", 100));
+        assert!(!ask(
+            &index,
+            "dynamics365",
+            &["invoice_v2", "receipt_v1"],
+            "",
+            100
+        ));
+        assert!(!ask(&index, "dynamics365", &["receipt_v1"], "", 100));
+        assert!(!ask(&index, "dynamics365", &[], "", 100));
+        assert!(!ask(&index, "dynamics365", &["invoice_v2"], "cur_x", 100));
+        assert!(!ask(&index, "dynamics365", &["invoice_v2"], "", 99));
+        // Any change to the entries forgets it; so does a copy.
+        let entry = OutboxEntry(1, Arc::new(Document::bare("d1")));
+        index.insert(entry.clone());
+        assert!(!ask(&index, "dynamics365", &["invoice_v2"], "", 100));
+        index.keep_page(page(&["invoice_v2"]));
+        assert!(!ask(
+            &index.clone(),
+            "dynamics365",
+            &["invoice_v2"],
+            "",
+            100
+        ));
+        index.remove(&entry);
+        assert!(!ask(&index, "dynamics365", &["invoice_v2"], "", 100));
+    }
+
+    #[test]
+    fn a_state_dump_names_only_the_journal_limits_that_were_changed() {
+        let mut ws = default_workspace();
+        let settings =
+            |ws: &Workspace| serde_json::to_value(ws.to_fixture()).unwrap()["settings"].clone();
+        let shown = settings(&ws);
+        assert!(
+            shown.get("journal_max_bytes").is_none_or(Value::is_null),
+            "{shown}"
+        );
+        assert!(
+            shown.get("journal_max_entries").is_none_or(Value::is_null),
+            "{shown}"
+        );
+        ws.settings.journal_max_bytes = 1_000;
+        ws.settings.journal_max_entries = 7;
+        let shown = settings(&ws);
+        assert_eq!(shown["journal_max_bytes"], 1_000);
+        assert_eq!(shown["journal_max_entries"], 7);
     }
 }

@@ -318,3 +318,31 @@ async fn workspaces_of_one_fixture_never_see_each_others_changes() {
     let default = served(&app, SEED_DOC).await;
     assert_eq!(default["metadata"], untouched["metadata"]);
 }
+
+#[tokio::test]
+async fn a_page_asked_again_follows_the_page_size_setting() {
+    let app = app().await;
+    let url = "/v1/delivery/outbox?limit=100";
+    let count = |r: &Value| r["data"].as_array().map(Vec::len);
+    let full = count(&app.get(url).await.json()).unwrap();
+    assert!(
+        full > 1,
+        "the default world has more than one eligible document"
+    );
+    let set = |max: usize| {
+        let body = json!({ "outbox_max_page": max }).to_string();
+        let app = &app;
+        async move {
+            let r = app.control("PATCH", "/settings", Some(&body)).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    set(1).await;
+    let page = app.get(url).await.json();
+    assert_eq!(count(&page), Some(1));
+    assert!(page["meta"]["next_cursor"].is_string());
+    set(100).await;
+    let page = app.get(url).await.json();
+    assert_eq!(count(&page), Some(full));
+    assert!(page["meta"]["next_cursor"].is_null());
+}
