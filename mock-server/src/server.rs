@@ -394,7 +394,7 @@ async fn serve(
     mut stopped: oneshot::Receiver<()>,
     read_timeout: std::time::Duration,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
     loop {
         let stream = tokio::select! {
@@ -411,14 +411,16 @@ async fn serve(
                 req.map(axum::body::Body::new)
             });
         tokio::spawn(async move {
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // HTTP/1.1 only, as the real APIs are reached: no HTTP/2 code in
+            // the binary (a third of a megabyte that idle servers would map).
+            let mut builder = hyper::server::conn::http1::Builder::new();
             builder
-                .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(read_timeout);
             let service = hyper_util::service::TowerToHyperService::new(service);
             let _ = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
         });
     }
