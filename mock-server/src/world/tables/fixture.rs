@@ -251,4 +251,17 @@ orgs:
         assert!(serde_yaml_ng::from_str::<DataverseFixture>(dup).is_err());
         assert!(serde_yaml_ng::from_str::<DataverseFixture>("orgs: [{name: a, tables: [{entity_set: s, logical_name: l, primary_id: i, primary_name: n, columns: {n: text}}]}]").is_err());
     }
+
+    #[test]
+    fn an_org_without_rows_is_written_without_them_and_columns_must_be_a_map() {
+        let yaml = "orgs:\n  - name: default\n";
+        let fx: DataverseFixture = serde_yaml_ng::from_str(yaml).unwrap();
+        let written = serde_json::to_value(&fx).unwrap();
+        assert!(written["orgs"][0].get("rows").is_none(), "{written}");
+        let bad = "orgs:\n  - name: default\n    tables:\n      - entity_set: things\n        logical_name: thing\n        primary_id: thingid\n        primary_name: name\n        columns: [name]\n";
+        let err = serde_yaml_ng::from_str::<DataverseFixture>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a map"), "{err}");
+    }
 }

@@ -579,4 +579,149 @@ mod tests {
         );
         assert_eq!(coerce(ColumnType::Guid, None, &Value::Null).unwrap(), None);
     }
+
+    fn table(lookups: Vec<Lookup>) -> TableDef {
+        TableDef {
+            entity_set: "otcm_things".into(),
+            logical_name: "otcm_thing".into(),
+            primary_id: "otcm_thingid".into(),
+            primary_name: "otcm_name".into(),
+            columns: vec![
+                Column::new("otcm_name", ColumnType::String),
+                Column::new(STATECODE, ColumnType::Integer),
+                Column::new(STATUSCODE, ColumnType::Integer),
+            ],
+            lookups,
+            alternate_keys: Vec::new(),
+        }
+    }
+
+    fn lookup(navigation: &str, column: &str) -> Lookup {
+        Lookup {
+            navigation: navigation.into(),
+            column: column.into(),
+            target: "otcm_suppliers".into(),
+            collection: None,
+        }
+    }
+
+    #[test]
+    fn text_columns_default_to_dataverses_upper_lengths() {
+        assert_eq!(Column::new("a", ColumnType::String).max_length, Some(4000));
+        assert_eq!(
+            Column::new("a", ColumnType::Memo).max_length,
+            Some(1_048_576)
+        );
+        assert_eq!(Column::new("a", ColumnType::Integer).max_length, None);
+    }
+
+    #[test]
+    fn state_and_status_have_the_standard_labels_unless_declared() {
+        let state = Column::new(STATECODE, ColumnType::Integer);
+        let status = Column::new(STATUSCODE, ColumnType::Integer);
+        assert_eq!(state.label(0).as_deref(), Some("Active"));
+        assert_eq!(state.label(1).as_deref(), Some("Inactive"));
+        assert_eq!(status.label(1).as_deref(), Some("Active"));
+        assert_eq!(status.label(2).as_deref(), Some("Inactive"));
+        assert_eq!(state.label(2), None);
+        let mut declared = Column::new(STATUSCODE, ColumnType::Integer);
+        declared.options = vec![(2, "Paused".into())];
+        assert_eq!(declared.label(2).as_deref(), Some("Paused"));
+        assert_eq!(Column::new("other", ColumnType::Integer).label(0), None);
+    }
+
+    #[test]
+    fn a_new_row_gets_the_default_state_only_where_it_has_none() {
+        let mut values = std::collections::BTreeMap::new();
+        table(Vec::new()).default_state(&mut values);
+        assert_eq!(values.get(STATECODE), Some(&json!(0)));
+        assert_eq!(values.get(STATUSCODE), Some(&json!(1)));
+        let mut values = std::collections::BTreeMap::from([(STATUSCODE.to_string(), json!(2))]);
+        table(Vec::new()).default_state(&mut values);
+        assert_eq!(values.get(STATUSCODE), Some(&json!(2)));
+        let mut without = table(Vec::new());
+        without.columns.retain(|c| c.name == "otcm_name");
+        let mut values = std::collections::BTreeMap::new();
+        without.default_state(&mut values);
+        assert!(values.is_empty());
+    }
+
+    #[test]
+    fn lookup_columns_and_navigations_are_checked_one_rule_at_a_time() {
+        let ok = |l: Vec<Lookup>| table(l).validate();
+        assert_eq!(
+            ok(vec![lookup("otcm_SupplierId", "_otcm_supplierid_value")]),
+            Ok(())
+        );
+        assert_eq!(ok(vec![lookup("Nav", "_a_value")]), Ok(()));
+        for column in ["a_value", "_a_valu", "__value", "_a-b_value"] {
+            let err = ok(vec![lookup("Nav", column)]).unwrap_err();
+            assert!(
+                err.contains("must look like _<name>_value"),
+                "{column}: {err}"
+            );
+        }
+        let err = ok(vec![lookup("1Nav", "_a_value")]).unwrap_err();
+        assert!(err.contains("navigation property '1Nav'"), "{err}");
+        // A clash with a column, with a navigation property, or between two lookups.
+        for (l, clash) in [
+            (vec![lookup("otcm_name", "_a_value")], "otcm_name"),
+            (
+                vec![lookup("Nav", "_a_value"), lookup("Nav", "_b_value")],
+                "Nav",
+            ),
+            (
+                vec![lookup("Nav", "_a_value"), lookup("Other", "_a_value")],
+                "Other",
+            ),
+            (vec![lookup("otcm_thingid", "_a_value")], "otcm_thingid"),
+        ] {
+            let err = ok(l).unwrap_err();
+            assert!(err.contains(&format!("lookup '{clash}' clashes")), "{err}");
+        }
+    }
+
+    #[test]
+    fn identifiers_start_with_a_letter_or_underscore() {
+        for name in ["a", "_", "a1", "_x_9", "Z"] {
+            assert!(is_identifier(name), "{name}");
+        }
+        for name in ["", "1a", "a-b", "a b", "é", "a.b"] {
+            assert!(!is_identifier(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_incompatible_value_is_named_by_its_own_type() {
+        let named = |ty, value: Value| match coerce(ty, None, &value) {
+            Err(CoerceError::Convert(m)) => m,
+            other => panic!("{value}: {other:?}"),
+        };
+        assert!(named(ColumnType::Integer, json!(true)).contains("'Edm.Boolean[Nullable=False]'"));
+        assert!(named(ColumnType::Boolean, json!(5)).contains("'Edm.Int32[Nullable=False]'"));
+        assert!(named(ColumnType::Boolean, json!(3_000_000_000i64))
+            .contains("'Edm.Int64[Nullable=False]'"));
+        assert!(named(ColumnType::Boolean, json!(u64::MAX)).contains("'Edm.Int64[Nullable=False]'"));
+        assert!(named(ColumnType::Boolean, json!(1.5)).contains("'Edm.Double[Nullable=False]'"));
+        assert!(named(ColumnType::Integer, json!([1])).contains("'Edm.String[Nullable=False]'"));
+        // Text where a number or a Yes/No is expected: the literal is named.
+        for ty in [ColumnType::Money, ColumnType::Decimal, ColumnType::Boolean] {
+            let m = named(ty, json!("x"));
+            assert!(m.starts_with("Cannot convert the literal 'x'"), "{m}");
+        }
+    }
+
+    #[test]
+    fn a_date_is_ten_characters_with_two_dashes() {
+        assert!(parse_date("2023-02-03").is_some());
+        for text in [
+            "2023-02-3",
+            "2023-02-033",
+            "2023x02-03",
+            "2023-02x03",
+            "2023-02-30",
+        ] {
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+    }
 }
