@@ -112,6 +112,19 @@ async fn a_missing_required_field_is_400_naming_it() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_an_object_is_400_even_with_the_fields_in_order() {
+    let app = app().await;
+    // The members' values in their declared order: a struct reader would
+    // take them positionally; the API reads objects only.
+    let array = r#"["dynamics365","succeeded","n8n-arr","2026-03-24T03:00:00.000Z","crm-1",null,null,null]"#;
+    for body in [array, " [\"dynamics365\"]", "\"text\"", "42"] {
+        let r = app.post(&path(SEED_DOC), body).await;
+        r.assert_error(400, "invalid_payload");
+    }
+    assert_ne!(app.status_of(SEED_DOC).await, "push_succeeded");
+}
+
+#[tokio::test]
 async fn a_bad_enum_or_timestamp_is_422() {
     let app = app().await;
     let r = app.post(&path(SEED_DOC), &callback("done", "e", "")).await;
