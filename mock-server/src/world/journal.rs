@@ -716,6 +716,17 @@ mod tests {
     }
 
     #[test]
+    fn bodies_up_to_64_kib_are_kept_whole() {
+        // docs/behaviour.md: "kept up to 64 KiB each".
+        let body = Bytes::from(vec![b'a'; 64 * 1024]);
+        let kept = Captured::request(&HeaderMap::new(), &body);
+        assert!(!kept.truncated);
+        assert_eq!(kept.body.len(), 64 * 1024);
+        let body = Bytes::from(vec![b'a'; 64 * 1024 + 1]);
+        assert!(Captured::request(&HeaderMap::new(), &body).truncated);
+    }
+
+    #[test]
     fn a_reply_body_exactly_at_the_limit_is_kept_whole() {
         let reply = |len: usize| crate::call::Reply {
             status: axum::http::StatusCode::OK,

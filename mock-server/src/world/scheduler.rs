@@ -47,10 +47,6 @@ impl<J> Scheduler<J> {
     pub fn len(&self) -> usize {
         self.queue.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
 }
 
 #[cfg(test)]

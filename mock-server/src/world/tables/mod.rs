@@ -444,3 +444,45 @@ fn fixture_fields(def: &TableDef, row: &Row) -> serde_json::Map<String, Value> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(tables: &str, rows: &str) -> DataverseFixture {
+        let yaml = format!("orgs:\n  - name: default\n    tables:\n{tables}{rows}");
+        serde_yaml_ng::from_str(&yaml).unwrap()
+    }
+
+    fn table(entity_set: &str, logical_name: &str) -> String {
+        format!(
+            "      - {{entity_set: {entity_set}, logical_name: {logical_name}, primary_id: thingid, \
+             primary_name: name, columns: {{name: string}}}}\n"
+        )
+    }
+
+    #[test]
+    fn a_table_is_declared_once_by_entity_set_and_by_logical_name() {
+        let mut ids = IdGen::new(1);
+        let load = |fx: &DataverseFixture, ids: &mut IdGen| Store::from_fixture(fx, ids);
+        let same_set = org(&(table("things", "thing") + &table("things", "other")), "");
+        let err = load(&same_set, &mut ids).unwrap_err();
+        assert!(err.contains("'things' is declared twice"), "{err}");
+        let same_name = org(&(table("things", "thing") + &table("others", "thing")), "");
+        let err = load(&same_name, &mut ids).unwrap_err();
+        assert!(err.contains("'others' is declared twice"), "{err}");
+        let apart = org(&(table("things", "thing") + &table("others", "other")), "");
+        assert!(load(&apart, &mut ids).is_ok());
+    }
+
+    #[test]
+    fn a_fixture_rows_version_is_never_handed_out_again() {
+        let mut ids = IdGen::new(1);
+        let fx = org(
+            &table("things", "thing"),
+            "    rows:\n      things: [{name: a, versionnumber: 5000000}]\n",
+        );
+        let mut store = Store::from_fixture(&fx, &mut ids).unwrap();
+        assert_eq!(store.bump(), 5_000_001);
+    }
+}
