@@ -470,11 +470,6 @@ impl<'de> Visitor<'de> for ItemsVisitor<'_> {
         f.write_str("a list of line items")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.out.extend_from_slice(b"[]");
-        Ok(())
-    }
-
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
         with_scratch(1, |item| self.items(seq, item))
     }
@@ -826,6 +821,37 @@ mod tests {
         assert_eq!(JsonItems::default(), items(json!([])));
         assert!(!items(json!([{"q": 1}])).is_empty());
         assert!(items(json!([])).is_empty());
+    }
+
+    #[test]
+    fn strings_that_look_like_keys_inside_values_stay_values() {
+        let value = json!({
+            "a": "x",
+            "note": "he said \"go\": now",
+            "quote": "\"",
+            "colon": "\":",
+            "path": "C:\\dir\\",
+            "b": 1,
+            "list": ["\":", {"inner": "\"k\":v"}],
+        });
+        let map = JsonMap::from_map(value.as_object().unwrap());
+        assert_eq!(format!("{map:?}"), serde_json::to_string(&value).unwrap());
+        assert_eq!(Value::Object(map.to_map()), value);
+    }
+
+    #[test]
+    fn yaml_nulls_and_non_string_keys() {
+        let map: JsonMap = serde_yaml_ng::from_str("a: ~\nb: null\nc: [~]\n").unwrap();
+        assert_eq!(format!("{map:?}"), r#"{"a":null,"b":null,"c":[null]}"#);
+        let err = serde_yaml_ng::from_str::<JsonMap>("[a]: x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a string key"), "{err}");
+        let err = serde_yaml_ng::from_str::<JsonItems>("5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a list of line items"), "{err}");
+        assert!(serde_yaml_ng::from_str::<JsonItems>("~").is_err());
     }
 
     #[test]

@@ -716,6 +716,26 @@ mod tests {
     }
 
     #[test]
+    fn recording_up_to_either_bound_keeps_everything() {
+        let mut journal = Journal::with_limits(3, usize::MAX);
+        for _ in 0..3 {
+            journal.record(entry("{}"));
+        }
+        assert_eq!((journal.all().count(), journal.dropped), (3, 0));
+        let one = {
+            let mut j = Journal::with_limits(10, usize::MAX);
+            j.record(entry("{}"));
+            j.bytes
+        };
+        let mut journal = Journal::with_limits(10, 2 * one);
+        journal.record(entry("{}"));
+        journal.record(entry("{}"));
+        assert_eq!((journal.all().count(), journal.dropped), (2, 0));
+        journal.record(entry("{}"));
+        assert_eq!((journal.all().count(), journal.dropped), (2, 1));
+    }
+
+    #[test]
     fn bodies_up_to_64_kib_are_kept_whole() {
         // docs/behaviour.md: "kept up to 64 KiB each".
         let body = Bytes::from(vec![b'a'; 64 * 1024]);
