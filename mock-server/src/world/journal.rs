@@ -716,6 +716,73 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_reads_back_its_bodies_and_headers_and_filters_by_api_and_status() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-a", "1".parse().unwrap());
+        let call = crate::call::Call {
+            method: axum::http::Method::POST,
+            path: "/v1/x".into(),
+            query: None,
+            headers,
+            body: Bytes::from_static(br#"{"k":1}"#),
+            origin: String::new(),
+        };
+        let reply = crate::call::Reply {
+            status: axum::http::StatusCode::CREATED,
+            headers: vec![(
+                HeaderName::from_static("x-b"),
+                HeaderValue::from_static("2"),
+            )],
+            body: Bytes::from_static(br#"{"ok":true}"#),
+            delay: None,
+            drop_connection: false,
+        };
+        let e = JournalEntry::of("dataverse", &call, "POST /v1/x", 201).answered(&reply);
+        assert_eq!(e.request_json(), Some(serde_json::json!({"k": 1})));
+        assert_eq!(e.response_json(), Some(serde_json::json!({"ok": true})));
+        assert!(e.request_has_header("x-a") && !e.request_has_header("x-b"));
+        assert_eq!(e.response_header("x-b"), Some("2"));
+        assert_eq!(e.response_header("x-a"), None);
+        // No JSON in an empty or a cut body.
+        let empty = JournalEntry::of(
+            "dataverse",
+            &crate::call::Call {
+                body: Bytes::new(),
+                ..call.clone()
+            },
+            "r",
+            200,
+        );
+        assert_eq!(empty.request_json(), None);
+        let long = Bytes::from(format!("[{}]", "1,".repeat(BODY_LIMIT) + "1"));
+        let cut = JournalEntry::of(
+            "dataverse",
+            &crate::call::Call { body: long, ..call },
+            "r",
+            200,
+        );
+        assert_eq!(cut.request_json(), None);
+        let filter = |api: Option<&str>, status: Option<u16>| JournalFilter {
+            api: api.map(str::to_string),
+            status,
+            ..JournalFilter::default()
+        };
+        assert!(filter(Some("dataverse"), Some(201)).matches(&e));
+        assert!(!filter(Some("numora"), None).matches(&e));
+        assert!(!filter(None, Some(200)).matches(&e));
+    }
+
+    #[test]
+    fn the_newest_entry_stays_even_when_it_alone_is_over_the_byte_bound() {
+        let mut journal = Journal::with_limits(10, 1);
+        journal.record(entry("first"));
+        assert_eq!(journal.all().map(|e| e.seq).collect::<Vec<_>>(), [0]);
+        journal.record(entry("second"));
+        assert_eq!(journal.all().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+        assert_eq!(journal.dropped, 1);
+    }
+
+    #[test]
     fn recording_up_to_either_bound_keeps_everything() {
         let mut journal = Journal::with_limits(3, usize::MAX);
         for _ in 0..3 {
