@@ -459,6 +459,29 @@ mod tests {
     }
 
     #[test]
+    fn a_compact_rule_names_its_method_unless_it_is_empty_or_a_star() {
+        let method = |text: &str| parse_compact(text).unwrap().method;
+        assert_eq!(method("numora:get:/x,status=500").as_deref(), Some("GET"));
+        assert_eq!(method("numora:*:/x,status=500"), None);
+        assert_eq!(method("numora::/x,status=500"), None);
+        assert_eq!(method("numora,status=500"), None);
+    }
+
+    #[test]
+    fn clearing_removes_every_rule() {
+        let mut faults = Faults::default();
+        faults.add("flt_1".into(), parse_compact("numora,status=500").unwrap());
+        faults.add(
+            "flt_2".into(),
+            parse_compact("dataverse,status=429").unwrap(),
+        );
+        assert!(faults.remove("flt_1") && !faults.remove("flt_1"));
+        assert!(faults.contains("flt_2"));
+        faults.clear();
+        assert!(faults.list().is_empty() && !faults.contains("flt_2"));
+    }
+
+    #[test]
     fn compact_flags_are_set_only_by_true() {
         let spec = parse_compact(
             "dataverse:GET:/x,status=500,drop=true,malformed=true,duplicate=true,expire_session=true",

@@ -72,16 +72,6 @@ pub enum DeliveryState {
     Failed,
 }
 
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
