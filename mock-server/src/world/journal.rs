@@ -757,7 +757,22 @@ mod tests {
         let long = Bytes::from(format!("[{}]", "1,".repeat(BODY_LIMIT) + "1"));
         let cut = JournalEntry::of(
             "dataverse",
-            &crate::call::Call { body: long, ..call },
+            &crate::call::Call {
+                body: long,
+                ..call.clone()
+            },
+            "r",
+            200,
+        );
+        assert_eq!(cut.request_json(), None);
+        // Even when what was kept happens to be valid JSON.
+        let padded = Bytes::from(format!("{{}}{}", " ".repeat(BODY_LIMIT)));
+        let cut = JournalEntry::of(
+            "dataverse",
+            &crate::call::Call {
+                body: padded,
+                ..call
+            },
             "r",
             200,
         );
