@@ -581,6 +581,16 @@ mod tests {
     }
 
     #[test]
+    fn a_provider_name_is_kept_as_given() {
+        assert_eq!(provider_name("dynamics365".into()), "dynamics365");
+        assert!(matches!(
+            provider_name("dynamics365".into()),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(provider_name("other".into()), "other");
+    }
+
+    #[test]
     fn attempt_statuses_parse_back_from_their_names() {
         for s in [
             AttemptStatus::Succeeded,
