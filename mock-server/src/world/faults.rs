@@ -465,6 +465,13 @@ mod tests {
         assert_eq!(method("numora:*:/x,status=500"), None);
         assert_eq!(method("numora::/x,status=500"), None);
         assert_eq!(method("numora,status=500"), None);
+        let path = |text: &str| parse_compact(text).unwrap().path;
+        assert_eq!(
+            path("numora:GET:/v1/x,status=500").as_deref(),
+            Some("/v1/x")
+        );
+        assert_eq!(path("numora:GET:,status=500"), None);
+        assert_eq!(path("numora:GET,status=500"), None);
     }
 
     #[test]
