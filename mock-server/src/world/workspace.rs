@@ -638,6 +638,85 @@ mod tests {
     }
 
     #[test]
+    fn each_schema_has_its_own_external_id_keys() {
+        let keys: Vec<ExternalKey> = super::super::model::SCHEMAS
+            .iter()
+            .map(|(schema, _)| external_key(schema, "ext-1"))
+            .collect();
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(external_key("invoice_v2", "ext-1"), keys[0].clone());
+    }
+
+    #[test]
+    fn a_schema_counts_only_with_an_active_destination_of_the_provider() {
+        let mut ws = default_workspace();
+        let active = ws
+            .destinations
+            .iter()
+            .find(|d| d.status == ActiveStatus::Active)
+            .cloned()
+            .expect("the default world has an active destination");
+        let before = ws.schemas_with_destination(&active.provider).len();
+        // A paused destination of the same provider, and an active one of
+        // another, each with a workflow for a schema no one else delivers.
+        let mut paused = active.clone();
+        paused.id = "dst_paused".into();
+        paused.status = ActiveStatus::Inactive;
+        let mut other = active.clone();
+        other.id = "dst_other".into();
+        other.provider = "other".into();
+        ws.destinations.extend([paused, other]);
+        let template = ws.workflows[0].clone();
+        for (id, dst) in [("wf_p", "dst_paused"), ("wf_o", "dst_other")] {
+            let mut w = template.clone();
+            w.id = id.into();
+            w.schema = format!("schema_of_{dst}");
+            w.destination_id = dst.into();
+            ws.workflows.push(w);
+        }
+        let schemas = ws.schemas_with_destination(&active.provider);
+        assert_eq!(schemas.len(), before, "{schemas:?}");
+        assert_eq!(
+            ws.schemas_with_destination("other"),
+            ["schema_of_dst_other"]
+        );
+    }
+
+    #[test]
+    fn a_journaled_call_is_stamped_with_the_wall_time_it_was_received() {
+        let mut ws = default_workspace();
+        let manual = super::super::wall::ManualWall::new();
+        ws.set_wall(super::super::wall::Wall::new(manual.clone()));
+        manual.advance(std::time::Duration::from_millis(250));
+        let call = crate::call::Call {
+            method: axum::http::Method::GET,
+            path: "/v1/x".into(),
+            query: None,
+            headers: axum::http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
+            origin: String::new(),
+        };
+        ws.log_call(super::super::journal::JournalEntry::of(
+            "numora",
+            &call,
+            "GET /v1/x",
+            200,
+        ));
+        let kept = ws.journal.all().last().unwrap();
+        assert_eq!((kept.wall_ms.received, kept.wall_ms.answered), (250, 250));
+        // A call whose arrival was noted earlier keeps that instant.
+        let early = super::super::journal::JournalEntry::of("numora", &call, "GET /v1/x", 200)
+            .received(100);
+        ws.log_call(early);
+        let kept = ws.journal.all().last().unwrap();
+        assert_eq!((kept.wall_ms.received, kept.wall_ms.answered), (100, 250));
+    }
+
+    #[test]
     fn the_kept_outbox_page_answers_only_the_same_question_about_the_same_entries() {
         let mut index = OutboxIndex::default();
         let page = |schemas: &[&str]| OutboxPage {
