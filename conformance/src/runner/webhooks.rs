@@ -53,15 +53,37 @@ impl Receiver {
 /// way. A fake makes the attempts due inside an advance before answering
 /// it, with the clock already at the end, so an attempt that arrives then
 /// was made somewhere between the start and the clock's reading.
+///
+/// It also counts the advances begun and keeps the start of the last one:
+/// a delivery can arrive just before an advance begins and have its clock
+/// read after the advance moved the clock (the two requests race), and it
+/// is then judged against that advance's window as well.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Advancing(Arc<Mutex<Option<OffsetDateTime>>>);
+pub(crate) struct Advancing(Arc<Mutex<AdvanceState>>);
+
+#[derive(Debug, Clone, Copy, Default)]
+struct AdvanceState {
+    /// The clock when the advance under way began.
+    current: Option<OffsetDateTime>,
+    /// The clock when the last advance began.
+    last_start: Option<OffsetDateTime>,
+    /// Advances begun so far.
+    begun: u64,
+}
 
 impl Advancing {
-    fn set(&self, v: Option<OffsetDateTime>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = v;
+    fn begin(&self, start: Option<OffsetDateTime>) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.current = start;
+        s.last_start = start;
+        s.begun += 1;
     }
 
-    fn get(&self) -> Option<OffsetDateTime> {
+    fn end(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).current = None;
+    }
+
+    fn get(&self) -> AdvanceState {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -83,9 +105,18 @@ fn virtual_clock(session: &Session, advancing: &Advancing) -> Option<NowSource> 
     let advancing = advancing.clone();
     Some(Arc::new(move |stamped| {
         let session = session.clone();
-        let from = advancing.get();
+        let advancing = advancing.clone();
+        let before = advancing.get();
         async move {
             let now = read_clock(&session).await?;
+            let after = advancing.get();
+            // Under way when the delivery arrived, or begun while its clock
+            // was being read: the window of that advance.
+            let from = before.current.or(if after.begun != before.begun {
+                after.last_start
+            } else {
+                None
+            });
             Some(match (from, stamped) {
                 (Some(from), Some(t)) if from <= now => t.clamp(from, now),
                 _ => now,
@@ -102,11 +133,11 @@ pub(crate) async fn advance(
     advancing: &Advancing,
     body: &Value,
 ) -> Result<super::result::ResponseRecord, crate::target::SendError> {
-    advancing.set(read_clock(session).await);
+    advancing.begin(read_clock(session).await);
     let r = session
         .control(Method::Post, "clock/advance", Some(body))
         .await;
-    advancing.set(None);
+    advancing.end();
     r
 }
 
