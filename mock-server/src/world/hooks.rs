@@ -272,6 +272,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn in_flight_counts_the_deliveries_being_sent() {
+        let mut hooks = Webhooks::default();
+        for id in ["whd_1", "whd_2", "whd_3"] {
+            let d = Delivery::new(
+                id.into(),
+                "whe_1".into(),
+                serde_json::json!({}),
+                "http://x/h".into(),
+                "s".into(),
+            );
+            hooks.deliveries.insert(id.into(), d);
+        }
+        assert_eq!(hooks.in_flight(), 0);
+        hooks.deliveries.get_mut("whd_1").unwrap().in_flight = Some(7);
+        hooks.deliveries.get_mut("whd_3").unwrap().in_flight = Some(8);
+        assert_eq!(hooks.in_flight(), 2);
+    }
+
+    #[test]
     fn endpoints_take_http_and_https_urls_only() {
         let mut hooks = Webhooks::default();
         let mut ids = IdGen::new(1);

@@ -638,6 +638,51 @@ mod tests {
     }
 
     #[test]
+    fn a_loaded_state_requeues_only_queued_runs_of_a_workflow() {
+        let mut ws = default_workspace();
+        let jobs = |ws: &Workspace| {
+            ws.scheduler
+                .pending()
+                .filter_map(|(_, j)| match j {
+                    Job::ExecuteRun { run_id } => Some(run_id.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let before = jobs(&ws);
+        let run = |id: &str, status, workflow: Option<&str>| Run {
+            id: id.into(),
+            workflow_id: workflow.map(str::to_string),
+            document_id: "doc".into(),
+            provider: "dynamics365".into(),
+            status,
+            outcome: None,
+            error_code: None,
+            error_message: None,
+            external_record_id: None,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            logs: Vec::new(),
+        };
+        for r in [
+            run("run_queued", RunStatus::Queued, Some("wf_1")),
+            run("run_no_workflow", RunStatus::Queued, None),
+            run("run_done", RunStatus::Succeeded, Some("wf_1")),
+        ] {
+            ws.runs.insert(r.id.clone(), r);
+        }
+        ws.requeue_loaded_runs();
+        let mut added: Vec<String> = jobs(&ws)
+            .into_iter()
+            .filter(|j| !before.contains(j))
+            .collect();
+        added.sort();
+        added.dedup();
+        assert_eq!(added, ["run_queued"]);
+    }
+
+    #[test]
     fn each_schema_has_its_own_external_id_keys() {
         let keys: Vec<ExternalKey> = super::super::model::SCHEMAS
             .iter()
