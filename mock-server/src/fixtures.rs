@@ -387,7 +387,6 @@ impl Fixture {
 
     pub fn default_world() -> Fixture {
         serde_json::from_str(DEFAULT_WORLD_JSON)
-            .map_err(|e| e.to_string())
             .expect("the embedded default world is valid (checked by tests)")
     }
 }

@@ -1787,6 +1787,13 @@ fn filter_nesting_stops_at_one_hundred_levels() {
     );
 }
 
+/// The names of the suppliers `filter` selects (more parameters may follow it).
+fn suppliers_where(h: &mut Harness, filter: &str) -> Vec<String> {
+    names(&h.get(&format!(
+        "/otcm_suppliers?$filter={filter}&$select=otcm_name"
+    )))
+}
+
 #[test]
 fn filter_conditions_stop_at_five_hundred_and_sibling_groups_do_not_nest() {
     // dataverse.md §1.5: at most 500 conditions in one query
@@ -1808,12 +1815,7 @@ fn filter_conditions_stop_at_five_hundred_and_sibling_groups_do_not_nest() {
     // negations side by side.
     assert_eq!(names(&h.get(&many(150, " and "))), ["Contoso"]);
     let negations = vec!["not (statecode eq 0)"; 150].join(" and ");
-    assert_eq!(
-        names(&h.get(&format!(
-            "/otcm_suppliers?$filter={negations}&$select=otcm_name"
-        ))),
-        ["Contoso"]
-    );
+    assert_eq!(suppliers_where(&mut h, &negations), ["Contoso"]);
 }
 
 #[test]
@@ -1834,27 +1836,17 @@ fn filter_errors_point_at_the_token_and_groups_of_any_kind_stay_shallow() {
     );
     // `or` of two false conditions is false, so its negation holds.
     assert_eq!(
-        names(&h.get(
-            "/otcm_suppliers?$filter=not (statecode eq 5 or statecode eq 6)&$select=otcm_name"
-        ))
-        .len(),
+        suppliers_where(&mut h, "not (statecode eq 5 or statecode eq 6)").len(),
         3
     );
     // 150 aliases and 150 function calls side by side are no deeper than one.
     let aliases = vec!["statecode eq @s"; 150].join(" and ");
     assert_eq!(
-        names(&h.get(&format!(
-            "/otcm_suppliers?$filter={aliases}&@s=1&$select=otcm_name"
-        ))),
+        suppliers_where(&mut h, &format!("{aliases}&@s=1")),
         ["Contoso"]
     );
     let calls = vec!["contains(otcm_name,'on')"; 150].join(" and ");
-    assert_eq!(
-        names(&h.get(&format!(
-            "/otcm_suppliers?$filter={calls}&$select=otcm_name"
-        ))),
-        ["Contoso"]
-    );
+    assert_eq!(suppliers_where(&mut h, &calls), ["Contoso"]);
 }
 
 #[test]

@@ -39,34 +39,35 @@ fn decode_cursor(text: &str, kind: &str) -> NumoraResult<Vec<String>> {
 pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     let provider = Provider::or_default(query::provider(call)?);
     let limit = limit(call, 50, 100)?.min(ws.settings.outbox_max_page.unwrap_or(usize::MAX));
-    let after = match call.query_param("cursor").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(cursor) => {
-            let parts = decode_cursor(&cursor, "o")?;
-            let bad = || {
-                NumoraError::InvalidPayload(
-                    "cursor is not valid: pass meta.next_cursor back unchanged".into(),
-                )
-            };
-            if parts.len() != 4 {
-                return Err(bad());
-            }
-            if parts[1] != provider {
-                return Err(NumoraError::InvalidPayload(format!(
-                    "cursor belongs to provider '{}', not '{provider}'",
-                    parts[1]
-                )));
-            }
-            let at: Millis = parts[2].parse().map_err(|_| bad())?;
-            Some((at, parts[3].clone()))
-        }
-    };
     // A handful of schemas: a scan beats a tree search per document.
     let schemas = ws.schemas_with_destination(&provider);
-    let cursor_text = call.query_param("cursor").unwrap_or_default();
-    if let Some(body) = ws.outbox.page(&provider, &schemas, &cursor_text, limit) {
+    // The last page answered is kept with its question; a cursor in it was
+    // valid for its provider when the page was made.
+    let cursor = call.query_param("cursor").unwrap_or_default();
+    if let Some(body) = ws.outbox.page(&provider, &schemas, &cursor, limit) {
         return Ok((StatusCode::OK, Payload::Raw(body)));
     }
+    let after = if cursor.is_empty() {
+        None
+    } else {
+        let parts = decode_cursor(&cursor, "o")?;
+        let bad = || {
+            NumoraError::InvalidPayload(
+                "cursor is not valid: pass meta.next_cursor back unchanged".into(),
+            )
+        };
+        if parts.len() != 4 {
+            return Err(bad());
+        }
+        if parts[1] != provider {
+            return Err(NumoraError::InvalidPayload(format!(
+                "cursor belongs to provider '{}', not '{provider}'",
+                parts[1]
+            )));
+        }
+        let at: Millis = parts[2].parse().map_err(|_| bad())?;
+        Some((at, parts[3].clone()))
+    };
     let mut page: Vec<&Document> = Vec::with_capacity(limit.min(100) + 1);
     page.extend(
         ws.outbox_after(after.as_ref())
@@ -110,7 +111,7 @@ pub(super) fn outbox(ws: &Workspace, call: &Call) -> Outcome {
     ws.outbox.keep_page(OutboxPage {
         provider: provider.to_string(),
         schemas: schemas.iter().map(|s| s.to_string()).collect(),
-        cursor: cursor_text,
+        cursor,
         limit,
         body: body.clone(),
     });

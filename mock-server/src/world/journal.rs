@@ -566,15 +566,32 @@ impl Journal {
 mod tests {
     use super::*;
 
-    fn entry(body: &str) -> JournalEntry {
-        let call = crate::call::Call {
-            method: axum::http::Method::POST,
+    use crate::call::{Call, Reply};
+    use axum::http::{Method, StatusCode};
+
+    /// A call to `/v1/x` with these headers and body.
+    fn call(
+        method: Method,
+        query: Option<&str>,
+        headers: &[(&'static str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Call {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        Call {
+            method,
             path: "/v1/x".into(),
-            query: None,
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
+            query: query.map(str::to_string),
+            headers: map,
+            body: body.into(),
             origin: String::new(),
-        };
+        }
+    }
+
+    fn entry(body: &str) -> JournalEntry {
+        let call = call(Method::POST, None, &[], body.to_string());
         JournalEntry::of("numora", &call, "POST /v1/x", 200)
     }
 
@@ -601,16 +618,12 @@ mod tests {
 
     #[test]
     fn request_headers_are_read_back_by_name() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-n8n-execution", "42".parse().unwrap());
-        let call = crate::call::Call {
-            method: axum::http::Method::GET,
-            path: "/v1/x".into(),
-            query: None,
-            headers,
-            body: Bytes::new(),
-            origin: String::new(),
-        };
+        let call = call(
+            Method::GET,
+            None,
+            &[("x-n8n-execution", "42")],
+            Bytes::new(),
+        );
         let e = JournalEntry::of("numora", &call, "GET /v1/x", 200);
         assert_eq!(e.request_header("x-n8n-execution"), Some("42"));
         assert_eq!(e.request_header("x-other"), None);
@@ -669,16 +682,7 @@ mod tests {
 
     #[test]
     fn an_entry_weighs_its_path_query_and_captured_headers_and_bodies() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-a", "bc".parse().unwrap());
-        let call = crate::call::Call {
-            method: axum::http::Method::GET,
-            path: "/v1/x".into(),
-            query: Some("a=1".into()),
-            headers,
-            body: Bytes::from_static(b"hello"),
-            origin: String::new(),
-        };
+        let call = call(Method::GET, Some("a=1"), &[("x-a", "bc")], &b"hello"[..]);
         // 256 fixed, 5 of path, 3 of query; the request: 5 of body and
         // one header of 3 + 2 bytes plus 4 of framing.
         let unanswered = JournalEntry::of("numora", &call, "GET /v1/x", 200);
@@ -686,16 +690,9 @@ mod tests {
         journal.record(unanswered.clone());
         assert_eq!(journal.bytes, 256 + 5 + 3 + (5 + 3 + 2 + 4));
         // The answer adds its own: a 2-byte body and a 12 + 16 byte header.
-        let reply = crate::call::Reply {
-            status: axum::http::StatusCode::OK,
-            headers: vec![(
-                HeaderName::from_static("content-type"),
-                HeaderValue::from_static("application/json"),
-            )],
-            body: Bytes::from_static(b"{}"),
-            delay: None,
-            drop_connection: false,
-        };
+        let reply = Reply::new(StatusCode::OK)
+            .with_body(&b"{}"[..])
+            .with_header(HeaderName::from_static("content-type"), "application/json");
         journal.record(unanswered.answered(&reply));
         assert_eq!(
             journal.bytes,
@@ -717,66 +714,30 @@ mod tests {
 
     #[test]
     fn an_entry_reads_back_its_bodies_and_headers_and_filters_by_api_and_status() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-a", "1".parse().unwrap());
-        let call = crate::call::Call {
-            method: axum::http::Method::POST,
-            path: "/v1/x".into(),
-            query: None,
-            headers,
-            body: Bytes::from_static(br#"{"k":1}"#),
-            origin: String::new(),
-        };
-        let reply = crate::call::Reply {
-            status: axum::http::StatusCode::CREATED,
-            headers: vec![(
-                HeaderName::from_static("x-b"),
-                HeaderValue::from_static("2"),
-            )],
-            body: Bytes::from_static(br#"{"ok":true}"#),
-            delay: None,
-            drop_connection: false,
-        };
-        let e = JournalEntry::of("dataverse", &call, "POST /v1/x", 201).answered(&reply);
+        let posted = |body: Bytes| call(Method::POST, None, &[("x-a", "1")], body);
+        let reply = Reply::new(StatusCode::CREATED)
+            .with_body(&br#"{"ok":true}"#[..])
+            .with_header(HeaderName::from_static("x-b"), "2");
+        let e = JournalEntry::of(
+            "dataverse",
+            &posted(Bytes::from_static(br#"{"k":1}"#)),
+            "POST /v1/x",
+            201,
+        )
+        .answered(&reply);
         assert_eq!(e.request_json(), Some(serde_json::json!({"k": 1})));
         assert_eq!(e.response_json(), Some(serde_json::json!({"ok": true})));
         assert!(e.request_has_header("x-a") && !e.request_has_header("x-b"));
         assert_eq!(e.response_header("x-b"), Some("2"));
         assert_eq!(e.response_header("x-a"), None);
-        // No JSON in an empty or a cut body.
-        let empty = JournalEntry::of(
-            "dataverse",
-            &crate::call::Call {
-                body: Bytes::new(),
-                ..call.clone()
-            },
-            "r",
-            200,
-        );
-        assert_eq!(empty.request_json(), None);
+        // No JSON in an empty or a cut body, even when what was kept
+        // happens to be valid JSON.
         let long = Bytes::from(format!("[{}]", "1,".repeat(BODY_LIMIT) + "1"));
-        let cut = JournalEntry::of(
-            "dataverse",
-            &crate::call::Call {
-                body: long,
-                ..call.clone()
-            },
-            "r",
-            200,
-        );
-        assert_eq!(cut.request_json(), None);
-        // Even when what was kept happens to be valid JSON.
         let padded = Bytes::from(format!("{{}}{}", " ".repeat(BODY_LIMIT)));
-        let cut = JournalEntry::of(
-            "dataverse",
-            &crate::call::Call {
-                body: padded,
-                ..call
-            },
-            "r",
-            200,
-        );
-        assert_eq!(cut.request_json(), None);
+        for body in [Bytes::new(), long, padded] {
+            let kept = JournalEntry::of("dataverse", &posted(body), "r", 200);
+            assert_eq!(kept.request_json(), None);
+        }
         let filter = |api: Option<&str>, status: Option<u16>| JournalFilter {
             api: api.map(str::to_string),
             status,
@@ -830,13 +791,7 @@ mod tests {
 
     #[test]
     fn a_reply_body_exactly_at_the_limit_is_kept_whole() {
-        let reply = |len: usize| crate::call::Reply {
-            status: axum::http::StatusCode::OK,
-            headers: Vec::new(),
-            body: Bytes::from(vec![b'a'; len]),
-            delay: None,
-            drop_connection: false,
-        };
+        let reply = |len: usize| Reply::new(StatusCode::OK).with_body(vec![b'a'; len]);
         let at = Captured::response(&reply(BODY_LIMIT));
         assert!(!at.truncated);
         assert_eq!(at.body.len(), BODY_LIMIT);

@@ -153,8 +153,11 @@ impl OutboxPage {
         self.limit == limit
             && self.provider == provider
             && self.cursor == cursor
-            && self.schemas.len() == schemas.len()
-            && self.schemas.iter().zip(schemas).all(|(a, b)| a == b)
+            && self
+                .schemas
+                .iter()
+                .map(String::as_str)
+                .eq(schemas.iter().copied())
     }
 }
 
@@ -170,13 +173,17 @@ impl Clone for OutboxIndex {
 
 impl OutboxIndex {
     pub(crate) fn insert(&mut self, entry: OutboxEntry) {
-        *self.last_page.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.forget_page();
         self.entries.insert(entry);
     }
 
     pub(crate) fn remove(&mut self, entry: &OutboxEntry) {
-        *self.last_page.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        self.forget_page();
         self.entries.remove(entry);
+    }
+
+    fn forget_page(&mut self) {
+        *self.last_page.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The page kept for this question, if it is the last one answered.
