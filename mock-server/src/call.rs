@@ -233,22 +233,37 @@ impl IntoResponse for Reply {
 }
 
 #[cfg(test)]
+impl Call {
+    /// A call to `/v1/x` with this method, query, headers and body (for tests).
+    pub(crate) fn to_v1_x(
+        method: Method,
+        query: Option<&str>,
+        headers: &[(&'static str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Call {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        Call {
+            method,
+            path: "/v1/x".into(),
+            query: query.map(str::to_string),
+            headers: map,
+            body: body.into(),
+            origin: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_bearer_token_is_read_as_documented() {
         let bearer = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-            let call = Call {
-                method: Method::GET,
-                path: "/v1/x".into(),
-                query: None,
-                headers,
-                body: Bytes::new(),
-                origin: String::new(),
-            };
+            let call = Call::to_v1_x(Method::GET, None, &[("authorization", value)], Bytes::new());
             call.bearer().map(str::to_string)
         };
         assert_eq!(bearer("Bearer sk_1").as_deref(), Some("sk_1"));
@@ -278,14 +293,12 @@ mod tests {
             pairs,
             [("a".into(), "".into()), ("b".into(), "+ %zz".into())]
         );
-        let call = Call {
-            method: Method::GET,
-            path: "/v1/x".into(),
-            query: Some("%24top=2&x=a+b&x=second&b=%2B+%zz&empty".into()),
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-            origin: String::new(),
-        };
+        let call = Call::to_v1_x(
+            Method::GET,
+            Some("%24top=2&x=a+b&x=second&b=%2B+%zz&empty"),
+            &[],
+            Bytes::new(),
+        );
         assert_eq!(call.query_param("$top").as_deref(), Some("2"));
         assert_eq!(
             call.query_param("x").as_deref(),

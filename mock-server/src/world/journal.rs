@@ -569,29 +569,8 @@ mod tests {
     use crate::call::{Call, Reply};
     use axum::http::{Method, StatusCode};
 
-    /// A call to `/v1/x` with these headers and body.
-    fn call(
-        method: Method,
-        query: Option<&str>,
-        headers: &[(&'static str, &str)],
-        body: impl Into<Bytes>,
-    ) -> Call {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, value.parse().unwrap());
-        }
-        Call {
-            method,
-            path: "/v1/x".into(),
-            query: query.map(str::to_string),
-            headers: map,
-            body: body.into(),
-            origin: String::new(),
-        }
-    }
-
     fn entry(body: &str) -> JournalEntry {
-        let call = call(Method::POST, None, &[], body.to_string());
+        let call = Call::to_v1_x(Method::POST, None, &[], body.to_string());
         JournalEntry::of("numora", &call, "POST /v1/x", 200)
     }
 
@@ -618,7 +597,7 @@ mod tests {
 
     #[test]
     fn request_headers_are_read_back_by_name() {
-        let call = call(
+        let call = Call::to_v1_x(
             Method::GET,
             None,
             &[("x-n8n-execution", "42")],
@@ -682,7 +661,7 @@ mod tests {
 
     #[test]
     fn an_entry_weighs_its_path_query_and_captured_headers_and_bodies() {
-        let call = call(Method::GET, Some("a=1"), &[("x-a", "bc")], &b"hello"[..]);
+        let call = Call::to_v1_x(Method::GET, Some("a=1"), &[("x-a", "bc")], &b"hello"[..]);
         // 256 fixed, 5 of path, 3 of query; the request: 5 of body and
         // one header of 3 + 2 bytes plus 4 of framing.
         let unanswered = JournalEntry::of("numora", &call, "GET /v1/x", 200);
@@ -714,7 +693,7 @@ mod tests {
 
     #[test]
     fn an_entry_reads_back_its_bodies_and_headers_and_filters_by_api_and_status() {
-        let posted = |body: Bytes| call(Method::POST, None, &[("x-a", "1")], body);
+        let posted = |body: Bytes| Call::to_v1_x(Method::POST, None, &[("x-a", "1")], body);
         let reply = Reply::new(StatusCode::CREATED)
             .with_body(&br#"{"ok":true}"#[..])
             .with_header(HeaderName::from_static("x-b"), "2");

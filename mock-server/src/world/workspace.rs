@@ -552,7 +552,6 @@ impl Workspace {
         std::mem::take(&mut self.ready)
     }
 
-    /// Queues a run for a document (dispatch, retry-push, workflow dispatch).
     /// Records a new queued run (dispatch, retry-push, workflow dispatch, or
     /// the route era's n8n notification) and returns its id.
     pub fn new_run(
@@ -657,28 +656,11 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let before = jobs(&ws);
-        let run = |id: &str, status, workflow: Option<&str>| Run {
-            id: id.into(),
-            workflow_id: workflow.map(str::to_string),
-            document_id: "doc".into(),
-            provider: "dynamics365".into(),
-            status,
-            outcome: None,
-            error_code: None,
-            error_message: None,
-            external_record_id: None,
-            created_at: 0,
-            started_at: None,
-            finished_at: None,
-            logs: Vec::new(),
-        };
-        for r in [
-            run("run_queued", RunStatus::Queued, Some("wf_1")),
-            run("run_no_workflow", RunStatus::Queued, None),
-            run("run_done", RunStatus::Succeeded, Some("wf_1")),
-        ] {
-            ws.runs.insert(r.id.clone(), r);
-        }
+        // Runs as a loaded state holds them: recorded, none scheduled.
+        let queued = ws.new_run("doc", Some("wf_1".into()), "dynamics365");
+        ws.new_run("doc", None, "dynamics365");
+        let done = ws.new_run("doc", Some("wf_1".into()), "dynamics365");
+        ws.runs.get_mut(&done).unwrap().status = RunStatus::Succeeded;
         ws.requeue_loaded_runs();
         let mut added: Vec<String> = jobs(&ws)
             .into_iter()
@@ -686,7 +668,7 @@ mod tests {
             .collect();
         added.sort();
         added.dedup();
-        assert_eq!(added, ["run_queued"]);
+        assert_eq!(added, [queued]);
     }
 
     #[test]
@@ -744,14 +726,8 @@ mod tests {
         let manual = super::super::wall::ManualWall::new();
         ws.set_wall(super::super::wall::Wall::new(manual.clone()));
         manual.advance(std::time::Duration::from_millis(250));
-        let call = crate::call::Call {
-            method: axum::http::Method::GET,
-            path: "/v1/x".into(),
-            query: None,
-            headers: axum::http::HeaderMap::new(),
-            body: bytes::Bytes::new(),
-            origin: String::new(),
-        };
+        let call =
+            crate::call::Call::to_v1_x(axum::http::Method::GET, None, &[], bytes::Bytes::new());
         ws.log_call(super::super::journal::JournalEntry::of(
             "numora",
             &call,
