@@ -11,6 +11,7 @@ use crate::app::{AppState, Front};
 use crate::fixtures::{Fixture, FixtureError};
 use crate::world::clock::ClockMode;
 use crate::world::faults::FaultSpec;
+use crate::world::load::ReadFixture;
 use crate::world::time::Millis;
 use crate::world::{lock, FixtureSource, Registry, WorldConfig};
 
@@ -58,6 +59,56 @@ impl MockServer {
     pub fn builder() -> MockServerBuilder {
         MockServerBuilder::default()
     }
+}
+
+/// Files at least this long are read on two threads.
+const SHARED_FILE_READ: u64 = 8 << 20;
+
+/// Reads a fixture file. A large one is read as two halves on two threads:
+/// copying a hundred megabytes out of the page cache takes a tenth of a
+/// second on one core.
+fn read_file(path: &std::path::Path) -> std::io::Result<String> {
+    #[cfg(unix)]
+    if let Some(text) = read_halves(path)? {
+        return Ok(text);
+    }
+    std::fs::read_to_string(path)
+}
+
+/// The file's text read as two halves on two threads, or `None` if it is
+/// short, not a plain file, or changes as it is read (then it is read the
+/// ordinary way).
+#[cfg(unix)]
+fn read_halves(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let len = meta.len();
+    let size = match usize::try_from(len) {
+        Ok(size) if meta.is_file() && len >= SHARED_FILE_READ && cores > 1 => size,
+        _ => return Ok(None),
+    };
+    let mut bytes = vec![0u8; size];
+    let (first, second) = bytes.split_at_mut(size / 2);
+    let halves = std::thread::scope(|scope| {
+        let second = scope.spawn(|| file.read_exact_at(second, len / 2));
+        let first = file.read_exact_at(first, 0);
+        let second = second
+            .join()
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::Other.into()));
+        first.and(second)
+    });
+    // Shorter than it was, or longer (a byte past the end): read it again.
+    if halves.is_err() || file.read_at(&mut [0u8; 1], len)? != 0 {
+        return Ok(None);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 impl MockServerBuilder {
@@ -145,26 +196,41 @@ impl MockServerBuilder {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StartError::Config(e.to_string()))?;
         let (yaml, path) = (self.fixtures_yaml.clone(), self.fixtures_path.clone());
+        let read_text = |path: &PathBuf| {
+            read_file(path).map_err(|source| StartError::ReadFixtures {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        // The first read of a file may build the documents as it reads them
+        // (a large JSON file: on two threads).
+        let first_read = match (&yaml, &path) {
+            (None, Some(path)) => {
+                let text = read_text(path)?;
+                let mut first = ReadFixture::read(&path.display().to_string(), &text)?;
+                first.fixture.faults.extend(faults.iter().cloned());
+                Some(first)
+            }
+            _ => None,
+        };
         // Reads the fixture from its source; the world reads it again only to
         // build a workspace of another seed, so the parsed copy is not kept.
         let read = move || -> Result<Fixture, StartError> {
             let mut fixture = match (&yaml, &path) {
                 (Some(yaml), _) => Fixture::from_yaml("fixtures", yaml)?,
                 (None, Some(path)) => {
-                    let text = std::fs::read_to_string(path).map_err(|source| {
-                        StartError::ReadFixtures {
-                            path: path.display().to_string(),
-                            source,
-                        }
-                    })?;
-                    Fixture::from_yaml(&path.display().to_string(), &text)?
+                    Fixture::from_yaml(&path.display().to_string(), &read_text(path)?)?
                 }
                 (None, None) => Fixture::default_world(),
             };
             fixture.faults.extend(faults.iter().cloned());
             Ok(fixture)
         };
-        let fixture = read()?;
+        let first = match first_read {
+            Some(first) => first,
+            None => ReadFixture::from(read()?),
+        };
+        let fixture = &first.fixture;
         let clock = match (self.clock, self.tick) {
             (None, None) => None,
             (mode, tick) => Some((mode.or(fixture.clock.mode).unwrap_or_default(), tick)),
@@ -175,14 +241,14 @@ impl MockServerBuilder {
                 other => FixtureError::at("fixtures", other.to_string()),
             })
         }));
-        let registry = Registry::new(
+        let registry = Registry::from_read(
             WorldConfig {
                 seed: self.seed,
                 source,
                 clock,
                 wall: self.wall.clone().unwrap_or_default(),
             },
-            fixture,
+            first,
         )?;
         if let Some(path) = self.state_file.as_ref().filter(|p| p.exists()) {
             let text =

@@ -148,11 +148,16 @@ pub(crate) mod keys {
 
     /// Replaces the key `out[at..]` (`"name":`) by its reference, if it has one.
     pub(crate) fn shorten(out: &mut Vec<u8>, at: usize) {
-        if let Some(n) = number(&out[at..]) {
+        if let Some(reference) = reference(&out[at..]) {
             out.truncate(at);
-            out.push(TAG | (n >> 8) as u8);
-            out.push(n as u8);
+            out.extend_from_slice(&reference);
         }
+    }
+
+    /// The two bytes that stand for `key` (`"name":`) in stored text, if it
+    /// has (or now gets) a number.
+    pub(crate) fn reference(key: &[u8]) -> Option<[u8; 2]> {
+        number(key).map(|n| [TAG | (n >> 8) as u8, n as u8])
     }
 
     /// Appends the text `stored` stands for to `out`.
@@ -236,6 +241,11 @@ impl JsonMap {
         RawJson(self.0.as_deref(), "{}")
     }
 
+    /// The map whose stored form (keys by reference) was written to `out`.
+    pub(crate) fn from_written(out: &[u8]) -> Self {
+        Self(finish(out, b"{}"))
+    }
+
     /// Bytes held on the heap (for memory accounting in tests and the bench).
     pub fn heap_bytes(&self) -> usize {
         self.0.as_ref().map_or(0, |t| t.len())
@@ -261,6 +271,11 @@ impl PartialEq for JsonItems {
 impl JsonItems {
     pub fn from_items(items: &[Map<String, Value>]) -> Self {
         Self((!items.is_empty()).then(|| to_stored(items)))
+    }
+
+    /// The list whose stored form (keys by reference) was written to `out`.
+    pub(crate) fn from_written(out: &[u8]) -> Self {
+        Self(finish(out, b"[]"))
     }
 
     pub fn to_items(&self) -> Vec<Map<String, Value>> {
@@ -437,25 +452,40 @@ impl FieldsVisitor<'_> {
                 probe: Some(("value", &mut has_value)),
                 expect: Expect::Any,
             })?;
-            if !first {
-                out.push(b',');
-            }
+            let name = |out: &mut Vec<u8>| put_key(out, &name);
+            push_field(out, first, name, value, has_value, self.confidence);
             first = false;
-            put_key(out, &name);
-            if has_value {
-                out.extend_from_slice(value);
-            } else {
-                out.push(b'{');
-                put_key(out, "value");
-                out.extend_from_slice(value);
-                out.push(b',');
-                put_key(out, "confidence");
-                write_json(out, &self.confidence);
-                out.push(b'}');
-            }
         }
         out.push(b'}');
         Ok(())
+    }
+}
+
+/// Appends one result field, `"name":value`, to a fields object being
+/// written; a `value` that is not an object with a `value` key (`has_value`)
+/// is the shorthand and is written as `{"value":…,"confidence":…}`.
+pub(crate) fn push_field(
+    out: &mut Vec<u8>,
+    first: bool,
+    put_name: impl FnOnce(&mut Vec<u8>),
+    value: &[u8],
+    has_value: bool,
+    confidence: f64,
+) {
+    if !first {
+        out.push(b',');
+    }
+    put_name(out);
+    if has_value {
+        out.extend_from_slice(value);
+    } else {
+        out.push(b'{');
+        put_key(out, "value");
+        out.extend_from_slice(value);
+        out.push(b',');
+        put_key(out, "confidence");
+        write_json(out, &confidence);
+        out.push(b'}');
     }
 }
 
@@ -492,25 +522,43 @@ impl ItemsVisitor<'_> {
                 break;
             }
             n += 1;
-            if n > 1 {
-                out.push(b',');
-            }
-            if has_id {
-                out.extend_from_slice(item);
-            } else {
-                // `{"id":"li_<n>"` first, then the item's own keys.
-                out.push(b'{');
-                put_key(out, "id");
-                write_str(out, &format!("li_{n}"));
-                if item.len() > 2 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&item[1..]);
-            }
+            push_item(out, n, item, has_id);
         }
         out.push(b']');
         Ok(())
     }
+}
+
+/// Appends line item `n` (counting from 1), an object written in stored
+/// form, to a list being written; one without an `id` (`has_id`) gets
+/// `li_<n>` as its first key.
+pub(crate) fn push_item(out: &mut Vec<u8>, n: usize, item: &[u8], has_id: bool) {
+    if n > 1 {
+        out.push(b',');
+    }
+    if has_id {
+        out.extend_from_slice(item);
+    } else {
+        // `{"id":"li_<n>"` first, then the item's own keys.
+        out.push(b'{');
+        put_key(out, "id");
+        out.extend_from_slice(b"\"li_");
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        out.push(b'"');
+        if item.len() > 2 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item[1..]);
+    }
+}
+
+/// Writes one JSON value given as text (a string with escapes, a number
+/// in a form `serde_json` writes differently) in stored form, as
+/// [`Transcode`] writes it; `None` if it is not one JSON value.
+pub(crate) fn transcode_literal(literal: &str, out: &mut Vec<u8>) -> Option<()> {
+    let mut de = serde_json::Deserializer::from_str(literal);
+    Transcode::nested(out).deserialize(&mut de).ok()?;
+    de.end().ok()
 }
 
 fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
@@ -531,8 +579,16 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// The stored form of the key `name` (`"name":`, or the reference that
+/// stands for it).
+pub(crate) fn stored_key(name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 3);
+    put_key(&mut out, name);
+    out
+}
+
 /// Writes `"name":` in its stored form (a reference into the key table).
-fn put_key(out: &mut Vec<u8>, name: &str) {
+pub(crate) fn put_key(out: &mut Vec<u8>, name: &str) {
     let at = out.len();
     write_str(out, name);
     out.push(b':');

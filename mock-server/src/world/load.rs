@@ -19,6 +19,9 @@ use super::workspace::{
 use crate::fixtures::{DocumentFixture, Fixture, FixtureError};
 use crate::world::tables::Store;
 
+/// A workspace's documents by id.
+type Documents = BTreeMap<Arc<str>, Arc<Document>>;
+
 fn duration(setting: &Option<String>, name: &str, default: Millis) -> Result<Millis, FixtureError> {
     match setting {
         None => Ok(default),
@@ -57,10 +60,21 @@ impl Workspace {
     /// Builds a workspace from a fixture. `seed` and `clock` override the fixture's.
     pub fn from_fixture(
         id: String,
-        mut fixture: Fixture,
+        fixture: Fixture,
         seed: Option<u64>,
         clock: Option<(ClockMode, Option<Millis>)>,
     ) -> Result<Workspace, FixtureError> {
+        Self::from_read(id, ReadFixture::from(fixture), seed, clock)
+    }
+
+    /// Builds a workspace from a fixture whose documents may be built already.
+    pub(crate) fn from_read(
+        id: String,
+        read: ReadFixture,
+        seed: Option<u64>,
+        clock: Option<(ClockMode, Option<Millis>)>,
+    ) -> Result<Workspace, FixtureError> {
+        let ReadFixture { mut fixture, built } = read;
         let f = &fixture;
         let seed = seed.or(f.seed).unwrap_or(1);
         let start = instant(
@@ -137,11 +151,11 @@ impl Workspace {
             wall,
             began,
         };
-        ws.load(&mut fixture)?;
+        ws.load(&mut fixture, built)?;
         Ok(ws)
     }
 
-    fn load(&mut self, f: &mut Fixture) -> Result<(), FixtureError> {
+    fn load(&mut self, f: &mut Fixture, built: Vec<PreparedDocument>) -> Result<(), FixtureError> {
         let now = self.now();
         for (i, k) in f.api_keys.iter().enumerate() {
             for scope in &k.scopes {
@@ -227,9 +241,11 @@ impl Workspace {
             Arc::make_mut(&mut self.mappings)
                 .insert((m.schema.clone(), m.destination.clone()), m.body.clone());
         }
+        let given = f.documents.len();
         for (i, d) in std::mem::take(&mut f.documents).into_iter().enumerate() {
             self.insert_document_at(d, i)?;
         }
+        self.commit_documents(built, given)?;
         for (i, r) in f.runs.iter().enumerate() {
             let at = format!("runs[{i}]");
             let created_at = instant(
@@ -299,117 +315,365 @@ impl Workspace {
         d: DocumentFixture,
         at: &dyn Fn() -> String,
     ) -> Result<String, FixtureError> {
-        let now = self.now();
-        let Some(schema) = catalog_schema(&d.schema) else {
-            return Err(FixtureError::at(format!("{}.schema", at()), SCHEMA_ERROR));
-        };
-        let id = match d.id {
-            Some(id) if id.is_empty() || id.contains('/') => {
-                return Err(FixtureError::at(
-                    format!("{}.id", at()),
-                    "an id must be non-empty and contain no '/'",
-                ))
-            }
-            Some(id) => id,
-            None => self.ids.prefixed("doc_", now),
-        };
-        if self.documents.contains_key(id.as_str()) {
-            return Err(FixtureError::at(
-                format!("{}.id", at()),
-                format!("document '{id}' already exists"),
-            ));
+        let prepared = prepare_document(d, at, Some(&self.documents))?;
+        self.commit_document(prepared, at)
+    }
+
+    /// Adds a document [`prepare_document`] built: gives it the ids it was
+    /// not given (in fixture order, from the workspace's generator), its
+    /// default times, and its place in the indexes.
+    pub(crate) fn commit_document(
+        &mut self,
+        p: PreparedDocument,
+        at: &dyn Fn() -> String,
+    ) -> Result<String, FixtureError> {
+        let doc = self.finish_document(p, at, true)?;
+        let id = doc.id.to_string();
+        if doc.outbox_eligible() {
+            Arc::make_mut(&mut self.outbox).insert(OutboxEntry(doc.updated_at, Arc::clone(&doc)));
         }
-        let created_at = match &d.created_at {
-            None => now,
-            Some(t) => instant_at(t, || format!("{}.created_at", at()))?,
-        };
-        let updated_at = match &d.updated_at {
-            None => created_at,
-            Some(t) => instant_at(t, || format!("{}.updated_at", at()))?,
-        };
-        let finalized = d.finalized.unwrap_or(matches!(
-            d.status,
-            Status::Reviewed | Status::PushPending | Status::PushSucceeded | Status::PushFailed
-        ));
-        // One allocation for the id, shared by the document and the map's key.
-        let shared: Arc<str> = id.as_str().into();
-        // Fields and line items arrive normalised (shorthand filled, ids given).
-        let mut doc = Document {
-            id: shared.clone(),
-            schema,
-            status: d.status,
-            finalized,
-            external_id: d.external_id,
-            metadata: d.metadata,
-            review_state: d.review_state.and_then(ReviewState::normalized),
-            duplicate_of: d.duplicate_of,
-            created_at,
-            updated_at,
-            confidence: d.confidence.unwrap_or(0.93),
-            fields: d.fields,
-            line_items: d.line_items,
-            file_url: d.file_url,
-            processing: d.processing,
-            failure_reason: d.failure_reason,
-            attempts: Vec::with_capacity(d.attempts.len()),
-            latest_attempt: None,
-            by_execution: None,
-            rendered: Default::default(),
-        };
-        for (j, a) in d.attempts.into_iter().enumerate() {
-            let loc = || format!("{}.attempts[{j}]", at());
-            let attempted_at = instant_at(&a.attempted_at, || format!("{}.attempted_at", loc()))?;
-            let recorded_at = match &a.recorded_at {
-                None => attempted_at,
-                Some(t) => instant_at(t, || format!("{}.recorded_at", loc()))?,
-            };
-            let attempt = Attempt {
-                id: a.id.unwrap_or_else(|| self.ids.prefixed("dla_", now)),
-                document_id: shared.clone(),
-                data: DeliveryData {
-                    provider: provider_name(a.provider),
-                    status: a.status,
-                    execution_id: a.execution_id,
-                    attempted_at,
-                    external_record_id: a.external_record_id,
-                    external_url: a.external_url,
-                    error_code: a.error_code,
-                    error_message: a.error_message,
-                },
-                source: a.source,
-                run_id: a.run_id,
-                recorded_at,
-            };
-            if doc
-                .attempt_by_execution(&attempt.data.execution_id)
-                .is_some()
-            {
+        Arc::make_mut(&mut self.documents).insert(doc.id.clone(), doc);
+        Ok(id)
+    }
+
+    /// Commits the documents of a fixture that were built as it was read
+    /// (`first`: the fixture index of the first). Into an empty workspace
+    /// they go in bulk: the maps are built from sorted lists, which is
+    /// several times quicker than one insertion per document.
+    fn commit_documents(
+        &mut self,
+        built: Vec<PreparedDocument>,
+        first: usize,
+    ) -> Result<(), FixtureError> {
+        let at = |i: usize| move || format!("documents[{}]", first + i);
+        if !self.documents.is_empty() || !self.outbox.is_empty() {
+            for (i, p) in built.into_iter().enumerate() {
+                self.commit_document(p, &at(i))?;
+            }
+            return Ok(());
+        }
+        Arc::make_mut(&mut self.by_external).reserve(built.len());
+        let mut documents = Vec::with_capacity(built.len());
+        let mut outbox = Vec::new();
+        for (i, p) in built.into_iter().enumerate() {
+            let doc = self.finish_document(p, &at(i), false)?;
+            if doc.outbox_eligible() {
+                outbox.push(OutboxEntry(doc.updated_at, Arc::clone(&doc)));
+            }
+            documents.push((doc.id.clone(), doc));
+        }
+        // Ids in increasing order (as generated worlds have them) are unique.
+        if !documents.is_sorted_by(|a, b| a.0 < b.0) {
+            let mut seen = std::collections::HashSet::with_capacity(documents.len());
+            if let Some(i) = documents.iter().position(|(id, _)| !seen.insert(id)) {
                 return Err(FixtureError::at(
-                    format!("{}.execution_id", loc()),
-                    "execution_id repeats an earlier attempt",
+                    format!("{}.id", at(i)()),
+                    format!("document '{}' already exists", documents[i].0),
                 ));
             }
-            push_attempt(&mut doc, attempt);
         }
-        // A fixture (or a state dump) states the status; attempts do not override it.
-        doc.status = d.status;
+        self.documents = Arc::new(documents.into_iter().collect());
+        Arc::make_mut(&mut self.outbox).extend(outbox);
+        Ok(())
+    }
+
+    /// A built document given its ids and times and entered in every index
+    /// but the document map and the outbox, which the caller fills. With
+    /// `check`, an id already in the document map is refused.
+    fn finish_document(
+        &mut self,
+        p: PreparedDocument,
+        at: &dyn Fn() -> String,
+        check: bool,
+    ) -> Result<Arc<Document>, FixtureError> {
+        let now = self.now();
+        let PreparedDocument {
+            mut doc,
+            given_id,
+            created_at,
+            updated_at,
+            missing_attempt_ids,
+        } = p;
+        if !given_id {
+            let id = self.ids.prefixed("doc_", now);
+            doc.id = id.as_str().into();
+            for a in &mut doc.attempts {
+                a.document_id = doc.id.clone();
+            }
+        }
+        if check && self.documents.contains_key(&doc.id) {
+            return Err(FixtureError::at(
+                format!("{}.id", at()),
+                format!("document '{}' already exists", doc.id),
+            ));
+        }
+        doc.created_at = created_at.unwrap_or(now);
+        doc.updated_at = updated_at.unwrap_or(doc.created_at);
+        for j in missing_attempt_ids.iter() {
+            doc.attempts[j].id = self.ids.prefixed("dla_", now);
+        }
         if let Some(ext) = &doc.external_id {
             Arc::make_mut(&mut self.by_external)
-                .insert(external_key(doc.schema, ext), id.as_str().into());
+                .insert(external_key(doc.schema, ext), (*doc.id).into());
         }
         if doc.status == Status::Processing {
             self.scheduler.schedule(
                 now + self.settings.processing_delay,
                 Job::FinishProcessing {
-                    document_id: id.clone(),
+                    document_id: doc.id.to_string(),
                 },
             );
         }
-        let doc = Arc::new(doc);
-        if doc.outbox_eligible() {
-            Arc::make_mut(&mut self.outbox).insert(OutboxEntry(doc.updated_at, Arc::clone(&doc)));
+        Ok(Arc::new(doc))
+    }
+}
+
+/// A fixture as read for building a workspace: its documents either in
+/// `fixture.documents` or already `built` (they follow those).
+pub(crate) struct ReadFixture {
+    pub fixture: Fixture,
+    pub built: Vec<PreparedDocument>,
+}
+
+impl From<Fixture> for ReadFixture {
+    fn from(fixture: Fixture) -> Self {
+        ReadFixture {
+            fixture,
+            built: Vec::new(),
         }
-        Arc::make_mut(&mut self.documents).insert(shared, doc);
-        Ok(id)
+    }
+}
+
+impl ReadFixture {
+    /// Reads the text of the server's fixture (`origin` names it in errors).
+    /// A large JSON fixture has its documents read and built on two threads
+    /// (see [`crate::fixtures`]' quick reader); anything else is read by
+    /// [`Fixture::from_yaml`].
+    pub(crate) fn read(origin: &str, text: &str) -> Result<ReadFixture, FixtureError> {
+        // Errors are left to the general reader, which names their place.
+        let build = |d| prepare_document(d, &String::new, None).ok();
+        if let Some((fixture, built)) = crate::fixtures::read_json_with(text, &build) {
+            return Ok(ReadFixture { fixture, built });
+        }
+        Fixture::from_yaml(origin, text).map(ReadFixture::from)
+    }
+}
+
+/// A fixture document checked and built, all but what only its workspace
+/// can give it (see [`Workspace::commit_document`]). Building it needs no
+/// workspace, so a large fixture's documents can be built side by side.
+pub(crate) struct PreparedDocument {
+    /// Its id is a placeholder unless `given_id`.
+    doc: Document,
+    given_id: bool,
+    /// As given; the workspace's clock fills in what is missing.
+    created_at: Option<Millis>,
+    updated_at: Option<Millis>,
+    /// Attempts whose id the workspace generates.
+    missing_attempt_ids: Indexes,
+}
+
+/// A set of small indexes: a bit each below 64, a list above.
+#[derive(Default)]
+struct Indexes {
+    low: u64,
+    high: Vec<usize>,
+}
+
+impl Indexes {
+    fn insert(&mut self, i: usize) {
+        match u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i)) {
+            Some(bit) => self.low |= bit,
+            None => self.high.push(i),
+        }
+    }
+
+    /// In increasing order.
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..64)
+            .filter(|i| self.low & 1 << i != 0)
+            .chain(self.high.iter().copied())
+    }
+}
+
+/// Checks and builds fixture document `d` (`at` names it in errors, built
+/// only on error). With `existing`, a given id already taken is refused here,
+/// so that errors come in the order the fields are read; without, the
+/// commit refuses it.
+pub(crate) fn prepare_document(
+    d: DocumentFixture,
+    at: &dyn Fn() -> String,
+    existing: Option<&Documents>,
+) -> Result<PreparedDocument, FixtureError> {
+    let Some(schema) = catalog_schema(&d.schema) else {
+        return Err(FixtureError::at(format!("{}.schema", at()), SCHEMA_ERROR));
+    };
+    let given_id = d.id.is_some();
+    let id = match d.id {
+        Some(id) if id.is_empty() || id.contains('/') => {
+            return Err(FixtureError::at(
+                format!("{}.id", at()),
+                "an id must be non-empty and contain no '/'",
+            ))
+        }
+        Some(id) => id,
+        None => String::new(),
+    };
+    if given_id && existing.is_some_and(|docs| docs.contains_key(id.as_str())) {
+        return Err(FixtureError::at(
+            format!("{}.id", at()),
+            format!("document '{id}' already exists"),
+        ));
+    }
+    let created_at = match &d.created_at {
+        None => None,
+        Some(t) => Some(instant_at(t, || format!("{}.created_at", at()))?),
+    };
+    let updated_at = match &d.updated_at {
+        None => created_at,
+        Some(t) => Some(instant_at(t, || format!("{}.updated_at", at()))?),
+    };
+    let finalized = d.finalized.unwrap_or(matches!(
+        d.status,
+        Status::Reviewed | Status::PushPending | Status::PushSucceeded | Status::PushFailed
+    ));
+    // One allocation for the id, shared by the document, its attempts and
+    // the map's key.
+    let shared: Arc<str> = id.as_str().into();
+    // Fields and line items arrive normalised (shorthand filled, ids given).
+    let mut doc = Document {
+        id: shared.clone(),
+        schema,
+        status: d.status,
+        finalized,
+        external_id: d.external_id,
+        metadata: d.metadata,
+        review_state: d.review_state.and_then(ReviewState::normalized),
+        duplicate_of: d.duplicate_of,
+        // Set when committed.
+        created_at: 0,
+        updated_at: 0,
+        confidence: d.confidence.unwrap_or(0.93),
+        fields: d.fields,
+        line_items: d.line_items,
+        file_url: d.file_url,
+        processing: d.processing,
+        failure_reason: d.failure_reason,
+        attempts: Vec::with_capacity(d.attempts.len()),
+        latest_attempt: None,
+        by_execution: None,
+        rendered: Default::default(),
+    };
+    let mut missing_attempt_ids = Indexes::default();
+    for (j, a) in d.attempts.into_iter().enumerate() {
+        let loc = || format!("{}.attempts[{j}]", at());
+        let attempted_at = instant_at(&a.attempted_at, || format!("{}.attempted_at", loc()))?;
+        let recorded_at = match &a.recorded_at {
+            None => attempted_at,
+            Some(t) => instant_at(t, || format!("{}.recorded_at", loc()))?,
+        };
+        let id = a.id.unwrap_or_else(|| {
+            missing_attempt_ids.insert(j);
+            String::new()
+        });
+        let attempt = Attempt {
+            id,
+            document_id: shared.clone(),
+            data: DeliveryData {
+                provider: provider_name(a.provider),
+                status: a.status,
+                execution_id: a.execution_id,
+                attempted_at,
+                external_record_id: a.external_record_id,
+                external_url: a.external_url,
+                error_code: a.error_code,
+                error_message: a.error_message,
+            },
+            source: a.source,
+            run_id: a.run_id,
+            recorded_at,
+        };
+        if doc
+            .attempt_by_execution(&attempt.data.execution_id)
+            .is_some()
+        {
+            return Err(FixtureError::at(
+                format!("{}.execution_id", loc()),
+                "execution_id repeats an earlier attempt",
+            ));
+        }
+        push_attempt(&mut doc, attempt);
+    }
+    // A fixture (or a state dump) states the status; attempts do not override it.
+    doc.status = d.status;
+    Ok(PreparedDocument {
+        doc,
+        given_id,
+        created_at,
+        updated_at,
+        missing_attempt_ids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A world of `count` documents: most with ids in order, some without
+    /// (generated from the seed), attempts without ids, one processing.
+    fn world(count: usize) -> String {
+        let mut root: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&Fixture::default_world()).unwrap())
+                .unwrap();
+        let documents: Vec<serde_json::Value> = (0..count)
+            .map(|n| {
+                let mut d = serde_json::json!({
+                    "status": if n == 7 { "processing" } else { "push_succeeded" },
+                    "external_id": format!("ap-{n}"),
+                    "fields": {"invoice_number": {"value": format!("INV-{n}"), "confidence": 0.97}},
+                    "line_items": [{"description": "Paper", "amount": 490.0}],
+                    "attempts": [{"status": "succeeded", "execution_id": format!("e-{n}"),
+                                  "attempted_at": "2026-03-22T00:00:00.000Z"}]
+                });
+                if n % 1000 != 3 {
+                    d["id"] = format!("doc_{n:07}").into();
+                }
+                d
+            })
+            .collect();
+        root["documents"] = documents.into();
+        serde_json::to_string(&root).unwrap()
+    }
+
+    fn built(read: ReadFixture) -> Result<Fixture, FixtureError> {
+        Workspace::from_read("w".into(), read, Some(5), None).map(|ws| ws.to_fixture())
+    }
+
+    #[test]
+    fn documents_built_as_they_are_read_make_the_same_workspace() {
+        let text = world(20_000);
+        let quick = ReadFixture::read("w.json", &text).unwrap();
+        assert_eq!(quick.built.len(), 20_000, "built on the way");
+        let general = ReadFixture::from(Fixture::from_yaml("w.json", &text).unwrap());
+        assert_eq!(built(quick).unwrap(), built(general).unwrap());
+    }
+
+    #[test]
+    fn a_repeated_id_is_refused_by_either_path_at_the_same_place() {
+        let text = world(20_000).replace("doc_0015000", "doc_0000002");
+        let quick = ReadFixture::read("w.json", &text).unwrap();
+        let general = ReadFixture::from(Fixture::from_yaml("w.json", &text).unwrap());
+        let e = built(quick).unwrap_err();
+        assert_eq!(e, built(general).unwrap_err());
+        assert_eq!(e.location, "documents[15000].id");
+    }
+
+    #[test]
+    fn a_document_that_does_not_build_leaves_the_text_to_the_general_reader() {
+        let text = world(20_000).replacen("2026-03-22T00:00:00.000Z", "yesterday", 1);
+        let e = ReadFixture::read("w.json", &text)
+            .and_then(built)
+            .unwrap_err();
+        assert_eq!(e.location, "documents[0].attempts[0].attempted_at");
     }
 }

@@ -7,14 +7,14 @@
 //! held across an `.await`.
 
 pub(crate) mod clock;
-mod compact;
+pub(crate) mod compact;
 pub(crate) mod dump;
 pub(crate) mod faults;
 pub(crate) mod glob;
 pub(crate) mod hooks;
 pub(crate) mod ids;
 pub(crate) mod journal;
-mod load;
+pub(crate) mod load;
 pub(crate) mod model;
 pub(crate) mod rendered;
 pub(crate) mod scheduler;
@@ -103,9 +103,17 @@ pub struct Created {
 impl Registry {
     /// Builds the world from the server's `fixture` (already read from `config.source`).
     pub fn new(config: WorldConfig, fixture: Fixture) -> Result<Registry, FixtureError> {
-        let template = Arc::new(Workspace::from_fixture(
+        Self::from_read(config, fixture.into())
+    }
+
+    /// As [`Registry::new`], the fixture's documents perhaps already built.
+    pub(crate) fn from_read(
+        config: WorldConfig,
+        read: load::ReadFixture,
+    ) -> Result<Registry, FixtureError> {
+        let template = Arc::new(Workspace::from_read(
             "default".into(),
-            fixture,
+            read,
             config.seed,
             config.clock,
         )?);

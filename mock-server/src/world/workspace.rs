@@ -177,6 +177,20 @@ impl OutboxIndex {
         self.entries.insert(entry);
     }
 
+    /// Adds many entries; into an empty index, in bulk.
+    pub(crate) fn extend(&mut self, entries: Vec<OutboxEntry>) {
+        self.forget_page();
+        if self.entries.is_empty() {
+            self.entries = entries.into_iter().collect();
+        } else {
+            self.entries.extend(entries);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub(crate) fn remove(&mut self, entry: &OutboxEntry) {
         self.forget_page();
         self.entries.remove(entry);
