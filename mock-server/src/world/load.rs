@@ -14,7 +14,7 @@ use super::model::*;
 use super::scheduler::Scheduler;
 use super::time::{parse_duration, parse_rfc3339, Millis};
 use super::workspace::{
-    external_key, push_attempt, Job, OutboxEntry, Settings, Workspace, DEFAULT_START,
+    external_key, push_attempt, ExternalKey, Job, OutboxEntry, Settings, Workspace, DEFAULT_START,
 };
 use crate::fixtures::{DocumentFixture, Fixture, FixtureError};
 use crate::world::tables::Store;
@@ -388,12 +388,15 @@ impl Workspace {
     ) -> Result<Arc<Document>, FixtureError> {
         let now = self.now();
         let PreparedDocument {
-            mut doc,
+            doc: mut shared,
+            external,
             given_id,
             created_at,
             updated_at,
             missing_attempt_ids,
         } = p;
+        // Not shared yet, so this changes it in place.
+        let doc = Arc::make_mut(&mut shared);
         if !given_id {
             let id = self.ids.prefixed("doc_", now);
             doc.id = id.as_str().into();
@@ -412,9 +415,8 @@ impl Workspace {
         for j in missing_attempt_ids.iter() {
             doc.attempts[j].id = self.ids.prefixed("dla_", now);
         }
-        if let Some(ext) = &doc.external_id {
-            Arc::make_mut(&mut self.by_external)
-                .insert(external_key(doc.schema, ext), (*doc.id).into());
+        if let Some(key) = external {
+            Arc::make_mut(&mut self.by_external).insert(key, (*doc.id).into());
         }
         if doc.status == Status::Processing {
             self.scheduler.schedule(
@@ -424,7 +426,7 @@ impl Workspace {
                 },
             );
         }
-        Ok(Arc::new(doc))
+        Ok(shared)
     }
 }
 
@@ -463,8 +465,11 @@ impl ReadFixture {
 /// can give it (see [`Workspace::commit_document`]). Building it needs no
 /// workspace, so a large fixture's documents can be built side by side.
 pub(crate) struct PreparedDocument {
-    /// Its id is a placeholder unless `given_id`.
-    doc: Document,
+    /// Its id is a placeholder unless `given_id`. Allocated where it was
+    /// built (not yet shared).
+    doc: Arc<Document>,
+    /// Its key in the external-id index.
+    external: Option<ExternalKey>,
     given_id: bool,
     /// As given; the workspace's clock fills in what is missing.
     created_at: Option<Millis>,
@@ -490,9 +495,13 @@ impl Indexes {
 
     /// In increasing order.
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..64)
-            .filter(|i| self.low & 1 << i != 0)
-            .chain(self.high.iter().copied())
+        let mut low = self.low;
+        std::iter::from_fn(move || {
+            let i = low.trailing_zeros();
+            low &= low.wrapping_sub(1);
+            (i < 64).then_some(i as usize)
+        })
+        .chain(self.high.iter().copied())
     }
 }
 
@@ -607,7 +616,8 @@ pub(crate) fn prepare_document(
     // A fixture (or a state dump) states the status; attempts do not override it.
     doc.status = d.status;
     Ok(PreparedDocument {
-        doc,
+        external: doc.external_id.as_deref().map(|e| external_key(schema, e)),
+        doc: Arc::new(doc),
         given_id,
         created_at,
         updated_at,
