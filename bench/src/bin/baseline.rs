@@ -1,10 +1,15 @@
 //! `baseline`: the floor the fake is measured against.
 //!
-//! A bare axum server on the same tokio runtime flavour as `mock-server`
-//! (multi-threaded, one worker per core) that answers every request, whatever
-//! its method and path, with one fixed JSON body of about 600 bytes shaped like
-//! a Numora document. It reads the request body (as the fake does) and does
-//! nothing else, so the difference between the two is the fake's own work.
+//! A bare axum server as one is usually written (`#[tokio::main]`: tokio's
+//! multi-threaded runtime, one worker per core) that answers every request,
+//! whatever its method and path, with one fixed JSON body of about 600 bytes
+//! shaped like a Numora document. It reads the request body (as the fake
+//! does) and does nothing else.
+//!
+//! The fake serves on one thread by default, which spares it the hand-offs
+//! between workers that this baseline pays; run on one thread too, the
+//! baseline costs less per request, and the fake's ratios are higher (see
+//! docs/performance.md, "The baseline's runtime").
 //!
 //! With `--outbox-body FILE`, `GET /v1/delivery/outbox` (any query) answers
 //! the bytes of FILE instead, read once at start-up into a buffer that every
