@@ -18,6 +18,9 @@ use crate::world::tables::DataverseFixture;
 
 mod json;
 
+#[cfg(test)]
+pub(crate) use json::SHARED_READ;
+
 /// The default world, embedded at build time.
 pub const DEFAULT_WORLD: &str = include_str!("../../scenarios/fixtures/default.yaml");
 /// The same world as JSON, written by the build script (the JSON parser reads

@@ -187,10 +187,6 @@ impl OutboxIndex {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     pub(crate) fn remove(&mut self, entry: &OutboxEntry) {
         self.forget_page();
         self.entries.remove(entry);
