@@ -11,7 +11,9 @@
 //! ```
 //!
 //! # Layout
-//! - `server` — the builder and the handle (stops on drop).
+//! - `server` — the builder and the handle (stops on drop); `coalesce` makes
+//!   each connection wait one turn before it writes, so responses to requests
+//!   that arrived together leave together.
 //! - `app` — axum routes; they only convert requests to [`call::Call`]s.
 //! - `world` — the registry of workspaces; each workspace (one lock) holds its
 //!   clock, seeded ids, scheduler, documents, runs, fault rules, journal and
@@ -31,6 +33,7 @@
 mod app;
 mod app_state;
 mod call;
+mod coalesce;
 mod control;
 mod dataverse;
 mod driver;

@@ -453,13 +453,16 @@ async fn real_clock_ticker(registry: std::sync::Arc<Registry>) {
 pub(crate) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Accepts connections until `stopped`, serving each with a header-read
-/// timeout, so a slow or half-open client is dropped instead of held.
+/// timeout, so a slow or half-open client is dropped instead of held, and
+/// writing the responses to requests that arrived together back to back
+/// (`coalesce`).
 async fn serve(
     listener: TcpListener,
     app: Front,
     mut stopped: oneshot::Receiver<()>,
     read_timeout: std::time::Duration,
 ) {
+    use crate::coalesce::Coalesced;
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
     loop {
@@ -485,7 +488,7 @@ async fn serve(
                 .header_read_timeout(read_timeout);
             let service = hyper_util::service::TowerToHyperService::new(service);
             let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(Coalesced::new(TokioIo::new(stream)), service)
                 .with_upgrades()
                 .await;
         });

@@ -370,6 +370,54 @@ async fn a_stalled_connection_does_not_hold_the_workspace() {
     drop(stalled);
 }
 
+/// Requests pipelined on one connection, and many connections at once, are
+/// all answered, in order: responses wait one turn before they are written
+/// (so those of requests that arrived together leave together), never more.
+#[tokio::test]
+async fn pipelined_and_concurrent_requests_are_all_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = app().await;
+    let guard = std::time::Duration::from_secs(10);
+    let request = |path: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+            app.key
+        )
+    };
+    let mut stream = tokio::net::TcpStream::connect(app.server.addr())
+        .await
+        .unwrap();
+    let burst = format!(
+        "{}{}{}",
+        request("/v1/schemas"),
+        request(&format!("/v1/documents/{SEED_DOC}")),
+        request("/v1/documents/nope"),
+    );
+    stream.write_all(burst.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buf = vec![0u8; 65536];
+    while seen.matches("HTTP/1.1 ").count() < 3 || !seen.ends_with('}') {
+        let n = tokio::time::timeout(guard, stream.read(&mut buf))
+            .await
+            .expect("every pipelined request is answered")
+            .unwrap();
+        assert!(n > 0, "the connection closed early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let statuses: Vec<&str> = seen
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &seen[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "404"], "in order: {seen}");
+
+    let path = format!("/v1/documents/{SEED_DOC}");
+    let gets = (0..64).map(|_| app.get(&path));
+    let answers = tokio::time::timeout(guard, futures_util::future::join_all(gets))
+        .await
+        .expect("64 concurrent requests are answered");
+    assert!(answers.iter().all(|a| a.status == 200));
+}
+
 /// A client that never finishes its headers, or its body, is disconnected
 /// after the read timeout; the workspace keeps serving meanwhile.
 #[tokio::test]
