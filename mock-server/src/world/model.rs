@@ -122,9 +122,8 @@ pub struct Document {
     pub latest_attempt: Option<usize>,
     /// `execution_id` → index into `attempts`, kept only once a document has
     /// more than [`INDEXED_ATTEMPTS`] attempts (fewer are scanned).
-    // Boxed: one pointer in every document, a map only for long histories.
-    #[allow(clippy::box_collection)]
-    pub by_execution: Option<Box<std::collections::HashMap<String, usize>>>,
+    // Boxed: one pointer in every document, a table only for long histories.
+    pub by_execution: Option<Box<ExecutionIndex>>,
     /// The bytes of its hot views, rendered on first use and dropped by
     /// every change (`Workspace::update_document`).
     pub(crate) rendered: super::rendered::Rendered,
@@ -132,6 +131,45 @@ pub struct Document {
 
 /// Attempts a document holds before its `execution_id` lookups use an index.
 pub(crate) const INDEXED_ATTEMPTS: usize = 16;
+
+/// A document's `execution_id` lookup: positions in its `attempts` with the
+/// id's hash, checked against the attempt itself, so the ids are not copied
+/// into the index (two words per attempt instead of a string), and growing
+/// the table reads no attempt.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionIndex {
+    positions: hashbrown::HashTable<(u64, usize)>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl ExecutionIndex {
+    fn hash(&self, execution_id: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, execution_id)
+    }
+
+    /// The first attempt in `attempts` with this `execution_id`.
+    fn find(&self, attempts: &[Attempt], execution_id: &str) -> Option<usize> {
+        let hash = self.hash(execution_id);
+        self.positions
+            .find(hash, |&(h, i)| {
+                h == hash && attempts[i].data.execution_id == execution_id
+            })
+            .map(|&(_, i)| i)
+    }
+
+    /// Indexes `attempts[at]`, unless an earlier attempt has its
+    /// `execution_id` (lookups find the first, as a scan would).
+    fn insert(&mut self, attempts: &[Attempt], at: usize) {
+        let id = attempts[at].data.execution_id.as_str();
+        let hash = self.hash(id);
+        let same = |&(h, i): &(u64, usize)| h == hash && attempts[i].data.execution_id == id;
+        if let hashbrown::hash_table::Entry::Vacant(slot) =
+            self.positions.entry(hash, same, |&(h, _)| h)
+        {
+            slot.insert((hash, at));
+        }
+    }
+}
 
 impl Document {
     /// A document with only its id (a search bound; never stored).
@@ -185,7 +223,7 @@ impl Document {
     /// The attempt recorded under `execution_id`, if any.
     pub fn attempt_by_execution(&self, execution_id: &str) -> Option<usize> {
         match &self.by_execution {
-            Some(index) => index.get(execution_id).copied(),
+            Some(index) => index.find(&self.attempts, execution_id),
             None => self
                 .attempts
                 .iter()
@@ -195,17 +233,18 @@ impl Document {
 
     /// Appends an attempt, keeping the `execution_id` lookup in step.
     pub(crate) fn append_attempt(&mut self, attempt: Attempt) {
-        let index = self.attempts.len();
-        if let Some(by) = &mut self.by_execution {
-            by.insert(attempt.data.execution_id.clone(), index);
-        }
         self.attempts.push(attempt);
-        if self.by_execution.is_none() && self.attempts.len() > INDEXED_ATTEMPTS {
-            let mut by = std::collections::HashMap::with_capacity(self.attempts.len() * 2);
-            for (i, a) in self.attempts.iter().enumerate() {
-                by.insert(a.data.execution_id.clone(), i);
+        let attempts = &self.attempts;
+        match &mut self.by_execution {
+            Some(index) => index.insert(attempts, attempts.len() - 1),
+            None if attempts.len() > INDEXED_ATTEMPTS => {
+                let mut index = ExecutionIndex::default();
+                for i in 0..attempts.len() {
+                    index.insert(attempts, i);
+                }
+                self.by_execution = Some(Box::new(index));
             }
-            self.by_execution = Some(Box::new(by));
+            None => {}
         }
     }
 
@@ -588,6 +627,54 @@ mod tests {
             std::borrow::Cow::Borrowed(_)
         ));
         assert_eq!(provider_name("other".into()), "other");
+    }
+
+    fn attempt_with(execution_id: &str, n: usize) -> Attempt {
+        Attempt {
+            id: format!("att_{n}"),
+            document_id: "doc_1".into(),
+            data: DeliveryData {
+                provider: "dynamics365".into(),
+                status: AttemptStatus::Succeeded,
+                execution_id: execution_id.into(),
+                attempted_at: n as Millis,
+                external_record_id: None,
+                external_url: None,
+                error_code: None,
+                error_message: None,
+            },
+            source: AttemptSource::Callback,
+            run_id: None,
+            recorded_at: n as Millis,
+        }
+    }
+
+    #[test]
+    fn execution_ids_are_found_alike_before_and_after_the_index() {
+        let mut doc = Document::bare("doc_1");
+        // A repeated id (a run's attempts may repeat one) finds the first.
+        let ids: Vec<String> = (0..200)
+            .map(|n| {
+                if n % 50 == 49 {
+                    "exec-7".into()
+                } else {
+                    format!("exec-{n}")
+                }
+            })
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            doc.append_attempt(attempt_with(id, n));
+            assert_eq!(
+                doc.by_execution.is_some(),
+                doc.attempts.len() > INDEXED_ATTEMPTS,
+                "indexed past {INDEXED_ATTEMPTS} attempts"
+            );
+            for (m, earlier) in ids[..=n].iter().enumerate() {
+                let first = ids.iter().position(|i| i == earlier).unwrap();
+                assert_eq!(doc.attempt_by_execution(earlier), Some(first), "{m} of {n}");
+            }
+            assert_eq!(doc.attempt_by_execution("exec-none"), None);
+        }
     }
 
     #[test]
