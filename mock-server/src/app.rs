@@ -180,7 +180,20 @@ pub(crate) async fn to_call(
     if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
         return Ok(call);
     }
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+    // A body that came with its headers (most JSON bodies) is read on the
+    // first poll, without arming the timer; one still on its way gets the
+    // whole `timeout` from here.
+    let read = axum::body::to_bytes(body, limit);
+    let mut read = std::pin::pin!(read);
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(read.as_mut(), cx))
+    })
+    .await;
+    let read = match first {
+        std::task::Poll::Ready(read) => Ok(read),
+        std::task::Poll::Pending => tokio::time::timeout(timeout, read).await,
+    };
+    match read {
         Ok(Ok(bytes)) => {
             call.body = bytes;
             Ok(call)
