@@ -610,6 +610,38 @@ mod tests {
     }
 
     #[test]
+    fn a_request_keeps_each_value_and_its_body_apart_with_secrets_redacted() {
+        let call = Call::to_v1_x(
+            Method::POST,
+            None,
+            &[
+                ("x-a", "first"),
+                ("authorization", "Bearer sk_live"),
+                ("x-b", "second value"),
+            ],
+            &b"{\"k\":1}"[..],
+        );
+        let captured = JournalEntry::of("numora", &call, "POST /v1/x", 200)
+            .request
+            .unwrap();
+        let shown: Vec<(&str, &str)> = captured
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("x-a", "first"),
+                ("authorization", REDACTED),
+                ("x-b", "second value"),
+            ]
+        );
+        assert_eq!(&captured.body[..], b"{\"k\":1}");
+        assert!(!captured.truncated);
+    }
+
+    #[test]
     fn secret_headers_are_found_wherever_the_word_sits() {
         for name in [
             "authorization",
