@@ -113,7 +113,7 @@ fn retry_without_backoff(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             _ => e.request.as_ref().map_or(0, |r| {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::hash::DefaultHasher::new();
-                r.body.hash(&mut h);
+                r.body().hash(&mut h);
                 h.finish()
             }),
         };

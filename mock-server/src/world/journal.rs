@@ -31,13 +31,20 @@ pub(crate) const JOURNAL_BYTES: usize = 64 * 1024 * 1024;
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// What a request or a response looked like.
+///
+/// The header values (secrets already redacted) sit back to back in one
+/// buffer, a request's body after them: capturing a call costs two
+/// allocations whatever its headers, and dropping the entry two frees. A
+/// response's body is shared with the reply instead (the fake made it, to
+/// its size, so it pins nothing else).
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
-    /// Header names (lowercase) and values, secrets already redacted. Kept
-    /// as sent: names and values share their bytes with the call and the
-    /// reply, so capturing them copies no text.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Bytes,
+    /// Header names (lowercase), each with the end of its value in `text`.
+    names: Vec<(HeaderName, u32)>,
+    /// The header values, then a request's body.
+    text: Vec<u8>,
+    /// A response's body (a request's is in `text`).
+    shared: Option<Bytes>,
     /// The body was longer than [`BODY_LIMIT`] and was cut.
     pub truncated: bool,
     /// Responses only.
@@ -106,117 +113,124 @@ fn redact(value: &mut Value) {
 }
 
 impl Captured {
-    /// A request's body, or its first [`BODY_LIMIT`] bytes, copied: a
-    /// request's bytes are slices of the connection's read buffer, and
-    /// keeping a slice would keep the whole buffer alive.
-    fn copied(body: &Bytes) -> (Bytes, bool) {
+    /// A request's headers and body (or its first [`BODY_LIMIT`] bytes),
+    /// copied: a request's bytes are slices of the connection's read
+    /// buffer, and keeping a slice would keep the whole buffer alive.
+    pub(crate) fn request(headers: &HeaderMap, body: &Bytes) -> Captured {
         let kept = body.len().min(BODY_LIMIT);
-        (
-            Bytes::copy_from_slice(&body[..kept]),
-            body.len() > BODY_LIMIT,
-        )
+        let mut captured = Self::capture(headers.len(), || headers.iter(), &body[..kept]);
+        captured.truncated = body.len() > BODY_LIMIT;
+        captured
     }
 
-    /// A response's body: shared with the reply (the fake made it, to its
-    /// size), unless it is cut.
-    fn shared(body: &Bytes) -> (Bytes, bool) {
-        if body.len() > BODY_LIMIT {
-            (Bytes::copy_from_slice(&body[..BODY_LIMIT]), true)
+    /// A reply's headers, copied (they are short), and its body, shared
+    /// unless it is cut.
+    pub(crate) fn response(reply: &crate::call::Reply) -> Captured {
+        let mut captured = Self::capture(
+            reply.headers.len(),
+            || reply.headers.iter().map(|(n, v)| (n, v)),
+            &[],
+        );
+        captured.status = Some(reply.status.as_u16());
+        if reply.body.len() > BODY_LIMIT {
+            captured.shared = Some(Bytes::copy_from_slice(&reply.body[..BODY_LIMIT]));
+            captured.truncated = true;
         } else {
-            (body.clone(), false)
+            captured.shared = Some(reply.body.clone());
+        }
+        captured
+    }
+
+    /// Headers (secret values replaced by [`REDACTED`]) and `body` after them.
+    /// `headers` makes the iterator over the `count` headers (it is walked twice).
+    fn capture<'h, I: Iterator<Item = (&'h HeaderName, &'h HeaderValue)>>(
+        count: usize,
+        headers: impl Fn() -> I,
+        body: &[u8],
+    ) -> Captured {
+        // Room for every value, or the redaction that replaces it.
+        let room = headers()
+            .map(|(_, v)| v.len().max(REDACTED.len()))
+            .sum::<usize>();
+        let mut names = Vec::with_capacity(count);
+        let mut text = Vec::with_capacity(room + body.len());
+        for (name, value) in headers() {
+            if secret_header(name.as_str()) {
+                text.extend_from_slice(REDACTED.as_bytes());
+            } else {
+                text.extend_from_slice(value.as_bytes());
+            }
+            names.push((name.clone(), u32::try_from(text.len()).unwrap_or(u32::MAX)));
+        }
+        text.extend_from_slice(body);
+        Captured {
+            names,
+            text,
+            shared: None,
+            truncated: false,
+            status: None,
         }
     }
 
-    /// A request's headers, values copied for the same reason as its body.
-    pub(crate) fn request(headers: &HeaderMap, body: &Bytes) -> Captured {
-        let kept = headers.iter().map(|(name, value)| {
-            let value = if secret_header(name.as_str()) {
-                HeaderValue::from_static(REDACTED)
-            } else {
-                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
-            };
-            (name, value)
-        });
-        Self::capture(kept, Self::copied(body), None)
+    /// Each header's name and value, in the order sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        let mut start = 0;
+        self.names.iter().map(move |(name, end)| {
+            let end = *end as usize;
+            let value = &self.text[start..end];
+            start = end;
+            (name.as_str(), value)
+        })
     }
 
-    /// A reply's headers and body, shared with the reply: the fake made
-    /// them, so they pin nothing else.
-    pub(crate) fn response(reply: &crate::call::Reply) -> Captured {
-        let headers = reply.headers.iter().map(|(name, value)| {
-            let value = if secret_header(name.as_str()) {
-                HeaderValue::from_static(REDACTED)
-            } else {
-                value.clone()
-            };
-            (name, value)
-        });
-        Self::capture(
-            headers,
-            Self::shared(&reply.body),
-            Some(reply.status.as_u16()),
-        )
-    }
-
-    /// Headers (secrets already redacted) and the kept body.
-    fn capture<'h>(
-        headers: impl Iterator<Item = (&'h HeaderName, HeaderValue)>,
-        (body, truncated): (Bytes, bool),
-        status: Option<u16>,
-    ) -> Captured {
-        let mut kept = Vec::with_capacity(headers.size_hint().0);
-        kept.extend(headers.map(|(name, value)| (name.clone(), value)));
-        Captured {
-            headers: kept,
-            body,
-            truncated,
-            status,
+    /// The body as kept.
+    pub fn body(&self) -> &[u8] {
+        match &self.shared {
+            Some(body) => body,
+            None => &self.text[self.names.last().map_or(0, |(_, end)| *end as usize)..],
         }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
     /// Whether a header of this name was sent (whatever its value).
     pub fn has_header(&self, name: &str) -> bool {
-        self.headers
+        self.names
             .iter()
             .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
     }
 
     /// The body as JSON, when it is JSON (and was not cut).
     pub fn json(&self) -> Option<Value> {
-        if self.truncated || self.body.is_empty() {
+        if self.truncated || self.body().is_empty() {
             return None;
         }
-        serde_json::from_slice(&self.body).ok()
+        serde_json::from_slice(self.body()).ok()
     }
 
     /// The body as shown: JSON (secrets redacted), else text, else nothing.
     fn shown_body(&self) -> Value {
-        if self.body.is_empty() {
+        let body = self.body();
+        if body.is_empty() {
             return Value::Null;
         }
         if !self.truncated {
-            if let Ok(mut json) = serde_json::from_slice::<Value>(&self.body) {
+            if let Ok(mut json) = serde_json::from_slice::<Value>(body) {
                 redact(&mut json);
                 return json;
             }
         }
-        Value::String(String::from_utf8_lossy(&self.body).into_owned())
+        Value::String(String::from_utf8_lossy(body).into_owned())
     }
 
+    /// Body and header bytes, with 4 of framing per header.
     fn weight(&self) -> usize {
-        self.body.len()
-            + self
-                .headers
-                .iter()
-                .map(|(n, v)| n.as_str().len() + v.len() + 4)
-                .sum::<usize>()
+        let names: usize = self.names.iter().map(|(n, _)| n.as_str().len() + 4).sum();
+        self.text.len() + self.shared.as_ref().map_or(0, Bytes::len) + names
     }
 }
 
@@ -227,11 +241,10 @@ impl Serialize for Captured {
             map.serialize_entry("status", &status)?;
         }
         let headers: serde_json::Map<String, Value> = self
-            .headers
-            .iter()
+            .headers()
             .map(|(n, v)| {
-                let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                (n.as_str().to_string(), Value::String(value))
+                let value = String::from_utf8_lossy(v).into_owned();
+                (n.to_string(), Value::String(value))
             })
             .collect();
         map.serialize_entry("headers", &headers)?;
@@ -625,9 +638,8 @@ mod tests {
             .request
             .unwrap();
         let shown: Vec<(&str, &str)> = captured
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .headers()
+            .map(|(n, v)| (n, std::str::from_utf8(v).unwrap()))
             .collect();
         assert_eq!(
             shown,
@@ -637,7 +649,7 @@ mod tests {
                 ("x-b", "second value"),
             ]
         );
-        assert_eq!(&captured.body[..], b"{\"k\":1}");
+        assert_eq!(captured.body(), b"{\"k\":1}");
         assert!(!captured.truncated);
     }
 
@@ -795,7 +807,7 @@ mod tests {
         let body = Bytes::from(vec![b'a'; 64 * 1024]);
         let kept = Captured::request(&HeaderMap::new(), &body);
         assert!(!kept.truncated);
-        assert_eq!(kept.body.len(), 64 * 1024);
+        assert_eq!(kept.body().len(), 64 * 1024);
         let body = Bytes::from(vec![b'a'; 64 * 1024 + 1]);
         assert!(Captured::request(&HeaderMap::new(), &body).truncated);
     }
@@ -805,10 +817,10 @@ mod tests {
         let reply = |len: usize| Reply::new(StatusCode::OK).with_body(vec![b'a'; len]);
         let at = Captured::response(&reply(BODY_LIMIT));
         assert!(!at.truncated);
-        assert_eq!(at.body.len(), BODY_LIMIT);
+        assert_eq!(at.body().len(), BODY_LIMIT);
         let over = Captured::response(&reply(BODY_LIMIT + 1));
         assert!(over.truncated);
-        assert_eq!(over.body.len(), BODY_LIMIT);
+        assert_eq!(over.body().len(), BODY_LIMIT);
     }
 
     #[test]
