@@ -250,12 +250,14 @@ fn parse_callback(call: &Call) -> NumoraResult<DeliveryData> {
 /// (a missing member, a null, a wrong type or value, a repeated member) is
 /// `None`, and [`general_callback`] reads it again and words the error.
 fn plain_callback(call: &Call) -> Option<DeliveryData> {
+    // The members read only to be checked are borrowed from the body (one
+    // with an escape is not plain: the general reader takes it).
     #[derive(serde::Deserialize)]
-    struct Plain {
-        provider: String,
-        status: String,
+    struct Plain<'a> {
+        provider: &'a str,
+        status: &'a str,
         execution_id: String,
-        attempted_at: String,
+        attempted_at: &'a str,
         external_record_id: Option<String>,
         external_url: Option<String>,
         error_code: Option<String>,
@@ -265,15 +267,15 @@ fn plain_callback(call: &Call) -> Option<DeliveryData> {
     if call.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    let plain: Plain = serde_json::from_slice(&call.body).ok()?;
-    let status = AttemptStatus::parse(&plain.status)?;
-    let provider = Provider::check(&plain.provider).ok()?.0;
+    let plain: Plain<'_> = serde_json::from_slice(&call.body).ok()?;
+    let status = AttemptStatus::parse(plain.status)?;
+    let provider = PROVIDERS.iter().find(|p| **p == plain.provider)?;
     if plain.execution_id.trim().is_empty() {
         return None;
     }
-    let attempted_at = crate::world::time::parse_rfc3339(&plain.attempted_at)?;
+    let attempted_at = crate::world::time::parse_rfc3339(plain.attempted_at)?;
     Some(DeliveryData {
-        provider: provider_name(provider),
+        provider: std::borrow::Cow::Borrowed(provider),
         status,
         execution_id: plain.execution_id,
         attempted_at,
@@ -564,6 +566,42 @@ pub(super) fn list(ws: &Workspace, id: &str, call: &Call) -> NumoraResult<Answer
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_callback_reader_agrees_with_the_general_one_or_leaves_it_the_body() {
+        let bodies = [
+            r#"{"provider":"dynamics365","status":"succeeded","execution_id":"e-1","attempted_at":"2026-03-23T00:00:00.000Z","external_record_id":"rec-1"}"#,
+            r#" { "status" : "failed", "provider":"dynamics365", "execution_id":"e-2", "attempted_at":"2026-03-23T00:00:00Z", "error_code":"E1", "error_message":"no" } "#,
+            // Escapes in the members read by borrowing: left to the general reader.
+            r#"{"provider":"dynamics\u0033\u0036\u0035","status":"succeeded","execution_id":"e-3","attempted_at":"2026-03-23T00:00:00.000Z","external_record_id":"rec-3"}"#,
+            r#"{"provider":"dynamics365","status":"s\u0075cceeded","execution_id":"e-4","attempted_at":"2026-03-23T00:00:00.000Z","external_record_id":"rec-4"}"#,
+            r#"{"provider":"dynamics365","status":"skipped","execution_id":"e-\n5","attempted_at":"2026\u002d03-23T00:00:00.000Z","external_url":null}"#,
+            // Refused by both.
+            r#"{"provider":"other","status":"succeeded","execution_id":"e-6","attempted_at":"2026-03-23T00:00:00.000Z","external_record_id":"rec-6"}"#,
+            r#"{"provider":"dynamics365","status":"succeeded","execution_id":"e-7","attempted_at":"yesterday","external_record_id":"rec-7"}"#,
+        ];
+        for body in bodies {
+            let call = Call::to_v1_x(
+                axum::http::Method::POST,
+                None,
+                &[],
+                body.as_bytes().to_vec(),
+            );
+            let general = general_callback(&call).ok();
+            if let Some(quick) = plain_callback(&call) {
+                assert_eq!(Some(quick), general, "{body}");
+            }
+            assert_eq!(parse_callback(&call).ok(), general, "{body}");
+        }
+        let escaped = Call::to_v1_x(
+            axum::http::Method::POST,
+            None,
+            &[],
+            bodies[2].as_bytes().to_vec(),
+        );
+        assert!(plain_callback(&escaped).is_none());
+        assert_eq!(parse_callback(&escaped).unwrap().provider, "dynamics365");
+    }
 
     fn attempt(details: bool) -> Attempt {
         let some = |text: &str| details.then(|| text.to_string());
