@@ -185,13 +185,9 @@ pub(crate) async fn to_call(
     // whole `timeout` from here.
     let read = axum::body::to_bytes(body, limit);
     let mut read = std::pin::pin!(read);
-    let first = std::future::poll_fn(|cx| {
-        std::task::Poll::Ready(std::future::Future::poll(read.as_mut(), cx))
-    })
-    .await;
-    let read = match first {
-        std::task::Poll::Ready(read) => Ok(read),
-        std::task::Poll::Pending => tokio::time::timeout(timeout, read).await,
+    let read = match futures_util::FutureExt::now_or_never(read.as_mut()) {
+        Some(read) => Ok(read),
+        None => tokio::time::timeout(timeout, read).await,
     };
     match read {
         Ok(Ok(bytes)) => {

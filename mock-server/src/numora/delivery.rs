@@ -580,25 +580,23 @@ mod tests {
             r#"{"provider":"other","status":"succeeded","execution_id":"e-6","attempted_at":"2026-03-23T00:00:00.000Z","external_record_id":"rec-6"}"#,
             r#"{"provider":"dynamics365","status":"succeeded","execution_id":"e-7","attempted_at":"yesterday","external_record_id":"rec-7"}"#,
         ];
-        for body in bodies {
-            let call = Call::to_v1_x(
+        let call_of = |body: &str| {
+            Call::to_v1_x(
                 axum::http::Method::POST,
                 None,
                 &[],
                 body.as_bytes().to_vec(),
-            );
+            )
+        };
+        for body in bodies {
+            let call = call_of(body);
             let general = general_callback(&call).ok();
             if let Some(quick) = plain_callback(&call) {
                 assert_eq!(Some(quick), general, "{body}");
             }
             assert_eq!(parse_callback(&call).ok(), general, "{body}");
         }
-        let escaped = Call::to_v1_x(
-            axum::http::Method::POST,
-            None,
-            &[],
-            bodies[2].as_bytes().to_vec(),
-        );
+        let escaped = call_of(bodies[2]);
         assert!(plain_callback(&escaped).is_none());
         assert_eq!(parse_callback(&escaped).unwrap().provider, "dynamics365");
     }
